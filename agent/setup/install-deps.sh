@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages airflow-reaper needs to build and test. Idempotent: it only calls
+# apt-get when a package is missing, so a second run costs a few dpkg queries.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config ccache      # toolchain; ccache keeps CI rebuilds cheap
+  libcpprest-dev libssl-dev                    # HTTP client/servers, JSON, TLS
+  libyaml-cpp-dev libspdlog-dev libcgroup-dev
+  prometheus-cpp-dev libgtest-dev libgmock-dev
+  python3                                      # test stand-ins (Airflow API, kube-apiserver)
+  util-linux procps                            # unshare, setsid, ps for tests
+  ca-certificates openssl                      # test CA for the HTTPS stand-ins
+  unzip                                        # kubectl/helm come from an npm package (tests only)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# npm may come with a non-Debian nodejs build that conflicts with Debian's npm package: ask for the
+# command, not the package.
+command -v npm >/dev/null || missing+=(nodejs npm)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

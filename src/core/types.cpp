@@ -1,0 +1,15 @@
+#include "core/types.h"
+
+namespace reaper::core {
+
+std::string TaskInstanceKey::toString() const {
+  return dagId + "/" + taskId + "/" + runId + "/" + std::to_string(mapIndex) + "/" +
+         std::to_string(tryNumber);
+}
+
+bool TaskInstanceKey::sameTaskInstance(const TaskInstanceKey& other) const {
+  return dagId == other.dagId && taskId == other.taskId && runId == other.runId &&
+         mapIndex == other.mapIndex;
+}
+
+}  // namespace reaper::core

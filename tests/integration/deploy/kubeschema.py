@@ -51,7 +51,7 @@ class Validator:
             for gvk in schema.get("x-kubernetes-group-version-kind", []):
                 self._kinds[(gvk["group"], gvk["version"], gvk["kind"])] = (schema, False)
         if not self._kinds:
-            raise ValidationError(f"no Kubernetes OpenAPI schemas found under {specs_dir}/kubernetes")
+            raise ValidationError(f"no Kubernetes OpenAPI schemas under {specs_dir}/kubernetes")
 
     def add_crd(self, crd):
         """Makes the custom resource kinds a CustomResourceDefinition declares known."""
@@ -130,7 +130,7 @@ class Validator:
                 except ValidationError:
                     pass
             if not wanted(passed):
-                raise ValidationError(f"{path}: {value!r} matches {passed} of the {keyword} schemas")
+                raise ValidationError(f"{path}: {value!r} matches {passed} {keyword} schemas")
 
     def _check_type(self, value, schema, path):
         wanted = schema.get("type")

@@ -42,8 +42,9 @@ def _plain(obj):
 def render():
     """Returns {file name: text} for k8s/."""
     out = deploy_env.helm("template", RELEASE, deploy_env.CHART, "--namespace", NAMESPACE).stdout
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": {
-        "app.kubernetes.io/name": "airflow-reaper", "app.kubernetes.io/instance": RELEASE}}}
+    labels = {"app.kubernetes.io/name": "airflow-reaper", "app.kubernetes.io/instance": RELEASE}
+    namespace = {"apiVersion": "v1", "kind": "Namespace",
+                 "metadata": {"name": NAMESPACE, "labels": labels}}
     files = {}
     for obj in [namespace] + [d for d in yaml.safe_load_all(out) if d]:
         name = FILES.get(obj["kind"])

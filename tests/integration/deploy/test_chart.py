@@ -17,7 +17,8 @@ ALL_ON = os.path.join(HERE, "values-all-on.yaml")
 CONFIG_KEYS = {
     "": {"mode", "nodeName", "hostRoot", "procRoot", "cgroupRoot", "pollInterval", "startupGrace",
          "dryRun", "airflow", "kill", "kubernetes", "server"},
-    "airflow": {"baseUrl", "apiVersion", "auth", "caFile", "insecureSkipVerify", "timeout", "pageSize"},
+    "airflow": {"baseUrl", "apiVersion", "auth", "caFile", "insecureSkipVerify", "timeout",
+                "pageSize"},
     "airflow.auth": {"type", "username", "passwordFile", "tokenFile"},
     "kill": {"gracePeriod", "onMissingTaskInstance"},
     "kubernetes": {"apiServer", "tokenFile", "caFile", "insecureSkipVerify", "namespaces", "events",
@@ -81,12 +82,14 @@ class ChartTest(unittest.TestCase):
         self.assertEqual(monitor["spec"]["selector"]["matchLabels"],
                          {k: service["metadata"]["labels"][k] for k in
                           ("app.kubernetes.io/name", "app.kubernetes.io/instance")})
-        self.assertEqual(monitor["spec"]["endpoints"][0]["port"], service["spec"]["ports"][0]["name"])
-        alerts = {r["alert"]: r["expr"] for g in one(self.all_on, "PrometheusRule")["spec"]["groups"]
-                  for r in g["rules"]}
+        self.assertEqual(monitor["spec"]["endpoints"][0]["port"],
+                         service["spec"]["ports"][0]["name"])
+        groups = one(self.all_on, "PrometheusRule")["spec"]["groups"]
+        alerts = {r["alert"]: r["expr"] for g in groups for r in g["rules"]}
         self.assertIn('outcome="failed"', alerts["AirflowReaperKillFailed"])
         self.assertIn("> 50", alerts["AirflowReaperReapSpike"])
-        self.assertIn(f'up{{job="{service["metadata"]["name"]}"}} == 0', alerts["AirflowReaperDown"])
+        job = service["metadata"]["name"]
+        self.assertIn(f'up{{job="{job}"}} == 0', alerts["AirflowReaperDown"])
 
     def test_every_object_carries_name_and_instance_labels(self):
         for obj in self.default + self.all_on:
@@ -109,8 +112,10 @@ class ChartTest(unittest.TestCase):
             self.assertIs(sc["allowPrivilegeEscalation"], False)
             self.assertIs(sc["readOnlyRootFilesystem"], True)
             self.assertEqual(sc["capabilities"]["drop"], ["ALL"])
-            self.assertEqual(sorted(sc["capabilities"]["add"]), ["DAC_READ_SEARCH", "KILL", "SYS_PTRACE"])
-            host_paths = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
+            self.assertEqual(sorted(sc["capabilities"]["add"]),
+                             ["DAC_READ_SEARCH", "KILL", "SYS_PTRACE"])
+            host_paths = {v["name"]: v["hostPath"]["path"]
+                          for v in pod["volumes"] if "hostPath" in v}
             self.assertEqual(host_paths, {"host-proc": "/proc", "host-cgroup": "/sys/fs/cgroup"})
             mounts = {m["name"]: m for m in container["volumeMounts"]}
             self.assertEqual(mounts["host-proc"]["mountPath"], "/host/proc")
@@ -127,9 +132,10 @@ class ChartTest(unittest.TestCase):
         self.assertEqual(c["image"], "ghcr.io/airflow-reaper/airflow-reaper:0.1.0")
         self.assertEqual(c["command"], ["/usr/local/bin/airflow-reaper"])
         self.assertEqual(c["args"][:3], ["run", "--config", "/etc/airflow-reaper/config.yaml"])
-        self.assertIn({"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
-                      c["env"])
-        self.assertEqual(c["ports"], [{"name": "metrics", "containerPort": 9464, "protocol": "TCP"}])
+        node_name = {"fieldRef": {"fieldPath": "spec.nodeName"}}
+        self.assertIn({"name": "NODE_NAME", "valueFrom": node_name}, c["env"])
+        self.assertEqual(c["ports"],
+                         [{"name": "metrics", "containerPort": 9464, "protocol": "TCP"}])
         self.assertEqual(c["livenessProbe"]["httpGet"], {"path": "/healthz", "port": "metrics"})
         self.assertEqual(c["readinessProbe"]["httpGet"], {"path": "/readyz", "port": "metrics"})
         self.assertTrue({"cpu", "memory"} <= set(c["resources"]["requests"]))
@@ -146,14 +152,15 @@ class ChartTest(unittest.TestCase):
         want |= {("airflowreaper.io", "taskrunnertrees", v) for v in crud + ["delete"]}
         want |= {("airflowreaper.io", "nodereapreports", v) for v in crud}
         want |= {("airflowreaper.io", r + "/status", v)
-                 for r in ["taskrunnertrees", "nodereapreports"] for v in ["get", "update", "patch"]}
+                 for r in ["taskrunnertrees", "nodereapreports"]
+                 for v in ["get", "update", "patch"]}
         self.assertEqual(granted, want)
         for rule in rules:
             self.assertEqual(set(rule), {"apiGroups", "resources", "verbs"})
 
     def test_cluster_role_drops_rules_for_disabled_reports(self):
-        objects = render("--set", "config.kubernetes.events=false,config.kubernetes.taskTrees=false,"
-                         "config.kubernetes.nodeReport=false")
+        objects = render("--set", "config.kubernetes.events=false,"
+                         "config.kubernetes.taskTrees=false,config.kubernetes.nodeReport=false")
         resources = {r for rule in one(objects, "ClusterRole")["rules"] for r in rule["resources"]}
         self.assertEqual(resources, {"pods"})
 
@@ -161,11 +168,13 @@ class ChartTest(unittest.TestCase):
         for objects in (self.default, self.all_on):
             binding = one(objects, "ClusterRoleBinding")
             sa = one(objects, "ServiceAccount")
-            self.assertEqual(binding["roleRef"]["name"], one(objects, "ClusterRole")["metadata"]["name"])
-            self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
-                                                    "namespace": "ops"}])
-            ds = one(objects, "DaemonSet")
-            self.assertEqual(ds["spec"]["template"]["spec"]["serviceAccountName"], sa["metadata"]["name"])
+            sa_name = sa["metadata"]["name"]
+            role_name = one(objects, "ClusterRole")["metadata"]["name"]
+            self.assertEqual(binding["roleRef"]["name"], role_name)
+            self.assertEqual(binding["subjects"],
+                             [{"kind": "ServiceAccount", "name": sa_name, "namespace": "ops"}])
+            pod = one(objects, "DaemonSet")["spec"]["template"]["spec"]
+            self.assertEqual(pod["serviceAccountName"], sa_name)
 
     def assert_contract_keys(self, config, where=""):
         self.assertLessEqual(set(config), CONFIG_KEYS[where], where or "top level")
@@ -196,7 +205,8 @@ class ChartTest(unittest.TestCase):
     def test_credentials_are_secret_references_mounted_as_files(self):
         pod = one(self.all_on, "DaemonSet")["spec"]["template"]["spec"]
         volumes = {v["name"]: v for v in pod["volumes"]}
-        self.assertEqual(volumes["airflow-auth"]["secret"]["secretName"], "airflow-reaper-credentials")
+        self.assertEqual(volumes["airflow-auth"]["secret"]["secretName"],
+                         "airflow-reaper-credentials")
         self.assertEqual(volumes["airflow-auth"]["secret"]["items"],
                          [{"key": "airflow-password", "path": "password"}])
         self.assertNotIn("Secret", {o["kind"] for o in self.all_on})
@@ -208,8 +218,10 @@ class ChartTest(unittest.TestCase):
                          "config.airflow.auth.existingSecret=airflow-token")
         self.assertEqual(agent_config(objects)["airflow"]["auth"],
                          {"type": "bearer", "tokenFile": "/etc/airflow-reaper/airflow-auth/token"})
-        volumes = {v["name"]: v for v in one(objects, "DaemonSet")["spec"]["template"]["spec"]["volumes"]}
-        self.assertEqual(volumes["airflow-auth"]["secret"]["items"], [{"key": "token", "path": "token"}])
+        pod = one(objects, "DaemonSet")["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        self.assertEqual(volumes["airflow-auth"]["secret"]["items"],
+                         [{"key": "token", "path": "token"}])
 
     def test_image_tag_can_be_pinned(self):
         (c,) = one(self.all_on, "DaemonSet")["spec"]["template"]["spec"]["containers"]

@@ -1,4 +1,4 @@
-"""agent/Containerfile, checked statically (no container engine here): stages, packages, entry point."""
+"""agent/Containerfile, checked statically (no container engine here): stages, packages, entry."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""The TaskRunnerTree and NodeReapReport CRDs: shape, chart copies, and custom resources against them."""
+"""The TaskRunnerTree and NodeReapReport CRDs: shape, chart copies, custom resources."""
 
 import copy
 import filecmp
@@ -36,8 +36,9 @@ class CrdTest(unittest.TestCase):
         chart_crds = os.path.join(deploy_env.CHART, "crds")
         self.assertEqual(sorted(os.listdir(chart_crds)), NAMES)
         for name in NAMES:
-            self.assertTrue(filecmp.cmp(os.path.join(CRD_DIR, name), os.path.join(chart_crds, name),
-                                        shallow=False), f"charts/airflow-reaper/crds/{name} differs")
+            same = filecmp.cmp(os.path.join(CRD_DIR, name), os.path.join(chart_crds, name),
+                               shallow=False)
+            self.assertTrue(same, f"charts/airflow-reaper/crds/{name} differs from k8s/crds/")
 
     def test_group_scope_version_and_status_subresource(self):
         for name, kind, scope in [(NAMES[1], "TaskRunnerTree", "Namespaced"),
@@ -61,7 +62,8 @@ class CrdTest(unittest.TestCase):
         self.assertEqual(set(status), {
             "phase", "taskInstanceState", "rootPid", "processes", "orphans", "escapees",
             "firstSeen", "lastSeen", "reapedAt", "message"})
-        self.assertEqual(status["phase"]["enum"], ["Running", "Reaping", "Reaped", "Gone", "KillFailed"])
+        self.assertEqual(status["phase"]["enum"],
+                         ["Running", "Reaping", "Reaped", "Gone", "KillFailed"])
         columns = [c["name"] for c in version["additionalPrinterColumns"] if not c.get("priority")]
         self.assertEqual(columns, ["Pod", "Dag", "Task", "Try", "Phase", "Age"])
 

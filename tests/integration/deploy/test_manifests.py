@@ -1,4 +1,4 @@
-"""The plain-manifest install in k8s/: in sync with the chart, valid, readable by the real kubectl."""
+"""The plain-manifest install in k8s/: in sync with the chart, valid, readable by kubectl."""
 
 import os
 import subprocess
@@ -33,8 +33,9 @@ class ManifestsTest(unittest.TestCase):
             for obj in kubeschema.load_documents(os.path.join(deploy_env.K8S, name)):
                 with self.subTest(file=name, kind=obj["kind"]):
                     validator.validate(obj)
-                    self.assertEqual(obj["metadata"]["labels"]["app.kubernetes.io/name"], "airflow-reaper")
-                    self.assertIn("app.kubernetes.io/instance", obj["metadata"]["labels"])
+                    labels = obj["metadata"]["labels"]
+                    self.assertEqual(labels["app.kubernetes.io/name"], "airflow-reaper")
+                    self.assertIn("app.kubernetes.io/instance", labels)
 
     def test_namespaced_objects_live_in_the_namespace_the_install_creates(self):
         (namespace,) = kubeschema.load_documents(os.path.join(deploy_env.K8S, "00-namespace.yaml"))

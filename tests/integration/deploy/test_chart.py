@@ -223,6 +223,15 @@ class ChartTest(unittest.TestCase):
         self.assertEqual(volumes["airflow-auth"]["secret"]["items"],
                          [{"key": "token", "path": "token"}])
 
+    def test_install_dry_run_prints_what_an_sre_looks_at(self):
+        # --dry-run=client needs no cluster and, unlike template, renders NOTES.txt.
+        out = deploy_env.helm("install", "reaper", deploy_env.CHART, "--namespace", "ops",
+                              "--dry-run=client", "--values", ALL_ON).stdout
+        notes = out[out.index("NOTES:"):]
+        for wanted in ("kubectl get taskrunnertrees -A", "kubectl get nodereapreports",
+                       "reason=TaskTreeReaped", "DRY RUN"):
+            self.assertIn(wanted, notes)
+
     def test_image_tag_can_be_pinned(self):
         (c,) = one(self.all_on, "DaemonSet")["spec"]["template"]["spec"]["containers"]
         self.assertEqual(c["image"], "ghcr.io/airflow-reaper/airflow-reaper:0.1.0-test")

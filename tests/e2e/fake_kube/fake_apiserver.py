@@ -47,6 +47,8 @@ class ResourceType:
         self.namespaced, self.short_names, self.has_status = namespaced, list(short_names), status
         self.schema = None  # openAPIV3Schema for custom resources
         self.printer_columns = None
+        self.storage = (group, plural)  # where its objects live in the Store
+        self.view = None  # converts a stored object for a read-only view of another resource
 
     @property
     def api_version(self):
@@ -94,9 +96,15 @@ BUILTINS = [
     ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
     ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
     ResourceType("events.k8s.io", "v1", "events", "Event", True, ["ev"]),
+    ResourceType("", "v1", "events", "Event", True, ["ev"]),
     ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions",
                  "CustomResourceDefinition", False, ["crd", "crds"], status=True),
 ]
+
+
+# core/v1 Events are a read-only view of the events.k8s.io/v1 objects, as `kubectl describe` reads.
+CORE_EVENTS = next(t for t in BUILTINS if t.api_version == "v1" and t.kind == "Event")
+CORE_EVENTS.storage, CORE_EVENTS.view = ("events.k8s.io", "events"), ko.core_event
 
 
 class Registry:
@@ -234,7 +242,7 @@ class FakeApiServer(ThreadingHTTPServer):
                               "status": {"phase": "Active"}})
 
     def key(self, rtype, namespace, name):
-        return (rtype.group, rtype.plural, namespace if rtype.namespaced else "", name)
+        return rtype.storage + (namespace if rtype.namespaced else "", name)
 
     def write_as_is(self, obj):
         """Creates or replaces obj with its status as given (the /_fake/objects backdoor)."""
@@ -453,7 +461,8 @@ class Handler(BaseHTTPRequestHandler):
                    "PATCH": lambda: handler.patch(name, sub, self.read_body(),
                                                   self.headers.get("Content-Type", "")),
                    "DELETE": lambda: (200, handler.delete(name))}
-        if self.command not in actions or (self.command == "POST") == bool(name):
+        read_only = rtype.view is not None and self.command != "GET"
+        if read_only or self.command not in actions or (self.command == "POST") == bool(name):
             raise ApiError(405, "MethodNotAllowed", f"{self.command} is not supported here")
         code, obj = actions[self.command]()
         if self.command == "GET" and self.wants_table():
@@ -580,15 +589,18 @@ class ResourceHandler:
         return (ko.label_matcher(self.query.get("labelSelector"))(obj)
                 and ko.field_matcher(self.query.get("fieldSelector"))(obj))
 
+    def read(self, obj):
+        return self.rtype.view(obj) if self.rtype.view and obj is not None else obj
+
     def get(self, name):
-        obj = self.store.get(self.key(name))
+        obj = self.read(self.store.get(self.key(name)))
         if obj is None:
             raise self.not_found(name)
         return obj
 
     def list(self):
-        items, rv = self.store.list(self.rtype.group, self.rtype.plural, self.namespace)
-        items = [o for o in items if self.matches(o)]
+        items, rv = self.store.list(*self.rtype.storage, self.namespace)
+        items = [o for o in map(self.read, items) if self.matches(o)]
         start = int(self.query.get("continue") or 0)
         limit = int(self.query.get("limit") or 0)
         if limit and start + limit < len(items):
@@ -857,18 +869,19 @@ class WatchStream:
 
     def send_entry(self, entry):
         """Turns a store change into what this watcher sees through its selectors."""
-        if entry.key[:2] != (self.rtype.group, self.rtype.plural):
+        if entry.key[:2] != self.rtype.storage:
             return
         if self.handler.namespace and entry.key[2] != self.handler.namespace:
             return
-        now_matches = entry.type != "DELETED" and self.handler.matches(entry.obj)
-        was_matching = entry.old is not None and self.handler.matches(entry.old)
+        obj, old = self.handler.read(entry.obj), self.handler.read(entry.old)
+        now_matches = entry.type != "DELETED" and self.handler.matches(obj)
+        was_matching = old is not None and self.handler.matches(old)
         if entry.type == "DELETED" and was_matching:
-            self.send_event("DELETED", entry.obj)
+            self.send_event("DELETED", obj)
         elif now_matches:
-            self.send_event("MODIFIED" if was_matching else "ADDED", entry.obj)
+            self.send_event("MODIFIED" if was_matching else "ADDED", obj)
         elif was_matching:
-            self.send_event("DELETED", entry.obj)
+            self.send_event("DELETED", obj)
 
     def send_bookmark(self, rv, initial_end=False):
         meta = {"resourceVersion": str(rv)}

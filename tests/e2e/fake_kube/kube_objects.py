@@ -79,6 +79,27 @@ def field_matcher(selector):
     return match
 
 
+def core_event(event):
+    """events.k8s.io/v1 Event as the core/v1 Event the apiserver serves for the same object."""
+    series = event.get("series")
+    core = {"apiVersion": "v1", "kind": "Event", "metadata": event["metadata"],
+            "involvedObject": event.get("regarding", {}), "reason": event.get("reason", ""),
+            "message": event.get("note", ""), "type": event.get("type", ""),
+            "eventTime": event.get("eventTime"), "action": event.get("action", ""),
+            "reportingComponent": event.get("reportingController", ""),
+            "reportingInstance": event.get("reportingInstance", ""),
+            "source": event.get("deprecatedSource", {}),
+            "firstTimestamp": event.get("deprecatedFirstTimestamp"),
+            "lastTimestamp": event.get("deprecatedLastTimestamp"),
+            "count": event.get("deprecatedCount", 0)}
+    if event.get("related"):
+        core["related"] = event["related"]
+    if series:
+        core["series"] = {"count": series.get("count"),
+                          "lastObservedTime": series.get("lastObservedTime")}
+    return core
+
+
 # --- patches ----------------------------------------------------------------------------------
 
 def merge_patch(target, patch):

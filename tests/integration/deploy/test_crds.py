@@ -75,7 +75,7 @@ class CrdTest(unittest.TestCase):
             "killFailures"})
         self.assertEqual(status["results"]["maxItems"], 50)
         self.assertEqual(set(status["results"]["items"]["properties"]), {
-            "time", "pod", "ti", "state", "killed", "orphans", "outcome"})
+            "time", "pod", "taskInstance", "state", "killed", "orphans", "outcome"})
 
     def test_every_schema_node_is_structural_and_described(self):
         def walk(node, path):
@@ -106,7 +106,7 @@ class CrdTest(unittest.TestCase):
             "string try number": ("taskrunnertree.yaml", ["spec", "tryNumber"], "2"),
             "bad time": ("taskrunnertree.yaml", ["status", "reapedAt"], "yesterday"),
             "unknown summary field": ("nodereapreport.yaml", ["status", "summary", "pods"], 3),
-            "bad outcome": ("nodereapreport.yaml", ["status", "results", 0, "outcome"], "killed"),
+            "bad outcome": ("nodereapreport.yaml", ["status", "results", 0, "outcome"], "Killed"),
         }
         for case, (name, path, value) in cases.items():
             obj = copy.deepcopy(example(name))

@@ -1,0 +1,288 @@
+#include "airflow/rest_client.h"
+
+#include "core/log.h"
+// spdlog (above) before anything that might pull in cpprestsdk.
+#include <algorithm>
+#include <set>
+
+namespace reaper::airflow {
+namespace {
+
+constexpr int kMaxPagesPerQuery = 1000;
+constexpr core::Duration kMaxBackoff{10000};
+constexpr std::chrono::seconds kMaxRefreshMargin{30};
+// The TI states in which a task process can still be running (resolveUuids looks only there).
+const std::vector<std::string> kInFlightStates = {
+    "running",           "queued",     "scheduled",   "deferred",
+    "up_for_reschedule", "restarting", "up_for_retry"};
+
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    buffer = (buffer << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kAlphabet[(buffer >> bits) & 0x3F]);
+    }
+  }
+  if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 0x3F]);
+  while (out.size() % 4 != 0) out.push_back('=');
+  return out;
+}
+
+std::string statusError(const HttpResponse& response) {
+  std::string body = response.body.substr(0, 200);
+  std::replace(body.begin(), body.end(), '\n', ' ');
+  return "HTTP " + std::to_string(response.status) + ": " + body;
+}
+
+bool retryable(const core::Result<HttpResponse>& response) {
+  return !response.ok() || response->status >= 500 || response->status == 429;
+}
+
+std::map<core::TaskInstanceKey, TaskInstanceStatus> allUnknown(
+    const std::vector<core::TaskInstanceKey>& keys, const std::string& why) {
+  std::map<core::TaskInstanceKey, TaskInstanceStatus> result;
+  for (const auto& key : keys) result[key] = {Lookup::Unknown, std::nullopt, 0, "", why};
+  return result;
+}
+
+}  // namespace
+
+RestTaskInstanceSource::RestTaskInstanceSource(ClientOptions options, core::Clock& clock,
+                                               RequestObserver observer,
+                                               std::unique_ptr<HttpTransport> transport)
+    : options_(std::move(options)),
+      clock_(clock),
+      observer_(std::move(observer)),
+      transport_(std::move(transport)),
+      jitter_(std::random_device{}()) {
+  if (!options_.passwordFile.empty()) password_.emplace(options_.passwordFile);
+  if (!options_.tokenFile.empty()) tokenFile_.emplace(options_.tokenFile);
+  if (options_.apiVersion == "v1") version_ = ApiVersion::V1;
+  if (options_.apiVersion == "v2") version_ = ApiVersion::V2;
+}
+
+std::map<core::TaskInstanceKey, TaskInstanceStatus> RestTaskInstanceSource::fetchStates(
+    const std::vector<core::TaskInstanceKey>& keys) {
+  std::lock_guard lock(mutex_);
+  if (keys.empty()) return {};
+  auto version = apiVersion();
+  if (!version.ok()) return allUnknown(keys, version.error().message);
+  std::map<core::TaskInstanceKey, TaskInstanceStatus> result;
+  for (const auto& query : planQueries(keys, static_cast<size_t>(options_.pageSize))) {
+    auto records = listAll(query, *version);
+    if (!records.ok()) {
+      core::logger("airflow")->warn("task instance states unknown keys={} reason=\"{}\"",
+                                    query.keys.size(), records.error().message);
+      result.merge(allUnknown(query.keys, records.error().message));
+      continue;
+    }
+    result.merge(matchRecords(query.keys, *records));
+  }
+  return result;
+}
+
+std::map<std::string, core::TaskInstanceKey> RestTaskInstanceSource::resolveUuids(
+    const std::vector<std::string>& uuids) {
+  std::lock_guard lock(mutex_);
+  if (uuids.empty()) return {};
+  auto version = apiVersion();
+  if (!version.ok() || *version != ApiVersion::V2) return {};
+  ListQuery query;
+  query.states = kInFlightStates;
+  auto records = listAll(query, ApiVersion::V2);
+  if (!records.ok()) {
+    core::logger("airflow")->warn("task instance uuids unresolved count={} reason=\"{}\"",
+                                  uuids.size(), records.error().message);
+    return {};
+  }
+  const std::set<std::string> wanted(uuids.begin(), uuids.end());
+  std::map<std::string, core::TaskInstanceKey> resolved;
+  for (const auto& record : *records) {
+    if (wanted.contains(record.uuid)) resolved[record.uuid] = record.key;
+  }
+  return resolved;
+}
+
+core::Result<ApiVersion> RestTaskInstanceSource::apiVersion() {
+  if (version_) return *version_;
+  auto v2 = exchange({"GET", "/api/v2/version", {}, ""}, false);
+  if (v2.ok() && v2->status == 200 && isVersionReply(v2->body)) return *(version_ = ApiVersion::V2);
+  if (!v2.ok()) return core::makeError("API version probe failed: " + v2.error().message);
+  if (v2->status != 404)
+    return core::makeError("API version probe: /api/v2/version " + statusError(*v2));
+  auto v1 = exchange({"GET", "/api/v1/version", {}, ""}, true);
+  if (v1.ok() && v1->status == 200 && isVersionReply(v1->body)) return *(version_ = ApiVersion::V1);
+  return core::makeError("API version probe: neither /api/v2/version nor /api/v1/version answers " +
+                         (v1.ok() ? statusError(*v1) : v1.error().message));
+}
+
+core::Result<std::vector<TaskInstanceRecord>> RestTaskInstanceSource::listAll(
+    const ListQuery& query, ApiVersion version) {
+  std::vector<TaskInstanceRecord> records;
+  std::optional<int64_t> total;
+  int64_t offset = 0;
+  for (int page = 0; page < kMaxPagesPerQuery; ++page) {
+    HttpRequest request{"POST",
+                        listPath(version),
+                        {{"Content-Type", "application/json"}},
+                        buildListBody(query, offset, options_.pageSize)};
+    auto response = exchange(std::move(request), true);
+    if (!response.ok()) return response.error();
+    if (response->status != 200) return core::makeError(statusError(*response), response->status);
+    auto parsed = parseListReply(response->body, version);
+    if (!parsed.ok()) return parsed.error();
+    // A TI that moved between pages could be skipped and then look missing.
+    if (total && *total != parsed->totalEntries) {
+      return core::makeError("total_entries changed while paging");
+    }
+    total = parsed->totalEntries;
+    offset += static_cast<int64_t>(parsed->records.size());
+    const bool done = parsed->records.empty() || offset >= *total;
+    std::move(parsed->records.begin(), parsed->records.end(), std::back_inserter(records));
+    if (done) return records;
+  }
+  return core::makeError("more than " + std::to_string(kMaxPagesPerQuery) + " pages");
+}
+
+core::Result<HttpResponse> RestTaskInstanceSource::exchange(HttpRequest request,
+                                                            bool authenticated) {
+  bool refreshed = false;
+  for (int attempt = 1;; ++attempt) {
+    HttpRequest sent = request;
+    if (authenticated) {
+      auto authorized = authorize(sent);
+      if (!authorized.ok()) return authorized.error();
+    }
+    auto response = sendOnce(sent);
+    if (authenticated && response.ok() && response->status == 401 && !refreshed &&
+        options_.authType != "none") {
+      refreshed = true;  // one fresh credential; a second 401 is final
+      dropCredentials();
+      --attempt;
+      continue;
+    }
+    if (!retryable(response) || attempt >= options_.maxAttempts) return response;
+    backoff(attempt);
+  }
+}
+
+core::Result<HttpResponse> RestTaskInstanceSource::sendOnce(const HttpRequest& request) {
+  const auto start = clock_.now();
+  auto response = transport_->send(request);
+  const std::chrono::duration<double> took = clock_.now() - start;
+  if (observer_) observer_(response.ok() ? response->status : 0, took.count());
+  return response;
+}
+
+core::Status RestTaskInstanceSource::authorize(HttpRequest& request) {
+  if (options_.authType == "basic") {
+    auto password = password_->read();
+    if (!password.ok()) return password.error();
+    request.headers["Authorization"] = "Basic " + base64(options_.username + ":" + *password);
+  } else if (options_.authType == "jwt" || options_.authType == "bearer") {
+    auto token = bearerToken();
+    if (!token.ok()) return token.error();
+    request.headers["Authorization"] = "Bearer " + *token;
+  }
+  return core::Ok{};
+}
+
+core::Result<std::string> RestTaskInstanceSource::bearerToken() {
+  if (options_.authType == "bearer") return tokenFile_->read();
+  if (!jwt_.empty() && clock_.wallNow() < jwtRefreshAt_) return jwt_;
+  auto password = password_->read();
+  if (!password.ok()) return password.error();
+  HttpRequest request{"POST",
+                      "/auth/token",
+                      {{"Content-Type", "application/json"}},
+                      buildTokenBody(options_.username, *password)};
+  auto response = exchange(std::move(request), false);
+  if (!response.ok()) return core::makeError("POST /auth/token: " + response.error().message);
+  if (response->status != 200 && response->status != 201) {
+    return core::makeError("POST /auth/token: HTTP " + std::to_string(response->status),
+                           response->status);
+  }
+  auto token = parseTokenReply(response->body);
+  if (!token.ok()) return core::makeError("POST /auth/token: " + token.error().message);
+  const auto issued = clock_.wallNow();
+  auto expiry = jwtExpiry(*token);
+  // Without a readable exp the token is used until a 401 says otherwise.
+  const auto expiresAt =
+      expiry.ok() ? core::WallTime(std::chrono::seconds(*expiry)) : core::WallTime::max();
+  const auto margin =
+      std::min<core::WallTime::duration>(kMaxRefreshMargin, (expiresAt - issued) / 5);
+  jwtRefreshAt_ = expiresAt == core::WallTime::max() ? expiresAt : expiresAt - margin;
+  jwt_ = std::move(token).value();
+  return jwt_;
+}
+
+void RestTaskInstanceSource::dropCredentials() {
+  jwt_.clear();
+  if (password_) password_->invalidate();
+  if (tokenFile_) tokenFile_->invalidate();
+}
+
+void RestTaskInstanceSource::backoff(int attempt) {
+  const auto base = options_.backoffBase * (1 << std::min(attempt - 1, 16));
+  std::uniform_real_distribution<double> spread(0.5, 1.5);
+  const auto delay = std::chrono::duration_cast<core::Duration>(base * spread(jitter_));
+  clock_.sleepFor(std::min(delay, kMaxBackoff));
+}
+
+}  // namespace reaper::airflow
+
+namespace reaper::airflow {
+namespace {
+
+core::Status checkReadable(const std::string& key, const std::string& path) {
+  if (path.empty()) return core::makeError(key + " is required");
+  auto content = FileSecret(path).read();
+  if (!content.ok()) return core::makeError(key + ": " + content.error().message);
+  return core::Ok{};
+}
+
+core::Status validate(const ClientOptions& o) {
+  if (o.baseUrl.rfind("http://", 0) != 0 && o.baseUrl.rfind("https://", 0) != 0) {
+    return core::makeError("airflow.baseUrl: must start with http:// or https://");
+  }
+  if (o.apiVersion != "auto" && o.apiVersion != "v1" && o.apiVersion != "v2") {
+    return core::makeError("airflow.apiVersion: must be auto, v1 or v2");
+  }
+  if (o.pageSize < 1) return core::makeError("airflow.pageSize: must be at least 1");
+  if (o.timeout <= core::Duration::zero()) return core::makeError("airflow.timeout: must be > 0");
+  if (o.maxAttempts < 1) return core::makeError("airflow maxAttempts: must be at least 1");
+  if (!o.caFile.empty()) {
+    auto ca = checkReadable("airflow.caFile", o.caFile);
+    if (!ca.ok()) return ca;
+  }
+  if (o.authType == "none") return core::Ok{};
+  if (o.authType == "basic" || o.authType == "jwt") {
+    if (o.username.empty()) return core::makeError("airflow.auth.username is required");
+    return checkReadable("airflow.auth.passwordFile", o.passwordFile);
+  }
+  if (o.authType == "bearer") return checkReadable("airflow.auth.tokenFile", o.tokenFile);
+  return core::makeError("airflow.auth.type: must be none, basic, jwt or bearer");
+}
+
+}  // namespace
+
+core::Result<std::unique_ptr<TaskInstanceSource>> makeRestClient(const ClientOptions& options,
+                                                                 core::Clock& clock,
+                                                                 RequestObserver observer) {
+  auto valid = validate(options);
+  if (!valid.ok()) return valid.error();
+  auto transport = makeCpprestTransport(
+      {options.baseUrl, options.caFile, options.insecureSkipVerify, options.timeout});
+  if (!transport.ok()) return transport.error();
+  return std::unique_ptr<TaskInstanceSource>(new RestTaskInstanceSource(
+      options, clock, std::move(observer), std::move(transport).value()));
+}
+
+}  // namespace reaper::airflow

@@ -1,0 +1,404 @@
+#include "airflow/rest_client.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <deque>
+#include <filesystem>
+#include <fstream>
+
+namespace reaper::airflow {
+namespace {
+
+using core::TaskInstanceKey;
+
+class FakeClock final : public core::Clock {
+ public:
+  core::SteadyTime now() const override { return steady_; }
+  core::WallTime wallNow() const override { return wall_; }
+  void sleepFor(core::Duration d) override {
+    slept.push_back(d);
+    advance(d);
+  }
+  void advance(core::Duration d) {
+    steady_ += d;
+    wall_ += d;
+  }
+  std::vector<core::Duration> slept;
+
+ private:
+  core::SteadyTime steady_{};
+  core::WallTime wall_{std::chrono::seconds(1'700'000'000)};
+};
+
+// Answers requests by a handler; records every request.
+class FakeTransport final : public HttpTransport {
+ public:
+  using Handler = std::function<core::Result<HttpResponse>(const HttpRequest&)>;
+  explicit FakeTransport(Handler handler) : handler_(std::move(handler)) {}
+  core::Result<HttpResponse> send(const HttpRequest& request) override {
+    requests.push_back(request);
+    return handler_(request);
+  }
+  std::vector<HttpRequest> requests;
+
+ private:
+  Handler handler_;
+};
+
+std::string tiJson(const TaskInstanceKey& key, const std::string& state, const std::string& id) {
+  return R"({"id":")" + id + R"(","dag_id":")" + key.dagId + R"(","task_id":")" + key.taskId +
+         R"(","dag_run_id":")" + key.runId + R"(","map_index":)" + std::to_string(key.mapIndex) +
+         R"(,"try_number":)" + std::to_string(key.tryNumber) + R"(,"state":)" + state + "}";
+}
+
+std::string listReply(const std::vector<std::string>& items, size_t total) {
+  std::string joined;
+  for (const auto& item : items) joined += (joined.empty() ? "" : ",") + item;
+  return R"({"task_instances":[)" + joined + R"(],"total_entries":)" + std::to_string(total) + "}";
+}
+
+// A JWT whose payload is {"exp":<exp>}; the signature is not checked by the client.
+std::string jwtWithExp(int64_t exp) {
+  const std::string payload = R"({"exp":)" + std::to_string(exp) + "}";
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string encoded;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (unsigned char c : payload) {
+    buffer = (buffer << 8) | c;
+    bits += 8;
+    while (bits >= 6) encoded.push_back(kAlphabet[(buffer >> (bits -= 6)) & 0x3F]);
+  }
+  if (bits > 0) encoded.push_back(kAlphabet[(buffer << (6 - bits)) & 0x3F]);
+  return "eyJhbGciOiJIUzI1NiJ9." + encoded + ".c2ln";
+}
+
+class TempFile {
+ public:
+  explicit TempFile(const std::string& content) {
+    char name[] = "/tmp/reaper-airflow-test-XXXXXX";
+    const int fd = ::mkstemp(name);
+    ::close(fd);
+    path_ = name;
+    write(content);
+  }
+  ~TempFile() { std::filesystem::remove(path_); }
+  void write(const std::string& content) {
+    // A new inode, as a Kubernetes Secret update does.
+    const std::string next = path_ + ".next";
+    std::ofstream(next) << content;
+    std::filesystem::rename(next, path_);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct Harness {
+  FakeClock clock;
+  FakeTransport* transport = nullptr;
+  std::vector<int> observed;
+  std::unique_ptr<RestTaskInstanceSource> client;
+
+  Harness(ClientOptions options, FakeTransport::Handler handler) {
+    auto owned = std::make_unique<FakeTransport>(std::move(handler));
+    transport = owned.get();
+    client = std::make_unique<RestTaskInstanceSource>(
+        std::move(options), clock, [this](int code, double) { observed.push_back(code); },
+        std::move(owned));
+  }
+};
+
+ClientOptions v2Options() {
+  ClientOptions options;
+  options.baseUrl = "http://airflow";
+  options.apiVersion = "v2";
+  return options;
+}
+
+const TaskInstanceKey kRunning{"dag", "task", "run", -1, 1};
+
+HttpResponse ok(std::string body) { return {200, std::move(body)}; }
+
+TEST(RestClient, FoundMissingAndClearedFromOneRequest) {
+  const TaskInstanceKey cleared{"dag", "other", "run", -1, 1};
+  const TaskInstanceKey missing{"dag", "gone", "run", -1, 1};
+  Harness h(v2Options(), [&](const HttpRequest&) -> core::Result<HttpResponse> {
+    return ok(
+        listReply({tiJson(kRunning, R"("running")", "u1"), tiJson(cleared, "null", "u2")}, 2));
+  });
+  auto states = h.client->fetchStates({kRunning, cleared, missing});
+  ASSERT_EQ(h.transport->requests.size(), 1u);
+  EXPECT_EQ(h.transport->requests[0].method, "POST");
+  EXPECT_EQ(h.transport->requests[0].path, "/api/v2/dags/~/dagRuns/~/taskInstances/list");
+  EXPECT_EQ(states[kRunning].lookup, Lookup::Found);
+  EXPECT_EQ(states[kRunning].state, "running");
+  EXPECT_EQ(states[cleared].lookup, Lookup::Found);
+  EXPECT_EQ(states[cleared].state, std::nullopt);
+  EXPECT_EQ(states[missing].lookup, Lookup::Missing);
+  EXPECT_EQ(h.observed, std::vector<int>{200});
+}
+
+TEST(RestClient, PaginatesUntilTotalEntries) {
+  std::vector<TaskInstanceKey> keys;
+  for (int i = 0; i < 5; ++i) keys.push_back({"dag", "task", "run", i, 1});
+  ClientOptions options = v2Options();
+  options.pageSize = 2;
+  options.apiVersion = "v2";
+  // The server caps pages at 2 and answers one query holding all 5 keys in 3 pages.
+  Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
+    const auto offsetAt = request.body.find("\"page_offset\":") + 14;
+    const int offset = std::stoi(request.body.substr(offsetAt));
+    std::vector<std::string> items;
+    for (int i = offset; i < std::min(offset + 2, 5); ++i) {
+      items.push_back(tiJson(keys[i], R"("success")", "u" + std::to_string(i)));
+    }
+    return ok(listReply(items, 5));
+  });
+  // pageSize 2 also caps keys per query: 3 queries, each reading the 5-row result.
+  auto states = h.client->fetchStates(keys);
+  for (const auto& key : keys) EXPECT_EQ(states[key].lookup, Lookup::Found) << key.toString();
+  EXPECT_EQ(h.transport->requests.size(), 9u);
+}
+
+TEST(RestClient, TotalChangingWhilePagingIsUnknown) {
+  int calls = 0;
+  ClientOptions options = v2Options();
+  options.pageSize = 1;
+  Harness h(options, [&](const HttpRequest&) -> core::Result<HttpResponse> {
+    ++calls;
+    return ok(listReply({tiJson({"dag", "a", "run", -1, 1}, R"("running")", "u")}, calls + 1));
+  });
+  auto states = h.client->fetchStates({kRunning});
+  EXPECT_EQ(states[kRunning].lookup, Lookup::Unknown);
+}
+
+TEST(RestClient, RetriesServerErrorsWithBackoffThenSucceeds) {
+  int calls = 0;
+  ClientOptions options = v2Options();
+  options.maxAttempts = 3;
+  options.backoffBase = core::Duration(100);
+  Harness h(options, [&](const HttpRequest&) -> core::Result<HttpResponse> {
+    if (++calls < 3) return HttpResponse{503, R"({"detail":"busy"})"};
+    return ok(listReply({tiJson(kRunning, R"("running")", "u1")}, 1));
+  });
+  auto states = h.client->fetchStates({kRunning});
+  EXPECT_EQ(states[kRunning].lookup, Lookup::Found);
+  ASSERT_EQ(h.clock.slept.size(), 2u);
+  // Exponential with jitter in [0.5, 1.5): 50..150 ms, then 100..300 ms.
+  EXPECT_GE(h.clock.slept[0].count(), 50);
+  EXPECT_LT(h.clock.slept[0].count(), 150);
+  EXPECT_GE(h.clock.slept[1].count(), 100);
+  EXPECT_LT(h.clock.slept[1].count(), 300);
+  EXPECT_EQ(h.observed, (std::vector<int>{503, 503, 200}));
+}
+
+TEST(RestClient, EveryErrorMakesEveryKeyUnknown) {
+  const std::vector<std::function<core::Result<HttpResponse>()>> failures = {
+      [] { return core::makeError("transport: connection refused"); },
+      [] {
+        return HttpResponse{500, "{}"};
+      },
+      [] {
+        return HttpResponse{503, "{}"};
+      },
+      [] {
+        return HttpResponse{401, R"({"detail":"Not authenticated"})"};
+      },
+      [] {
+        return HttpResponse{403, R"({"detail":"Forbidden"})"};
+      },
+      [] {
+        return HttpResponse{404, R"({"detail":"Not Found"})"};
+      },
+      [] {
+        return HttpResponse{422, R"({"detail":[]})"};
+      },
+      [] {
+        return HttpResponse{400, R"({"title":"Bad Request"})"};
+      },
+      [] {
+        return HttpResponse{200, R"({"task_instances": [{"dag_id": "x", "tas)"};
+      },
+      [] {
+        return HttpResponse{200, R"({"task_instances":[]})"};
+      },
+  };
+  for (size_t i = 0; i < failures.size(); ++i) {
+    Harness h(v2Options(), [&](const HttpRequest&) { return failures[i](); });
+    const TaskInstanceKey other{"dag2", "t", "r", -1, 1};
+    auto states = h.client->fetchStates({kRunning, other});
+    ASSERT_EQ(states.size(), 2u);
+    EXPECT_EQ(states[kRunning].lookup, Lookup::Unknown) << "failure " << i;
+    EXPECT_EQ(states[other].lookup, Lookup::Unknown) << "failure " << i;
+    EXPECT_FALSE(states[kRunning].detail.empty());
+  }
+}
+
+TEST(RestClient, JwtIsFetchedOnceAndReusedUntilNearExpiry) {
+  TempFile password("s3cret\n");
+  ClientOptions options = v2Options();
+  options.authType = "jwt";
+  options.username = "admin";
+  options.passwordFile = password.path();
+  int issued = 0;
+  FakeClock* clock = nullptr;
+  Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
+    if (request.path == "/auth/token") {
+      EXPECT_EQ(request.body, R"({"password":"s3cret","username":"admin"})");
+      const auto now =
+          std::chrono::duration_cast<std::chrono::seconds>(clock->wallNow().time_since_epoch());
+      return HttpResponse{201, R"({"access_token":")" + jwtWithExp(now.count() + 100) + "-" +
+                                   std::to_string(++issued) + R"("})"};
+    }
+    EXPECT_EQ(request.headers.at("Authorization").rfind("Bearer ", 0), 0u);
+    return ok(listReply({}, 0));
+  });
+  clock = &h.clock;
+  (void)h.client->fetchStates({kRunning});
+  (void)h.client->fetchStates({kRunning});
+  EXPECT_EQ(issued, 1);
+  h.clock.advance(std::chrono::seconds(85));  // within the last fifth of its 100 s life
+  (void)h.client->fetchStates({kRunning});
+  EXPECT_EQ(issued, 2);
+}
+
+TEST(RestClient, JwtRefreshedOnceOn401) {
+  TempFile password("pw");
+  ClientOptions options = v2Options();
+  options.authType = "jwt";
+  options.username = "admin";
+  options.passwordFile = password.path();
+  int issued = 0;
+  bool rejectAll = false;
+  Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
+    if (request.path == "/auth/token") {
+      return HttpResponse{201, R"({"access_token":")" + jwtWithExp(4'000'000'000) + "-" +
+                                   std::to_string(++issued) + R"("})"};
+    }
+    const bool fresh = request.headers.at("Authorization").ends_with("-2");
+    if (rejectAll || !fresh) return HttpResponse{401, R"({"detail":"Not authenticated"})"};
+    return ok(listReply({tiJson(kRunning, R"("running")", "u1")}, 1));
+  });
+  auto states = h.client->fetchStates({kRunning});
+  EXPECT_EQ(states[kRunning].lookup, Lookup::Found);
+  EXPECT_EQ(issued, 2);
+  rejectAll = true;
+  states = h.client->fetchStates({kRunning});
+  EXPECT_EQ(states[kRunning].lookup, Lookup::Unknown);
+  EXPECT_EQ(issued, 3);  // one refresh, not a loop
+}
+
+TEST(RestClient, BasicAuthHeader) {
+  TempFile password("pw");
+  ClientOptions options = v2Options();
+  options.apiVersion = "v1";
+  options.authType = "basic";
+  options.username = "admin";
+  options.passwordFile = password.path();
+  Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
+    EXPECT_EQ(request.path, "/api/v1/dags/~/dagRuns/~/taskInstances/list");
+    EXPECT_EQ(request.headers.at("Authorization"), "Basic YWRtaW46cHc=");  // admin:pw
+    return ok(listReply({}, 0));
+  });
+  EXPECT_EQ(h.client->fetchStates({kRunning})[kRunning].lookup, Lookup::Missing);
+}
+
+TEST(RestClient, BearerTokenFileReReadWhenItChanges) {
+  TempFile token("first");
+  ClientOptions options = v2Options();
+  options.authType = "bearer";
+  options.tokenFile = token.path();
+  std::vector<std::string> seen;
+  Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
+    seen.push_back(request.headers.at("Authorization"));
+    return ok(listReply({}, 0));
+  });
+  (void)h.client->fetchStates({kRunning});
+  token.write("second");
+  (void)h.client->fetchStates({kRunning});
+  EXPECT_EQ(seen, (std::vector<std::string>{"Bearer first", "Bearer second"}));
+}
+
+TEST(RestClient, AutoDetectsV1AndCachesIt) {
+  ClientOptions options = v2Options();
+  options.apiVersion = "auto";
+  Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
+    if (request.path == "/api/v2/version") return HttpResponse{404, "{}"};
+    if (request.path == "/api/v1/version") return ok(R"({"version":"2.10.5","git_version":null})");
+    EXPECT_EQ(request.path, "/api/v1/dags/~/dagRuns/~/taskInstances/list");
+    return ok(listReply({}, 0));
+  });
+  (void)h.client->fetchStates({kRunning});
+  (void)h.client->fetchStates({kRunning});
+  ASSERT_EQ(h.transport->requests.size(), 4u);
+  EXPECT_EQ(h.transport->requests[2].path, "/api/v1/dags/~/dagRuns/~/taskInstances/list");
+}
+
+TEST(RestClient, FailedDetectionIsUnknownAndRetriedNextPoll) {
+  bool up = false;
+  ClientOptions options = v2Options();
+  options.apiVersion = "auto";
+  options.maxAttempts = 1;
+  Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
+    if (!up) return core::makeError("transport: connection refused");
+    if (request.path == "/api/v2/version") return ok(R"({"version":"3.1.0","git_version":null})");
+    return ok(listReply({tiJson(kRunning, R"("running")", "u1")}, 1));
+  });
+  EXPECT_EQ(h.client->fetchStates({kRunning})[kRunning].lookup, Lookup::Unknown);
+  up = true;
+  EXPECT_EQ(h.client->fetchStates({kRunning})[kRunning].lookup, Lookup::Found);
+  EXPECT_EQ(h.observed, (std::vector<int>{0, 200, 200}));
+}
+
+TEST(RestClient, ResolvesUuidsAmongInFlightTaskInstances) {
+  const TaskInstanceKey second{"dag", "task", "run", 4, 2};
+  Harness h(v2Options(), [&](const HttpRequest& request) -> core::Result<HttpResponse> {
+    EXPECT_THAT(request.body, ::testing::HasSubstr(R"("state":["running")"));
+    return ok(listReply(
+        {tiJson(kRunning, R"("running")", "u1"), tiJson(second, R"("queued")", "u2")}, 2));
+  });
+  auto resolved = h.client->resolveUuids({"u2", "nope"});
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_EQ(resolved["u2"], second);
+}
+
+TEST(RestClient, NoUuidsOnAirflow2) {
+  ClientOptions options = v2Options();
+  options.apiVersion = "v1";
+  Harness h(options, [&](const HttpRequest&) -> core::Result<HttpResponse> { return ok("{}"); });
+  EXPECT_TRUE(h.client->resolveUuids({"u1"}).empty());
+  EXPECT_TRUE(h.transport->requests.empty());
+}
+
+TEST(MakeRestClient, NamesTheBadKey) {
+  core::SystemClock clock;
+  ClientOptions options;
+  options.baseUrl = "airflow:8080";
+  auto bad = makeRestClient(options, clock, nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message, ::testing::HasSubstr("airflow.baseUrl"));
+
+  options.baseUrl = "http://airflow:8080";
+  options.authType = "jwt";
+  options.username = "admin";
+  options.passwordFile = "/nonexistent/password";
+  bad = makeRestClient(options, clock, nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message, ::testing::HasSubstr("airflow.auth.passwordFile"));
+
+  options.authType = "bearer";
+  bad = makeRestClient(options, clock, nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message, ::testing::HasSubstr("airflow.auth.tokenFile"));
+
+  options.authType = "none";
+  EXPECT_TRUE(makeRestClient(options, clock, nullptr).ok());
+}
+
+}  // namespace
+}  // namespace reaper::airflow

@@ -1,0 +1,83 @@
+#include "os/pidfd_signaller.h"
+
+#include <gtest/gtest.h>
+
+#include "real_processes.h"
+
+namespace reaper::os {
+namespace {
+
+using kill::testing::eventually;
+using kill::testing::readProcess;
+
+class PidfdSignallerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    child_ = ::fork();
+    if (child_ == 0) {
+      ::pause();
+      ::_exit(0);
+    }
+    ASSERT_GT(child_, 0);
+    const auto process = readProcess(child_);
+    ASSERT_TRUE(process.has_value());
+    identity_ = process->identity;
+  }
+  void TearDown() override {
+    if (child_ <= 0) return;
+    ::kill(child_, SIGKILL);  // our own child, not yet reaped: the pid cannot have been reused
+    ::waitpid(child_, nullptr, 0);
+  }
+
+  PidfdSignaller signaller_{"/proc"};
+  core::Pid child_ = 0;
+  core::ProcessIdentity identity_;
+};
+
+TEST_F(PidfdSignallerTest, OpensTheProcessAndReadsItsState) {
+  auto handle = signaller_.open(identity_);
+  ASSERT_TRUE(handle.ok()) << handle.error().message;
+  EXPECT_EQ((*handle)->identity(), identity_);
+  EXPECT_FALSE(signaller_.exited(**handle));
+  EXPECT_TRUE(eventually([&] { return signaller_.state(**handle) == 'S'; }));
+}
+
+TEST_F(PidfdSignallerTest, RefusesAnIdentityWhoseStartTimeDiffers) {
+  const auto reused = signaller_.open({child_, identity_.startTicks + 1});
+  ASSERT_FALSE(reused.ok());
+  EXPECT_EQ(reused.error().code, ESRCH);
+}
+
+TEST_F(PidfdSignallerTest, SignalStopsAndKillsThroughThePidfd) {
+  auto handle = signaller_.open(identity_);
+  ASSERT_TRUE(handle.ok());
+  ASSERT_TRUE(signaller_.signal(**handle, SIGSTOP).ok());
+  EXPECT_TRUE(eventually([&] { return signaller_.state(**handle) == 'T'; }));
+  ASSERT_TRUE(signaller_.signal(**handle, SIGKILL).ok());
+  EXPECT_TRUE(eventually([&] { return signaller_.exited(**handle); }));
+  EXPECT_EQ(signaller_.state(**handle), 'X');
+}
+
+TEST_F(PidfdSignallerTest, SignallingAReapedProcessIsSuccessAndHitsNobody) {
+  auto handle = signaller_.open(identity_);
+  ASSERT_TRUE(handle.ok());
+  ::kill(child_, SIGKILL);
+  ASSERT_EQ(::waitpid(child_, nullptr, 0), child_);
+  child_ = 0;  // reaped: TearDown must not touch the pid again
+
+  EXPECT_TRUE(signaller_.exited(**handle));
+  EXPECT_TRUE(signaller_.signal(**handle, SIGTERM).ok());
+  EXPECT_FALSE(signaller_.open(identity_).ok());
+}
+
+TEST(PidfdSignallerGoneTest, OpeningAFreePidFails) {
+  PidfdSignaller signaller("/proc");
+  const core::Pid child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  EXPECT_FALSE(signaller.openCurrent(child).ok());
+  EXPECT_FALSE(signaller.openCurrent(0).ok());
+}
+
+}  // namespace
+}  // namespace reaper::os

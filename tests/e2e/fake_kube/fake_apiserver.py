@@ -3,11 +3,29 @@
 
 Serves discovery (legacy form), the published OpenAPI v3 documents, pods (list/get/create/update/
 patch/delete and streaming watch with bookmarks, resourceVersion resume and 410 Gone),
-namespaces, events.k8s.io/v1 Events with the apiserver's validation, CustomResourceDefinitions and
-the custom resources they define (structural-schema pruning and validation, /status subresource,
-server-side printer columns), and a generic store for the other kinds a plain-manifest install
-holds. Test controls live under /_fake/ (no auth): fault injection, request statistics and a
-backdoor that writes an object as-is (status included), the way a kubelet or controller would.
+namespaces, events.k8s.io/v1 Events with the apiserver's validation (core/v1 Events as a read-only
+view of them), CustomResourceDefinitions and the custom resources they define (structural-schema
+pruning and validation, /status subresource, server-side printer columns), and a generic store for
+the other kinds a plain-manifest install holds.
+
+  fake_apiserver.py --port 0 --port-file F --cert C --key K --token T [--crd-dir DIR]
+                    [--openapi-dir ../shared/specs/kubernetes]
+
+Without --openapi-dir, `kubectl apply` needs --validate=false. Patches: merge patch and (for
+built-in kinds) a simplified strategic merge patch; JSON patch and server-side apply get 415.
+A pod deleted without gracePeriodSeconds=0 is Terminating for --pod-deletion-delay seconds.
+
+Test controls under /_fake/ (no auth):
+  POST /_fake/fault {"mode": "none|500|drop_watch|410|down", "count": N, "seconds": S}
+       500: the next N API requests fail with a 500 Status. drop_watch: open watches are cut
+       without a final chunk, and so are the next N watches right after their headers.
+       410: open watches and the next N watches get an ERROR event with a 410 Status.
+       down: the next N requests (or every request for S seconds) get their connection closed
+       without an answer.
+  POST /_fake/compact     forget the watch history: resuming from any older resourceVersion is 410
+  GET  /_fake/stats       {"requests": [{"verb", "path", "code", "count"}]}
+  POST /_fake/objects     create or replace any object as-is, status included, as a kubelet or
+                          controller would (pods with containerStatuses, for instance)
 """
 
 import argparse
@@ -75,6 +93,7 @@ class ResourceType:
             return ko.table(columns, lambda o: ko.crd_cells(self.printer_columns, o), objects,
                             resource_version)
         columns, cells = {"Pod": (ko.POD_COLUMNS, ko.pod_cells),
+                          "Namespace": (ko.NAMESPACE_COLUMNS, ko.namespace_cells),
                           "Event": (ko.EVENT_COLUMNS, ko.event_cells)}.get(
             self.kind, (ko.NAME_AGE_COLUMNS, ko.name_age_cells))
         return ko.table(columns, cells, objects, resource_version)
@@ -206,8 +225,8 @@ class Faults:
 
     def set(self, mode, count, seconds):
         with self.store.cond:
-            self.mode, self.count = mode, count
-            self.down_until = time.monotonic() + seconds if mode == "down" and seconds else 0.0
+            self.mode, self.count = mode, 0 if seconds else count
+            self.down_until = time.monotonic() + seconds if mode == "down" else 0.0
             if mode in ("drop_watch", "410"):
                 self.epoch += 1
             self.store.cond.notify_all()
@@ -728,35 +747,25 @@ class ResourceHandler:
     def patch(self, name, sub, body, content_type):
         kind = content_type.split(";")[0].strip()
         with self.store.cond:
-            old = self.store.get(self.key(name))
-            if old is None and kind == "application/apply-patch+yaml":
-                return 201, self.create(body)
-            if old is None:
-                raise self.not_found(name)
+            old = self.get(name)
             patched = self.apply_patch(old, body, kind)
             # Only a resourceVersion the patch itself carries is a precondition.
-            wanted = (body.get("metadata") or {}).get("resourceVersion") \
-                if isinstance(body, dict) else None
+            wanted = (body.get("metadata") or {}).get("resourceVersion")
             patched.setdefault("metadata", {})["resourceVersion"] = wanted
             return 200, self.update(name, sub, patched, precondition_required=False)
 
     def apply_patch(self, old, body, kind):
-        if kind == "application/json-patch+json":
-            try:
-                return ko.json_patch(old, body)
-            except (ValueError, KeyError, IndexError, TypeError) as err:
-                raise ApiError(422, "Invalid", f"the server rejected our request due to an error "
-                               f"in our request: {err}") from err
-        if kind == "application/strategic-merge-patch+json":
-            if self.rtype.schema is not None:
-                raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an "
-                               "unknown format - accepted media types include: "
-                               "application/json-patch+json, application/merge-patch+json, "
-                               "application/apply-patch+yaml")
-            return ko.strategic_merge_patch(old, body)
-        if kind in ("application/merge-patch+json", "application/apply-patch+yaml"):
-            return ko.merge_patch(old, body)
-        raise ApiError(415, "UnsupportedMediaType", f"unsupported patch type {kind}")
+        strategic = kind == "application/strategic-merge-patch+json"
+        # JSON patch and server-side apply are not implemented by this stand-in; CRs, as in the
+        # real apiserver, take no strategic merge patch.
+        if kind != "application/merge-patch+json" and not (strategic and self.rtype.schema is None):
+            raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an "
+                           f"unknown format ({kind}) - accepted media types include: "
+                           "application/merge-patch+json" +
+                           ("" if self.rtype.schema else ", application/strategic-merge-patch+json"))
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "a merge patch must be a JSON object")
+        return ko.strategic_merge_patch(old, body) if strategic else ko.merge_patch(old, body)
 
     def delete(self, name):
         obj = self.get(name)

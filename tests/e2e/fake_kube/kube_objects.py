@@ -153,60 +153,6 @@ def _merge_named_list(current, patch):
     return [merged[name] for name in order if name in merged]
 
 
-def json_patch(target, operations):
-    """RFC 6902 JSON patch (add, remove, replace, test, move, copy). Raises ValueError."""
-    doc = copy.deepcopy(target)
-    for op in operations:
-        kind, path = op.get("op"), op.get("path", "")
-        if kind == "test":
-            if _pointer_get(doc, path) != op.get("value"):
-                raise ValueError(f"test failed at {path}")
-        elif kind in ("move", "copy"):
-            value = copy.deepcopy(_pointer_get(doc, op["from"]))
-            if kind == "move":
-                _pointer_apply(doc, op["from"], "remove", None)
-            _pointer_apply(doc, path, "add", value)
-        elif kind in ("add", "remove", "replace"):
-            _pointer_apply(doc, path, kind, op.get("value"))
-        else:
-            raise ValueError(f"unknown op {kind}")
-    return doc
-
-
-def _pointer_parts(path):
-    return [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]]
-
-
-def _pointer_get(doc, path):
-    for part in _pointer_parts(path):
-        doc = doc[int(part)] if isinstance(doc, list) else doc[part]
-    return doc
-
-
-def _pointer_apply(doc, path, kind, value):
-    parts = _pointer_parts(path)
-    parent = _pointer_get(doc, "/" + "/".join(p.replace("~", "~0").replace("/", "~1")
-                                             for p in parts[:-1])) if len(parts) > 1 else doc
-    last = parts[-1]
-    try:
-        if isinstance(parent, list):
-            index = len(parent) if last == "-" else int(last)
-            if kind == "add":
-                parent.insert(index, value)
-            elif kind == "remove":
-                del parent[index]
-            else:
-                parent[index] = value
-        elif kind == "remove":
-            del parent[last]
-        elif kind == "replace" and last not in parent:
-            raise KeyError(last)
-        else:
-            parent[last] = value
-    except (KeyError, IndexError, ValueError) as err:
-        raise ValueError(f"path {path} not found") from err
-
-
 # --- tables -----------------------------------------------------------------------------------
 
 def human_duration(seconds):
@@ -254,6 +200,14 @@ NAME_AGE_COLUMNS = [column("Name", fmt="name"), column("Age", "date")]
 def name_age_cells(obj):
     meta = obj.get("metadata", {})
     return [meta.get("name", ""), age(meta.get("creationTimestamp"))]
+
+
+NAMESPACE_COLUMNS = [column("Name", fmt="name"), column("Status"), column("Age", "date")]
+
+
+def namespace_cells(namespace):
+    return [namespace["metadata"]["name"], namespace.get("status", {}).get("phase", ""),
+            age(namespace["metadata"].get("creationTimestamp"))]
 
 
 POD_COLUMNS = [column("Name", fmt="name"), column("Ready"), column("Status"),

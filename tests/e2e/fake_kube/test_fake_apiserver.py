@@ -337,6 +337,57 @@ class FakeKubeTest(unittest.TestCase):
             close_watch(conn)
             self.kube.must("POST", "/_fake/fault", {"mode": "none"})
 
+    def test_410_fault_ends_an_open_watch_with_an_expired_status(self):
+        conn, response = self.kube.watch(f"{self.pods_path()}?watch=1")
+        try:
+            next_event = WatchEvents(response).next
+            self.kube.must("POST", "/_fake/fault", {"mode": "410", "count": 0})
+            error = next_event()
+            self.assertEqual((error["type"], error["object"]["code"]), ("ERROR", 410))
+            self.assertIsNone(next_event())
+        finally:
+            close_watch(conn)
+            self.kube.must("POST", "/_fake/fault", {"mode": "none"})
+
+    def test_down_fault_closes_connections_without_an_answer(self):
+        self.kube.must("POST", "/_fake/fault", {"mode": "down", "count": 1})
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+            self.kube.request("GET", self.pods_path())
+        self.assertEqual(self.kube.request("GET", self.pods_path())[0], 200)
+
+    def test_deleted_pod_is_terminating_before_it_goes(self):
+        self.kube.must("POST", self.pods_path(), pod("going", "n1", self.ns))
+        conn, response = self.kube.watch(f"{self.pods_path()}?watch=1")
+        try:
+            next_event = WatchEvents(response).next
+            self.assertEqual(next_event()["type"], "ADDED")
+            self.kube.must("DELETE", f"{self.pods_path()}/going")
+            terminating = next_event()
+            self.assertEqual(terminating["type"], "MODIFIED")
+            self.assertIn("deletionTimestamp", terminating["object"]["metadata"])
+            self.assertEqual(next_event()["type"], "DELETED")
+        finally:
+            close_watch(conn)
+
+    def test_objects_backdoor_writes_pod_status_as_a_kubelet_would(self):
+        running = pod("running", "n1", self.ns)
+        running["status"] = {"phase": "Running", "containerStatuses": [
+            {"name": "main", "ready": True, "restartCount": 0,
+             "containerID": "containerd://" + "a" * 64}]}
+        self.kube.must("POST", "/_fake/objects", running)
+        out = self.kube.kubectl("get", "pod", "running", "-n", self.ns).stdout
+        self.assertRegex(out, r"running\s+1/1\s+Running")
+
+    def test_unsupported_patch_types_get_415(self):
+        self.kube.must("POST", self.pods_path(), pod("patched", "n1", self.ns))
+        status, _ = self.kube.request("PATCH", f"{self.pods_path()}/patched", [],
+                                      "application/json-patch+json")
+        self.assertEqual(status, 415)
+        self.kube.must("POST", self.trees_path(), self.tree("smp"))
+        status, _ = self.kube.request("PATCH", f"{self.trees_path()}/smp", {"spec": {}},
+                                      "application/strategic-merge-patch+json")
+        self.assertEqual(status, 415)
+
     def test_500_fault_fails_the_next_request_and_is_counted(self):
         self.kube.must("POST", "/_fake/fault", {"mode": "500", "count": 1})
         self.assertEqual(self.kube.request("GET", self.pods_path())[0], 500)

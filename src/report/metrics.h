@@ -1,0 +1,53 @@
+#pragma once
+// The agent's Prometheus metrics, named as the contract lists them. Thread-safe.
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Registry;
+template <typename T>
+class Family;
+class Counter;
+class Gauge;
+class Histogram;
+}  // namespace prometheus
+
+namespace reaper::report {
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // Trees and processes currently tracked on the node.
+  void setTracked(size_t trees, size_t processes);
+  // One reap: `outcome` is killed | failed | dry_run; `seconds` from decision to tree dead.
+  void countReap(std::string_view outcome, size_t killedProcesses, size_t orphans, double seconds);
+  // One Airflow API request; `httpCode` 0 for a transport error (timeout, refused, TLS).
+  void countAirflowRequest(int httpCode, double seconds);
+  // One Kubernetes API request; `httpCode` 0 for a transport error.
+  void countKubeRequest(int httpCode);
+  // One discovery scan of the process table.
+  void observeScan(double seconds);
+  // The Prometheus text exposition format (version 0.0.4).
+  std::string render() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Gauge& trackedTrees_;
+  prometheus::Gauge& trackedProcesses_;
+  prometheus::Family<prometheus::Counter>& reaps_;
+  prometheus::Counter& processesKilled_;
+  prometheus::Counter& orphansReaped_;
+  prometheus::Family<prometheus::Counter>& airflowRequests_;
+  prometheus::Family<prometheus::Counter>& kubeRequests_;
+  prometheus::Histogram& scanDuration_;
+  prometheus::Histogram& airflowRequestDuration_;
+  prometheus::Histogram& reapDuration_;
+};
+
+}  // namespace reaper::report

@@ -1,0 +1,44 @@
+#include <gtest/gtest.h>
+
+#include "report/status_server.h"
+#include "unit/report/fake_clock.h"
+
+namespace reaper::report {
+namespace {
+
+using core::Duration;
+
+TEST(Health, NotLiveBeforeTheFirstTick) {
+  test::FakeClock clock;
+  Health health;
+  EXPECT_FALSE(health.live(clock.now(), Duration(10000)));
+}
+
+TEST(Health, LiveWhileTicksArriveWithinTolerance) {
+  test::FakeClock clock;
+  Health health;
+  health.markTick(clock.now());
+  clock.advance(Duration(10000));
+  EXPECT_TRUE(health.live(clock.now(), Duration(10000)));
+  clock.advance(Duration(1));
+  EXPECT_FALSE(health.live(clock.now(), Duration(10000)));
+  health.markTick(clock.now());
+  EXPECT_TRUE(health.live(clock.now(), Duration(10000)));
+}
+
+TEST(Health, ReadyOnlyAfterFirstScanAndFirstApiAnswer) {
+  Health scannedFirst;
+  scannedFirst.markFirstScan();
+  EXPECT_FALSE(scannedFirst.ready());
+  scannedFirst.markFirstApiAnswer();
+  EXPECT_TRUE(scannedFirst.ready());
+
+  Health answeredFirst;
+  answeredFirst.markFirstApiAnswer();
+  EXPECT_FALSE(answeredFirst.ready());
+  answeredFirst.markFirstScan();
+  EXPECT_TRUE(answeredFirst.ready());
+}
+
+}  // namespace
+}  // namespace reaper::report

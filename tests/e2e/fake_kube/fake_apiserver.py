@@ -260,6 +260,17 @@ class FakeApiServer(ThreadingHTTPServer):
             self.write_as_is({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},
                               "status": {"phase": "Active"}})
 
+    def finish_request(self, request, client_address):
+        # The TLS handshake runs here, on the request's thread, so a slow or idle client cannot
+        # hold up the accept loop.
+        try:
+            request.settimeout(10)
+            request.do_handshake()
+            request.settimeout(None)
+        except (OSError, ssl.SSLError):
+            return
+        super().finish_request(request, client_address)
+
     def key(self, rtype, namespace, name):
         return rtype.storage + (namespace if rtype.namespaced else "", name)
 
@@ -374,6 +385,8 @@ class Handler(BaseHTTPRequestHandler):
         self.url_path = url.path.rstrip("/") or "/"
         self.query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
         self.verb = self.command.lower()
+        # Read the body before anything can fail, so a kept-alive connection stays in step.
+        self.raw_body = self.read_raw_body()
         try:
             if self.url_path.startswith("/_fake/"):
                 return self.serve_control()
@@ -389,11 +402,21 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
+    def read_raw_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+        chunks = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0], 16)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+            if size == 0:
+                return b"".join(chunks)
+
     def read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
         try:
-            return json.loads(raw) if raw else {}
+            return json.loads(self.raw_body) if self.raw_body else {}
         except ValueError as err:
             raise ApiError(400, "BadRequest", f"error decoding request body: {err}") from err
 
@@ -464,6 +487,8 @@ class Handler(BaseHTTPRequestHandler):
     def serve_resource(self, group, version, rest):
         rtype, namespace, name, sub = self.parse_resource_path(group, version, rest)
         handler = ResourceHandler(self.server, rtype, namespace, self.query)
+        self.verb = {"POST": "create", "PUT": "update", "PATCH": "patch",
+                     "DELETE": "delete"}.get(self.command, "get")
         watching = self.query.get("watch") in ("1", "true")
         if self.command == "GET" and watching:
             self.verb = "watch"
@@ -938,7 +963,8 @@ def main(argv):
         load_crds(server, directory)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.cert, args.key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.socket = context.wrap_socket(server.socket, server_side=True,
+                                        do_handshake_on_connect=False)
     if args.port_file:
         tmp = args.port_file + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:

@@ -278,7 +278,8 @@ class FakeApiServer(ThreadingHTTPServer):
         """Creates or replaces obj with its status as given (the /_fake/objects backdoor)."""
         rtype = self.registry.by_kind(obj.get("apiVersion"), obj.get("kind"))
         if rtype is None:
-            raise ApiError(400, "BadRequest", f"no kind {obj.get('kind')} in {obj.get('apiVersion')}")
+            raise ApiError(400, "BadRequest",
+                           f"no kind {obj.get('kind')} in {obj.get('apiVersion')}")
         meta = obj.setdefault("metadata", {})
         key = self.key(rtype, meta.get("namespace", "default"), meta.get("name", ""))
         old = self.store.get(key)
@@ -355,7 +356,8 @@ def crd_openapi_document(types):
         gvk = {"group": t.group, "version": t.version, "kind": t.kind}
         name = ".".join(reversed(t.group.split("."))) + f".{t.version}.{t.kind}"
         schemas[name] = dict(t.schema, **{"x-kubernetes-group-version-kind": [gvk]})
-        prefix = f"/apis/{t.group}/{t.version}/" + ("namespaces/{namespace}/" if t.namespaced else "")
+        scope = "namespaces/{namespace}/" if t.namespaced else ""
+        prefix = f"/apis/{t.group}/{t.version}/{scope}"
         params = [{"name": n, "in": "query", "schema": {"type": "string"}}
                   for n in ("dryRun", "fieldManager", "fieldValidation")]
         op = {"x-kubernetes-group-version-kind": gvk, "parameters": params, "responses": {}}
@@ -564,7 +566,8 @@ class Handler(BaseHTTPRequestHandler):
         types = self.server.registry.group_versions().get((group, version))
         if not types:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        resources = [entry for t in sorted(types, key=lambda t: t.plural) for entry in t.discovery()]
+        types = sorted(types, key=lambda t: t.plural)
+        resources = [entry for t in types for entry in t.discovery()]
         self.send_json(200, {"kind": "APIResourceList", "apiVersion": "v1",
                              "groupVersion": types[0].api_version, "resources": resources})
 
@@ -783,11 +786,12 @@ class ResourceHandler:
         strategic = kind == "application/strategic-merge-patch+json"
         # JSON patch and server-side apply are not implemented by this stand-in; CRs, as in the
         # real apiserver, take no strategic merge patch.
-        if kind != "application/merge-patch+json" and not (strategic and self.rtype.schema is None):
+        builtin = self.rtype.schema is None
+        if kind != "application/merge-patch+json" and not (strategic and builtin):
+            accepted = "application/merge-patch+json" + (
+                ", application/strategic-merge-patch+json" if builtin else "")
             raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an "
-                           f"unknown format ({kind}) - accepted media types include: "
-                           "application/merge-patch+json" +
-                           ("" if self.rtype.schema else ", application/strategic-merge-patch+json"))
+                           f"unknown format ({kind}) - accepted media types include: {accepted}")
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "a merge patch must be a JSON object")
         return ko.strategic_merge_patch(old, body) if strategic else ko.merge_patch(old, body)
@@ -798,11 +802,19 @@ class ResourceHandler:
         if self.rtype.kind == "Pod" and grace != "0" and self.server.pod_deletion_delay > 0:
             return self.delete_gracefully(name, obj)
         if self.rtype.kind == "CustomResourceDefinition":
-            with self.server.registry.lock:
-                for key in [k for k, t in self.server.registry.types.items()
-                            if t.schema is not None and f"{t.plural}.{t.group}" == name]:
-                    del self.server.registry.types[key]
+            self.delete_custom_resources(obj)
         return self.store.commit("DELETED", self.key(name), obj)
+
+    def delete_custom_resources(self, crd):
+        """Deleting a CRD deletes its objects and stops serving it."""
+        group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]
+        with self.server.registry.lock:
+            for key in [k for k in self.server.registry.types if k[0] == group and k[2] == plural]:
+                del self.server.registry.types[key]
+        with self.store.cond:
+            for key, obj in list(self.store.objects.items()):
+                if key[:2] == (group, plural):
+                    self.store.commit("DELETED", key, obj)
 
     def delete_gracefully(self, name, obj):
         """Marks the pod terminating; a timer stands in for the kubelet confirming it."""

@@ -209,7 +209,8 @@ class FakeKubeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if not os.access(KUBECTL, os.X_OK):
-            raise RuntimeError(f"kubectl not found at {KUBECTL}: run tests/tools/install-kube-tools.sh")
+            raise RuntimeError(f"kubectl not found at {KUBECTL}: "
+                               "run tests/tools/install-kube-tools.sh")
         crd_args = ["--crd-dir", CRDS] if os.path.isdir(CRDS) else []
         cls.kube = FakeKube(crd_args + ["--bookmark-interval", "0.2"])
         cls.addClassCleanup(cls.kube.stop)
@@ -227,7 +228,8 @@ class FakeKubeTest(unittest.TestCase):
     def test_wrong_token_is_rejected_with_a_401_status(self):
         status, body = self.kube.request("GET", "/api/v1/pods", token="wrong")
         self.assertEqual(status, 401)
-        self.assertEqual((body["kind"], body["reason"], body["code"]), ("Status", "Unauthorized", 401))
+        self.assertEqual((body["kind"], body["reason"], body["code"]),
+                         ("Status", "Unauthorized", 401))
         result = self.kube.kubectl("--token", "wrong", "get", "pods", check=False)
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("Unauthorized", result.stderr)
@@ -426,7 +428,8 @@ class FakeKubeTest(unittest.TestCase):
         series = {"series": {"count": 2, "lastObservedTime": "2026-01-02T03:05:00.000000Z"}}
         patched = self.kube.must("PATCH", path, series, "application/strategic-merge-patch+json")
         self.assertEqual(patched["series"]["count"], 2)
-        status, _ = self.kube.request("PATCH", path, {"note": "other"}, "application/merge-patch+json")
+        status, _ = self.kube.request("PATCH", path, {"note": "other"},
+                                      "application/merge-patch+json")
         self.assertEqual(status, 422)
 
     # --- custom resources -----------------------------------------------------------------------
@@ -461,6 +464,12 @@ class FakeKubeTest(unittest.TestCase):
         self.assertEqual(lines[1].split()[:7], ["default", "etl-load-1", "worker-0", "etl", "load",
                                                 "1", "Reaped"])
         self.assertIn("No resources found", fresh.kubectl("get", "nodereapreports").stderr)
+        fresh.kubectl("delete", "crd", "taskrunnertrees.airflowreaper.io")
+        gone = fresh.kubectl("get", "taskrunnertrees", "-A", check=False)
+        self.assertNotEqual(gone.returncode, 0)
+        status, _ = fresh.request("GET", "/apis/airflowreaper.io/v1alpha1/namespaces/default/"
+                                  "taskrunnertrees/etl-load-1")
+        self.assertEqual(status, 404)
 
     def test_kubectl_get_nodereapreports_shows_status_columns(self):
         path = "/apis/airflowreaper.io/v1alpha1/nodereapreports"
@@ -495,8 +504,9 @@ class FakeKubeTest(unittest.TestCase):
         self.assertNotIn("status", created)
         self.assertEqual(created["metadata"]["generation"], 1)
         path = f"{self.trees_path()}/t1"
-        on_status = self.kube.must("PATCH", f"{path}/status", {
-            "spec": {"tryNumber": 9}, "status": {"phase": "Reaping"}}, "application/merge-patch+json")
+        on_status = self.kube.must("PATCH", f"{path}/status",
+                                   {"spec": {"tryNumber": 9}, "status": {"phase": "Reaping"}},
+                                   "application/merge-patch+json")
         self.assertEqual((on_status["spec"]["tryNumber"], on_status["status"]["phase"]),
                          (1, "Reaping"))
         self.assertEqual(on_status["metadata"]["generation"], 1)

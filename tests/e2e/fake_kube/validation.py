@@ -83,8 +83,8 @@ class SchemaChecker:
     def _check_scalar(self, schema, value, path):
         if "enum" in schema and value not in schema["enum"]:
             allowed = ", ".join(_quote(v) for v in schema["enum"])
-            self.causes.append(cause("FieldValueNotSupported", path,
-                                     f"Unsupported value: {_quote(value)}: supported values: {allowed}"))
+            self.causes.append(cause("FieldValueNotSupported", path, f"Unsupported value: "
+                                     f"{_quote(value)}: supported values: {allowed}"))
         if isinstance(value, str):
             if "maxLength" in schema and len(value) > schema["maxLength"]:
                 self.causes.append(too_long(path, schema["maxLength"]))

@@ -139,8 +139,8 @@ class Registry:
 
     def by_kind(self, api_version, kind):
         with self.lock:
-            return next((t for t in self.types.values()
-                         if t.api_version == api_version and t.kind == kind), None)
+            return next((t for t in self.types.values() if t.view is None
+                         and t.api_version == api_version and t.kind == kind), None)
 
     def group_versions(self):
         with self.lock:
@@ -658,14 +658,7 @@ class ResourceHandler:
     def create(self, obj):
         meta = obj.setdefault("metadata", {})
         self.check_kind(obj)
-        if self.rtype.namespaced:
-            if meta.get("namespace", self.namespace) != self.namespace:
-                raise ApiError(400, "BadRequest", "the namespace of the provided object does not "
-                               "match the namespace sent on the request")
-            meta["namespace"] = self.namespace
-            if self.store.get(("", "namespaces", "", self.namespace)) is None:
-                raise ApiError(404, "NotFound", f'namespaces "{self.namespace}" not found',
-                               {"name": self.namespace, "kind": "namespaces"})
+        self.place_in_namespace(meta)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + "".join(
                 random.choices(string.ascii_lowercase + string.digits, k=5))
@@ -681,6 +674,20 @@ class ResourceHandler:
             if self.rtype.kind == "CustomResourceDefinition":
                 accept_crd(obj, self.server.registry)
             return self.store.commit("ADDED", self.key(meta["name"]), obj)
+
+    def place_in_namespace(self, meta):
+        if not self.rtype.namespaced:
+            meta.pop("namespace", None)
+            return
+        if not self.namespace:
+            raise ApiError(405, "MethodNotAllowed", "create needs a namespace in the path")
+        if meta.get("namespace", self.namespace) != self.namespace:
+            raise ApiError(400, "BadRequest", "the namespace of the provided object does not "
+                           "match the namespace sent on the request")
+        meta["namespace"] = self.namespace
+        if self.store.get(("", "namespaces", "", self.namespace)) is None:
+            raise ApiError(404, "NotFound", f'namespaces "{self.namespace}" not found',
+                           {"name": self.namespace, "kind": "namespaces"})
 
     def prepare_create(self, obj):
         kind = self.rtype.kind

@@ -541,6 +541,10 @@ class FakeKubeTest(unittest.TestCase):
                                           self.tree("t4", tryNumber="one"))
         self.assertEqual(status, 422)
         self.assertEqual([c["field"] for c in reply["details"]["causes"]], ["spec.tryNumber"])
+        status, reply = self.kube.request("POST", self.trees_path(), self.tree("t5", runId=None))
+        self.assertEqual(status, 422)
+        self.assertEqual([(c["field"], c["reason"]) for c in reply["details"]["causes"]],
+                         [("spec.runId", "FieldValueRequired")])
 
     def test_label_selector_on_custom_resources(self):
         for name, node in (("a", "n1"), ("b", "n2")):

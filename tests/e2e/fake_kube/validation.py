@@ -7,6 +7,7 @@
 Each check returns a list of causes: {"reason", "message", "field"} as in a 422 Status.
 """
 
+import copy
 import datetime
 import re
 
@@ -110,10 +111,17 @@ class SchemaChecker:
                                      f"{schema['maxItems']} items"))
 
     def _check_object(self, schema, value, path):
+        props = schema.get("properties", {})
+        # As apiextensions-apiserver does before validating: nulls in non-nullable fields are
+        # pruned, then defaults fill what is missing.
+        value = {k: v for k, v in value.items()
+                 if v is not None or k not in props or props[k].get("nullable")}
+        for key, prop in props.items():
+            if key not in value and "default" in prop:
+                value[key] = copy.deepcopy(prop["default"])
         for name in schema.get("required", []):
             if name not in value:
                 self.causes.append(required(f"{path}.{name}" if path else name))
-        props = schema.get("properties", {})
         extra = schema.get("additionalProperties")
         keep_unknown = schema.get("x-kubernetes-preserve-unknown-fields") or extra is True
         out = {}

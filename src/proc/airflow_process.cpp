@@ -18,14 +18,14 @@ constexpr std::string_view kWorkloadModule = "airflow.sdk.execution_time.execute
 
 // `airflow <command>` daemons that outlive any TaskInstance.
 constexpr std::array<std::string_view, 14> kDaemonCommands = {
-    "scheduler",  "webserver",     "api-server", "api_server", "triggerer",
-    "dag-processor", "dag_processor", "celery",     "standalone", "edge",
-    "serve-logs", "kerberos",      "internal-api", "fastapi-api"};
+    "scheduler",     "webserver",     "api-server",   "api_server", "triggerer",
+    "dag-processor", "dag_processor", "celery",       "standalone", "edge",
+    "serve-logs",    "kerberos",      "internal-api", "fastapi-api"};
 
 // Task-run options that take a value (airflow/cli/cli_config.py, Airflow 2).
 constexpr std::array<std::string_view, 12> kValueOptions = {
-    "--job-id", "-j", "--pool", "--subdir", "-S", "--cfg-path", "--pickle", "-p", "--map-index",
-    "--depends-on-past", "-d", "--mark-success-pattern"};
+    "--job-id", "-j", "--pool",      "--subdir",          "-S", "--cfg-path",
+    "--pickle", "-p", "--map-index", "--depends-on-past", "-d", "--mark-success-pattern"};
 
 std::string_view basename(std::string_view path) {
   size_t slash = path.rfind('/');
@@ -127,7 +127,7 @@ std::optional<PartialKey> parseTasksRunArgs(const std::vector<std::string>& args
     if (arg.size() > 1 && arg.front() == '-') {
       std::string_view name = arg.substr(0, arg.find('='));
       bool inlineValue = name.size() != arg.size();
-      std::string_view value = inlineValue                                 ? arg.substr(name.size() + 1)
+      std::string_view value = inlineValue ? arg.substr(name.size() + 1)
                                : contains(kValueOptions, name) && i + 1 < args.size() ? args[i + 1]
                                                                                       : "";
       if (contains(kValueOptions, name) && !inlineValue) ++i;
@@ -269,7 +269,8 @@ Recognition recognize(const std::vector<std::string>& argv) {
   if (argv.empty()) return {};
   std::string title = joinTitle(argv);
   std::string_view t = title;
-  if (t.starts_with(kA3WorkerPrefix)) return recognizeAirflow3Worker(t.substr(kA3WorkerPrefix.size()));
+  if (t.starts_with(kA3WorkerPrefix))
+    return recognizeAirflow3Worker(t.substr(kA3WorkerPrefix.size()));
   if (t.starts_with(kA2RunnerPrefix)) return recognizeRunnerTitle(t.substr(kA2RunnerPrefix.size()));
   if (t.starts_with(kA2SupervisorPrefix)) {
     auto command = parsePythonStringList(t.substr(kA2SupervisorPrefix.size()));

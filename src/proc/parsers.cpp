@@ -13,13 +13,13 @@ bool toNumber(std::string_view text, T& out) {
 
 // Splits off the next space-separated field of `rest`.
 std::string_view nextField(std::string_view& rest) {
-  size_t start = rest.find_first_not_of(' ');
+  size_t start = rest.find_first_not_of(" \t");
   if (start == std::string_view::npos) {
     rest = {};
     return {};
   }
   rest.remove_prefix(start);
-  size_t end = rest.find_first_of(" \n");
+  size_t end = rest.find_first_of(" \t\n");
   std::string_view field = rest.substr(0, end);
   rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
   return field;
@@ -36,7 +36,11 @@ bool validUtf8(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     auto c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 0;
     if (len == 0 || i + len > text.size()) return false;
     for (size_t k = 1; k < len; ++k) {
       if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;

@@ -62,7 +62,8 @@ inline constexpr unsigned kPfKthread = 0x00200000;
 core::Result<StatFields> parseStat(std::string_view text);
 core::Result<StatusFields> parseStatus(std::string_view text);
 // NUL-separated arguments; a missing trailing NUL is tolerated, the NUL padding setproctitle leaves
-// is dropped, and a title rewritten with spaces stays one argument. Empty for kernel threads/zombies.
+// is dropped, and a title rewritten with spaces stays one argument. Empty for kernel
+// threads/zombies.
 std::vector<std::string> parseCmdline(std::string_view text);
 // Tolerates non-UTF-8 bytes anywhere; an AIRFLOW_CTX_* value that is not valid UTF-8 is dropped.
 AirflowContext parseAirflowContext(std::string_view environ);

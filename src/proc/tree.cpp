@@ -1,8 +1,8 @@
 #include "proc/tree.h"
 
 #include <algorithm>
-#include <tuple>
 #include <deque>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -67,7 +67,8 @@ class TreeBuilder {
 
   std::vector<TaskTree> build() {
     for (size_t root : findRoots()) {
-      groups_.push_back(Group{root, {}, recognition_[root].key, recognition_[root].tiUuid, "", false});
+      groups_.push_back(
+          Group{root, {}, recognition_[root].key, recognition_[root].tiUuid, "", false});
       claim(groups_.size() - 1, {root}, nullptr);
       resolveIdentity(groups_.size() - 1);
     }
@@ -95,7 +96,8 @@ class TreeBuilder {
   }
 
   // A LocalExecutor worker or Celery pool process forks the Airflow 3 task process, which keeps the
-  // parent's title until it has read its StartupDetails: identical title, parent a task-forking worker.
+  // parent's title until it has read its StartupDetails: identical title, parent a task-forking
+  // worker.
   void recognisePreStartupFork(size_t i) {
     size_t parent = parentOf(i);
     if (!recognition_[i].forksTasks || parent == kNone || !recognition_[parent].forksTasks ||
@@ -159,22 +161,37 @@ class TreeBuilder {
   void resolveIdentity(size_t g) {
     Group& group = groups_[g];
     std::unordered_map<size_t, std::optional<PartialKey>> label;
+    std::vector<size_t> claimants;
     for (size_t i : group.members) {
       noteUuid(group, i);
       auto own = contextKey(procs_[i]);
       if (!own && i != group.root && recognition_[i].key) own = recognition_[i].key;
       size_t parent = parentOf(i);
-      label[i] = own ? own : (parent != kNone && label.count(parent) ? label[parent] : std::nullopt);
-      if (!own) continue;
-      if (!group.key) {
-        group.key = own;
-      } else if (group.key->compatible(*own)) {
-        group.key->merge(*own);
-      } else if (!group.key->sameTaskInstance(*own)) {
-        group.ambiguity = "conflicting identities " + describe(*group.key) + " and " + describe(*own);
-      }
+      label[i] =
+          own ? own : (parent != kNone && label.count(parent) ? label[parent] : std::nullopt);
+      if (own) claimants.push_back(i);
     }
-    if (!group.key) return;
+    // A member started before the root cannot have been forked by it: it was reparented here, so
+    // it speaks for the tree only when nothing else does.
+    uint64_t rootStart = procs_[group.root].startTicks;
+    std::stable_partition(claimants.begin(), claimants.end(),
+                          [&](size_t i) { return procs_[i].startTicks >= rootStart; });
+    for (size_t i : claimants) settleClaim(group, *label[i]);
+    if (group.key) splitOtherTries(group, label);
+  }
+
+  void settleClaim(Group& group, const PartialKey& claim) {
+    if (!group.key) {
+      group.key = claim;
+    } else if (group.key->compatible(claim)) {
+      group.key->merge(claim);
+    } else if (!group.key->sameTaskInstance(claim)) {
+      group.ambiguity =
+          "conflicting identities " + describe(*group.key) + " and " + describe(claim);
+    }
+  }
+
+  void splitOtherTries(Group& group, std::unordered_map<size_t, std::optional<PartialKey>>& label) {
     std::unordered_map<std::string, size_t> split;
     std::vector<size_t> kept;
     for (size_t i : group.members) {
@@ -303,7 +320,8 @@ class TreeBuilder {
 
 }  // namespace
 
-std::vector<TaskTree> identifyTrees(const ProcessSnapshot& snapshot, const IdentityOptions& options) {
+std::vector<TaskTree> identifyTrees(const ProcessSnapshot& snapshot,
+                                    const IdentityOptions& options) {
   return TreeBuilder(snapshot, options).build();
 }
 

@@ -8,8 +8,8 @@
 // AIRFLOW_CTX_* join the tree of that key however far they were reparented (orphans, setsid
 // escapees, double-forked daemons); with no live tree of that key they form their own.
 // Never members: long-lived workers (Celery main and pool processes, LocalExecutor workers, the
-// scheduler and other daemons), the agent itself, kernel threads, pid <= 1, a namespace's pid 1 whose
-// parent is not a member (unless it is itself the task's root), processes not `eligible`.
+// scheduler and other daemons), the agent itself, kernel threads, pid <= 1, a namespace's pid 1
+// whose parent is not a member (unless it is itself the task's root), processes not `eligible`.
 #include <functional>
 #include <optional>
 #include <string>
@@ -38,9 +38,9 @@ struct TaskTree {
   std::optional<core::TaskInstanceKey> key;
   std::string tiUuid;  // Airflow 3 title `airflow worker -- <uuid>` (may be the only identity)
   core::ProcessIdentity root;
-  core::Duration age{0};  // of the oldest member
+  core::Duration age{0};            // of the oldest member
   std::vector<TreeMember> members;  // the root first
-  bool ambiguous = false;  // never killed
+  bool ambiguous = false;           // never killed
   std::string ambiguity;
 };
 
@@ -50,7 +50,8 @@ struct IdentityOptions {
   std::function<bool(const Process&)> eligible;
 };
 
-std::vector<TaskTree> identifyTrees(const ProcessSnapshot& snapshot, const IdentityOptions& options);
+std::vector<TaskTree> identifyTrees(const ProcessSnapshot& snapshot,
+                                    const IdentityOptions& options);
 
 // The same attempt: by key when both have one, else by TI uuid, else by root process.
 bool sameTree(const TaskTree& a, const TaskTree& b);

@@ -24,7 +24,8 @@ std::optional<int> intField(const web::json::object& object, const char* name) {
 // "dag_id", "task_id", "run_id", "try_number", "map_index", ...}, "dag_rel_path": ..., ...}.
 std::optional<WorkloadTi> parseWorkloadJson(std::string_view json) {
   try {
-    web::json::value root = web::json::value::parse(utility::conversions::to_string_t(std::string(json)));
+    web::json::value root =
+        web::json::value::parse(utility::conversions::to_string_t(std::string(json)));
     if (!root.is_object() || !root.has_object_field(U("ti"))) return std::nullopt;
     const auto& ti = root.at(U("ti")).as_object();
     auto id = stringField(ti, "id");
@@ -38,7 +39,8 @@ std::optional<WorkloadTi> parseWorkloadJson(std::string_view json) {
     }
     WorkloadTi result;
     result.id = *id;
-    result.key = PartialKey{*dagId, *taskId, *runId, intField(ti, "map_index").value_or(-1), *tryNumber};
+    result.key =
+        PartialKey{*dagId, *taskId, *runId, intField(ti, "map_index").value_or(-1), *tryNumber};
     return result;
   } catch (const std::exception&) {
     return std::nullopt;

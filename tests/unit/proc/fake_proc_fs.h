@@ -1,0 +1,125 @@
+#pragma once
+// An in-memory /proc for tests: processes are described by their fields and rendered into the text
+// the kernel would produce. Stateful: a process can vanish between listPids() and its reads.
+#include <cerrno>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "os/proc_fs.h"
+
+namespace reaper::test {
+
+struct FakeProcess {
+  core::Pid pid = 0;
+  core::Pid ppid = 1;
+  core::Pid pgid = 0;  // 0: the pid
+  core::Pid sid = 0;   // 0: the pid
+  uint64_t startTicks = 1000;
+  char state = 'S';
+  std::string comm = "proc";
+  std::vector<std::string> argv;
+  std::vector<std::string> env;   // "NAME=value"
+  std::vector<core::Pid> nsPids;  // empty: {pid}
+  uid_t uid = 1000;
+  bool kernelThread = false;
+  std::string cgroup = "0::/system.slice/airflow.service\n";
+  bool environReadable = true;
+};
+
+inline std::string joinNul(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out.append(item).push_back('\0');
+  return out;
+}
+
+class FakeProcFs final : public os::ProcFs {
+ public:
+  FakeProcFs& add(FakeProcess p) {
+    if (p.pgid == 0) p.pgid = p.pid;
+    if (p.sid == 0) p.sid = p.pid;
+    if (p.nsPids.empty()) p.nsPids = {p.pid};
+    processes_[p.pid] = std::move(p);
+    return *this;
+  }
+  void remove(core::Pid pid) { processes_.erase(pid); }
+  // The process exits right after the next listPids().
+  void vanishAfterListing(core::Pid pid) { vanishing_.insert(pid); }
+  void setUptime(std::string text) { uptime_ = std::move(text); }
+  // Replaces what one file of one process reads as.
+  void overrideFile(core::Pid pid, std::string file, std::string text) {
+    overrides_[{pid, std::move(file)}] = std::move(text);
+  }
+  int reads() const { return reads_; }
+
+  std::vector<core::Pid> listPids() override {
+    std::vector<core::Pid> pids;
+    for (const auto& [pid, p] : processes_) pids.push_back(pid);
+    for (core::Pid pid : vanishing_) processes_.erase(pid);
+    vanishing_.clear();
+    return pids;
+  }
+
+  core::Result<std::string> read(core::Pid pid, std::string_view file, size_t maxBytes) override {
+    ++reads_;
+    auto it = processes_.find(pid);
+    if (it == processes_.end()) return core::makeError("no such process", ENOENT);
+    std::string text;
+    if (auto o = overrides_.find({pid, std::string(file)}); o != overrides_.end()) {
+      text = o->second;
+    } else {
+      auto rendered = render(it->second, file);
+      if (!rendered.ok()) return rendered;
+      text = std::move(rendered.value());
+    }
+    if (text.size() > maxBytes) text.resize(maxBytes);
+    return text;
+  }
+
+  core::Result<std::string> readRoot(std::string_view file) override {
+    if (file == "uptime") return uptime_;
+    return core::makeError("no such file", ENOENT);
+  }
+
+  static std::string statText(const FakeProcess& p) {
+    unsigned flags = p.kernelThread ? 0x00208040u : 0x00400100u;
+    return std::to_string(p.pid) + " (" + p.comm + ") " + p.state + " " + std::to_string(p.ppid) +
+           " " + std::to_string(p.pgid) + " " + std::to_string(p.sid) + " 0 -1 " +
+           std::to_string(flags) + " 10 0 0 0 5 3 0 0 20 0 1 0 " + std::to_string(p.startTicks) +
+           " 1000000 100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n";
+  }
+
+  static std::string statusText(const FakeProcess& p) {
+    std::string ns;
+    for (core::Pid n : p.nsPids) ns += "\t" + std::to_string(n);
+    std::string uid = std::to_string(p.uid);
+    return "Name:\t" + p.comm + "\nUmask:\t0022\nState:\t" + p.state + " (x)\nTgid:\t" +
+           std::to_string(p.pid) + "\nNgid:\t0\nPid:\t" + std::to_string(p.pid) + "\nPPid:\t" +
+           std::to_string(p.ppid) + "\nUid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid +
+           "\nGid:\t0\t0\t0\t0\nNStgid:" + ns + "\nNSpid:" + ns + "\nKthread:\t" +
+           (p.kernelThread ? "1" : "0") + "\nThreads:\t1\n";
+  }
+
+ private:
+  static core::Result<std::string> render(const FakeProcess& p, std::string_view file) {
+    bool noMemory = p.kernelThread || p.state == 'Z';
+    if (file == "stat") return statText(p);
+    if (file == "status") return statusText(p);
+    if (file == "cmdline") return noMemory ? std::string() : joinNul(p.argv);
+    if (file == "environ") {
+      if (!p.environReadable) return core::makeError("permission denied", EACCES);
+      return noMemory ? std::string() : joinNul(p.env);
+    }
+    if (file == "cgroup") return p.cgroup;
+    return core::makeError("no such file", ENOENT);
+  }
+
+  std::map<core::Pid, FakeProcess> processes_;
+  std::set<core::Pid> vanishing_;
+  std::map<std::pair<core::Pid, std::string>, std::string> overrides_;
+  std::string uptime_ = "1000.00 2000.00\n";
+  int reads_ = 0;
+};
+
+}  // namespace reaper::test

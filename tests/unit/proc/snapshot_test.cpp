@@ -1,0 +1,131 @@
+#include "proc/snapshot.h"
+
+#include <gtest/gtest.h>
+
+#include "unit/proc/fake_proc_fs.h"
+
+namespace reaper::proc {
+namespace {
+
+using test::FakeProcess;
+using test::FakeProcFs;
+
+FakeProcess makeProcess(core::Pid pid, core::Pid ppid, std::vector<std::string> argv) {
+  FakeProcess p;
+  p.pid = pid;
+  p.ppid = ppid;
+  p.argv = std::move(argv);
+  return p;
+}
+
+TEST(Snapshot, CapturesEveryField) {
+  FakeProcFs fs;
+  FakeProcess p = makeProcess(42, 7, {"bash", "-c", "sleep 1"});
+  p.pgid = 40;
+  p.sid = 30;
+  p.startTicks = 5000;
+  p.uid = 50000;
+  p.nsPids = {42, 9};
+  p.env = {"HOME=/root", "AIRFLOW_CTX_DAG_ID=d", "AIRFLOW_CTX_TASK_ID=t",
+           "AIRFLOW_CTX_DAG_RUN_ID=r", "AIRFLOW_CTX_TRY_NUMBER=4"};
+  p.cgroup = "0::/kubepods.slice/x.scope\n";
+  fs.add(p);
+  auto snap = ProcessSnapshot::capture(fs);
+  const Process* got = snap.find(42);
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got->ppid, 7);
+  EXPECT_EQ(got->pgid, 40);
+  EXPECT_EQ(got->sid, 30);
+  EXPECT_EQ(got->startTicks, 5000u);
+  EXPECT_EQ(got->uid, 50000u);
+  EXPECT_EQ(got->nsPids, (std::vector<core::Pid>{42, 9}));
+  EXPECT_EQ(got->argv, (std::vector<std::string>{"bash", "-c", "sleep 1"}));
+  ASSERT_TRUE(got->context);
+  EXPECT_EQ(got->context->key().toString(), "d/t/r/-1/4");
+  ASSERT_EQ(got->cgroups.size(), 1u);
+  EXPECT_EQ(got->cgroups[0].path, "/kubepods.slice/x.scope");
+  EXPECT_FALSE(got->kernelThread);
+  EXPECT_FALSE(got->zombie());
+  EXPECT_EQ(got->identity(), (core::ProcessIdentity{42, 5000}));
+}
+
+TEST(Snapshot, ProcessVanishingBetweenListingAndReadingIsSkipped) {
+  FakeProcFs fs;
+  fs.add(makeProcess(10, 1, {"a"})).add(makeProcess(11, 1, {"b"}));
+  fs.vanishAfterListing(11);
+  auto snap = ProcessSnapshot::capture(fs);
+  ASSERT_EQ(snap.processes().size(), 1u);
+  EXPECT_EQ(snap.processes()[0].pid, 10);
+  EXPECT_EQ(snap.find(11), nullptr);
+}
+
+TEST(Snapshot, UnparsableStatIsSkipped) {
+  FakeProcFs fs;
+  fs.add(makeProcess(10, 1, {"a"})).add(makeProcess(11, 1, {"b"}));
+  fs.overrideFile(11, "stat", "11 (b");
+  auto snap = ProcessSnapshot::capture(fs);
+  EXPECT_EQ(snap.processes().size(), 1u);
+}
+
+TEST(Snapshot, UnreadableEnvironMeansNoContext) {
+  FakeProcFs fs;
+  FakeProcess p = makeProcess(10, 1, {"bash"});
+  p.env = {"AIRFLOW_CTX_DAG_ID=d", "AIRFLOW_CTX_TASK_ID=t", "AIRFLOW_CTX_DAG_RUN_ID=r"};
+  p.environReadable = false;
+  fs.add(p);
+  auto snap = ProcessSnapshot::capture(fs);
+  ASSERT_NE(snap.find(10), nullptr);
+  EXPECT_FALSE(snap.find(10)->context);
+  EXPECT_EQ(snap.find(10)->argv, std::vector<std::string>{"bash"});
+}
+
+TEST(Snapshot, IncompleteContextIsNoContext) {
+  FakeProcFs fs;
+  FakeProcess p = makeProcess(10, 1, {"bash"});
+  p.env = {"AIRFLOW_CTX_DAG_ID=d", "AIRFLOW_CTX_TASK_ID=t"};
+  fs.add(p);
+  EXPECT_FALSE(ProcessSnapshot::capture(fs).find(10)->context);
+}
+
+TEST(Snapshot, KernelThreadsAndZombiesAreNotReadFurther) {
+  FakeProcFs fs;
+  FakeProcess k = makeProcess(2, 0, {});
+  k.kernelThread = true;
+  k.comm = "kthreadd";
+  FakeProcess z = makeProcess(50, 1, {"defunct"});
+  z.state = 'Z';
+  fs.add(k).add(z);
+  auto snap = ProcessSnapshot::capture(fs);
+  EXPECT_TRUE(snap.find(2)->kernelThread);
+  EXPECT_TRUE(snap.find(50)->zombie());
+  EXPECT_TRUE(snap.find(50)->argv.empty());
+  EXPECT_EQ(fs.reads(), 4) << "stat and status only, for both";
+}
+
+TEST(Snapshot, ChildrenAndAge) {
+  FakeProcFs fs;
+  fs.setUptime("1000.50 1.00\n");
+  FakeProcess a = makeProcess(10, 1, {"a"});
+  a.startTicks = 50000;  // 500 s after boot at 100 ticks/s
+  FakeProcess b = makeProcess(11, 10, {"b"});
+  b.startTicks = 200000;  // "after" the uptime read: never negative
+  fs.add(a).add(b).add(makeProcess(12, 10, {"c"}));
+  auto captured = ProcessSnapshot::capture(fs);
+  ProcessSnapshot snap(captured.processes(), 1000.5, 100);
+  EXPECT_EQ(snap.ageOf(*snap.find(10)), core::Duration{500500});
+  EXPECT_EQ(snap.ageOf(*snap.find(11)), core::Duration{0});
+  auto children = snap.childrenOf(10);
+  ASSERT_EQ(children.size(), 2u);
+  EXPECT_TRUE(snap.childrenOf(12).empty());
+}
+
+TEST(Snapshot, UnreadableUptimeGivesZeroAges) {
+  FakeProcFs fs;
+  fs.setUptime("garbage");
+  fs.add(makeProcess(10, 1, {"a"}));
+  auto snap = ProcessSnapshot::capture(fs);
+  EXPECT_EQ(snap.ageOf(*snap.find(10)), core::Duration{0});
+}
+
+}  // namespace
+}  // namespace reaper::proc

@@ -896,7 +896,7 @@ class WatchStream:
                 self.send_entry(entry)
                 position = entry.rv
             if bookmarks and time.monotonic() >= next_bookmark:
-                self.send_bookmark(max(position, int(self.store.rv)))
+                self.send_bookmark(position)  # everything up to here was delivered
                 next_bookmark = time.monotonic() + self.server.bookmark_interval
         self.end_stream()
 

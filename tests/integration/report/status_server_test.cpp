@@ -86,6 +86,18 @@ TEST_F(StatusServerTest, StopClosesThePort) {
   EXPECT_THROW(client.request(methods::GET, "/healthz").get(), web::http::http_exception);
 }
 
+// The default bind address (all interfaces) is reachable on loopback.
+TEST(StatusServer, ServesOnAllInterfaces) {
+  test::FakeClock clock;
+  Metrics metrics;
+  Health health;
+  health.markTick(clock.now());
+  StatusServer server("0.0.0.0:0", metrics, health, clock, kTolerance);
+  ASSERT_TRUE(server.start().ok());
+  http_client client("http://127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(client.request(methods::GET, "/healthz").get().status_code(), 200);
+}
+
 // A port another program listens on (here: a plain socket) cannot be served.
 TEST(StatusServer, ATakenPortIsAStartError) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -401,7 +401,9 @@ class Handler(BaseHTTPRequestHandler):
             self.route()
         except ApiError as err:
             self.send_json(err.status["code"], err.status)
-        except (BrokenPipeError, ConnectionResetError):
+        except ValueError as err:  # a malformed query parameter such as limit=abc
+            self.send_json(400, ko.status_object(400, "BadRequest", str(err)))
+        except OSError:  # the client went away, mostly from a watch
             self.close_connection = True
 
     def read_raw_body(self):

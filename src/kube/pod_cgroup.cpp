@@ -36,7 +36,7 @@ std::vector<std::string_view> splitPath(std::string_view path) {
     size_t end = path.find('/', start);
     if (end == std::string_view::npos) end = path.size();
     std::string_view part = path.substr(start, end - start);
-    if (!part.empty() && part != "." && part != "..") parts.push_back(part);
+    if (!part.empty() && part != ".") parts.push_back(part);
     start = end + 1;
   }
   return parts;
@@ -88,10 +88,10 @@ std::optional<std::string> parseSystemdContainerScope(std::string_view part) {
   return std::nullopt;
 }
 
-// `.../kubepods[/<qos>]/pod<uid>[/<id>]` starting at the `kubepods` component.
+// `.../kubepods[/<qos>]/pod<uid>[/<id>]` from the `kubepods` component (or the `..` in its place).
 std::optional<PodCgroupRef> parseCgroupfs(const std::vector<std::string_view>& parts, size_t at) {
   size_t next = at + 1;
-  std::string qos = "guaranteed";
+  std::string qos = parts[at] == ".." ? "" : "guaranteed";  // relative: the qos level is above us
   if (next < parts.size() && (parts[next] == "burstable" || parts[next] == "besteffort")) {
     qos = qosOf(parts[next]);
     ++next;
@@ -124,6 +124,12 @@ std::optional<PodCgroupRef> parsePodCgroupPath(std::string_view path) {
   auto parts = splitPath(path);
   for (size_t i = 0; i < parts.size(); ++i) {
     if (parts[i] == "kubepods") return parseCgroupfs(parts, i);
+    // Relative to the agent's cgroup namespace, a cgroupfs path climbs to the qos or kubepods
+    // level and names no `kubepods`: `/../../pod<uid>/<id>`, `/../../../besteffort/pod<uid>/<id>`.
+    if (parts[i] == ".." && i + 1 < parts.size() && parts[i + 1] != "..") {
+      if (auto ref = parseCgroupfs(parts, i)) return ref;
+      continue;
+    }
     if (parts[i].find("-pod") != std::string_view::npos && parts[i].ends_with(".slice")) {
       if (auto ref = parseSystemd(parts, i)) return ref;
     }

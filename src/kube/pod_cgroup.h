@@ -14,7 +14,7 @@ enum class CgroupDriver { Systemd, Cgroupfs };
 struct PodCgroupRef {
   std::string podUid;       // with dashes, as the API writes it
   std::string containerId;  // empty: the pod-level cgroup
-  std::string qos;          // "guaranteed" | "burstable" | "besteffort"
+  std::string qos;  // "guaranteed" | "burstable" | "besteffort" | "" (not in a relative path)
   CgroupDriver driver = CgroupDriver::Systemd;
   bool operator==(const PodCgroupRef&) const = default;
 };

@@ -1,0 +1,230 @@
+#include "kube/custom_resources.h"
+
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>  // before cpprest: fmt 9 clashes otherwise
+//
+#define _TURN_OFF_PLATFORM_STRING  // cpprest's U() macro breaks gtest templates
+#include <cpprest/json.h>
+
+#include "fakes.h"
+
+namespace reaper::kube {
+namespace {
+
+using test::FakeClock;
+using test::FakeTransport;
+using web::json::value;
+
+const core::PodRef kPod{"airflow", "celery-worker-0", "0f6b3c1e-2a4d-4e5f-9a8b-7c6d5e4f3a2b"};
+const core::TaskInstanceKey kTi{"etl", "load", "scheduled__2026-11-18T00:00:00+00:00", -1, 2};
+
+TreeStatus tree(const std::string& phase = "Running") {
+  TreeStatus t;
+  t.nodeName = "node-a";
+  t.pod = kPod;
+  t.ti = kTi;
+  t.phase = phase;
+  t.taskInstanceState = "running";
+  t.rootPid = 4242;
+  t.processes = 4;
+  t.orphans = 1;
+  t.firstSeen = core::WallTime(std::chrono::seconds(1795003200));
+  t.lastSeen = t.firstSeen;
+  return t;
+}
+
+struct Resources {
+  Resources() {
+    auto owned = std::make_unique<FakeTransport>();
+    transport = owned.get();
+    transport->fallback.response = HttpResponse{200, "{}"};
+    crs = std::make_unique<CustomResources>(std::move(owned), "node-a", clock);
+  }
+  value body(size_t i) const { return value::parse(transport->requests.at(i).body); }
+  FakeClock clock;
+  FakeTransport* transport;
+  std::unique_ptr<CustomResources> crs;
+};
+
+TEST(TreeObject, SpecLabelsAndOwnerReference) {
+  value object = value::parse(treeObject(tree()));
+  EXPECT_EQ(object["apiVersion"].as_string(), "airflowreaper.io/v1alpha1");
+  EXPECT_EQ(object["kind"].as_string(), "TaskRunnerTree");
+  EXPECT_EQ(object["metadata"]["namespace"].as_string(), "airflow");
+  EXPECT_EQ(object["metadata"]["name"].as_string(), treeName(kPod, kTi));
+  EXPECT_EQ(object["metadata"]["labels"]["app.kubernetes.io/managed-by"].as_string(),
+            "airflow-reaper");
+  EXPECT_EQ(object["metadata"]["labels"]["airflowreaper.io/node"].as_string(), "node-a");
+  value owner = object["metadata"]["ownerReferences"][0];
+  EXPECT_EQ(owner["kind"].as_string(), "Pod");
+  EXPECT_EQ(owner["uid"].as_string(), kPod.uid);
+  value spec = object["spec"];
+  EXPECT_EQ(spec["nodeName"].as_string(), "node-a");
+  EXPECT_EQ(spec["podName"].as_string(), "celery-worker-0");
+  EXPECT_EQ(spec["podUID"].as_string(), kPod.uid);
+  EXPECT_EQ(spec["dagId"].as_string(), "etl");
+  EXPECT_EQ(spec["taskId"].as_string(), "load");
+  EXPECT_EQ(spec["runId"].as_string(), kTi.runId);
+  EXPECT_EQ(spec["mapIndex"].as_integer(), -1);
+  EXPECT_EQ(spec["tryNumber"].as_integer(), 2);
+}
+
+TEST(TreeName, StableValidAndDistinctPerAttempt) {
+  std::string name = treeName(kPod, kTi);
+  EXPECT_EQ(name, treeName(kPod, kTi));
+  EXPECT_EQ(name.rfind("celery-worker-0-", 0), 0u);
+  core::TaskInstanceKey next = kTi;
+  next.tryNumber = 3;
+  EXPECT_NE(name, treeName(kPod, next));
+  EXPECT_LE(treeName({"ns", std::string(253, 'a'), "u"}, kTi).size(), 63u);
+  EXPECT_LE(nodeLabelValue(std::string(200, 'n')).size(), 63u);
+}
+
+TEST(TreeStatusPatch, CarriesEveryStatusField) {
+  TreeStatus reaped = tree("Reaped");
+  reaped.reapedAt = reaped.firstSeen + std::chrono::seconds(90);
+  value status = value::parse(treeStatusPatch(reaped))["status"];
+  EXPECT_EQ(status["phase"].as_string(), "Reaped");
+  EXPECT_EQ(status["taskInstanceState"].as_string(), "running");
+  EXPECT_EQ(status["rootPid"].as_integer(), 4242);
+  EXPECT_EQ(status["processes"].as_integer(), 4);
+  EXPECT_EQ(status["orphans"].as_integer(), 1);
+  EXPECT_EQ(status["escapees"].as_integer(), 0);
+  EXPECT_EQ(status["firstSeen"].as_string(), "2026-11-18T12:00:00Z");
+  EXPECT_EQ(status["reapedAt"].as_string(), "2026-11-18T12:01:30Z");
+  EXPECT_TRUE(status.has_field("message"));
+}
+
+TEST(CustomResources, CreatesThenWritesStatusOnlyOnChange) {
+  Resources r;
+  ASSERT_TRUE(r.crs->upsertTree(tree()));
+  ASSERT_EQ(r.transport->requests.size(), 2u);
+  EXPECT_EQ(r.transport->requests[0].method, "POST");
+  EXPECT_EQ(r.transport->requests[0].target,
+            "/apis/airflowreaper.io/v1alpha1/namespaces/airflow/taskrunnertrees");
+  EXPECT_EQ(r.transport->requests[1].method, "PATCH");
+  EXPECT_EQ(r.transport->requests[1].contentType, "application/merge-patch+json");
+  EXPECT_EQ(r.transport->requests[1].target,
+            "/apis/airflowreaper.io/v1alpha1/namespaces/airflow/taskrunnertrees/" +
+                treeName(kPod, kTi) + "/status");
+
+  TreeStatus later = tree();
+  later.lastSeen += std::chrono::seconds(30);
+  later.processes = 5;
+  ASSERT_TRUE(r.crs->upsertTree(later));
+  EXPECT_EQ(r.transport->requests.size(), 2u) << "no write without a phase or state change";
+
+  TreeStatus reaping = later;
+  reaping.phase = "Reaping";
+  reaping.taskInstanceState = "failed";
+  ASSERT_TRUE(r.crs->upsertTree(reaping));
+  ASSERT_EQ(r.transport->requests.size(), 3u);
+  EXPECT_EQ(r.body(2)["status"]["phase"].as_string(), "Reaping");
+}
+
+TEST(CustomResources, ExistingObjectIsAdoptedOnConflict) {
+  Resources r;
+  r.transport->reply(409, R"({"kind":"Status","reason":"AlreadyExists"})");
+  r.transport->reply(200, "{}");
+  EXPECT_TRUE(r.crs->upsertTree(tree()));
+}
+
+TEST(CustomResources, MissingCrdIsAnError) {
+  Resources r;
+  r.transport->reply(404, "not found");
+  auto status = r.crs->upsertTree(tree());
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code, 404);
+}
+
+TEST(CustomResources, CleanupMarksVanishedTreesGoneAndDeletesAfterRetention) {
+  Resources r;
+  ASSERT_TRUE(r.crs->upsertTree(tree()));
+  ASSERT_TRUE(r.crs->cleanup());  // seen this round: nothing
+  EXPECT_EQ(r.transport->requests.size(), 2u);
+  ASSERT_TRUE(r.crs->cleanup());  // not upserted since: Gone
+  ASSERT_EQ(r.transport->requests.size(), 3u);
+  EXPECT_EQ(r.body(2)["status"]["phase"].as_string(), "Gone");
+
+  r.clock.advance(std::chrono::minutes(59));
+  ASSERT_TRUE(r.crs->cleanup());
+  EXPECT_EQ(r.transport->requests.size(), 3u);
+  r.clock.advance(std::chrono::minutes(2));
+  ASSERT_TRUE(r.crs->cleanup());
+  ASSERT_EQ(r.transport->requests.size(), 4u);
+  EXPECT_EQ(r.transport->requests[3].method, "DELETE");
+  EXPECT_EQ(
+      r.transport->requests[3].target,
+      "/apis/airflowreaper.io/v1alpha1/namespaces/airflow/taskrunnertrees/" + treeName(kPod, kTi));
+  EXPECT_EQ(r.crs->trackedObjects(), 0u);
+}
+
+TEST(CustomResources, ReapedTreeIsNotMarkedGone) {
+  Resources r;
+  TreeStatus reaped = tree("Reaped");
+  reaped.reapedAt = r.clock.wallNow();
+  ASSERT_TRUE(r.crs->upsertTree(reaped));
+  ASSERT_TRUE(r.crs->markGone(kPod, kTi));
+  ASSERT_TRUE(r.crs->cleanup());
+  ASSERT_TRUE(r.crs->cleanup());
+  EXPECT_EQ(r.transport->requests.size(), 2u);
+}
+
+TEST(CustomResources, AdoptsOwnObjectsAndSweepsThoseNotSeenAgain) {
+  Resources r;
+  TreeStatus old = tree();
+  std::string item = treeObject(old);
+  value object = value::parse(item);
+  object["status"] = value::parse(treeStatusPatch(old))["status"];
+  value list = value::object();
+  list["items"] = value::array({object});
+  r.transport->reply(200, list.serialize());
+  ASSERT_TRUE(r.crs->adopt());
+  EXPECT_EQ(r.transport->requests[0].target,
+            "/apis/airflowreaper.io/v1alpha1/taskrunnertrees?labelSelector="
+            "app.kubernetes.io%2Fmanaged-by%3Dairflow-reaper%2Cairflowreaper.io%2Fnode%3Dnode-a");
+  EXPECT_EQ(r.crs->trackedObjects(), 1u);
+
+  ASSERT_TRUE(r.crs->upsertTree(tree()));
+  EXPECT_EQ(r.transport->requests.size(), 1u) << "adopted with the same status: no write";
+  ASSERT_TRUE(r.crs->cleanup());
+  ASSERT_TRUE(r.crs->cleanup());
+  EXPECT_EQ(r.body(1)["status"]["phase"].as_string(), "Gone");
+}
+
+TEST(CustomResources, ReportWrittenAtMostEveryTenSecondsWithLastFiftyResults) {
+  Resources r;
+  for (int i = 0; i < 60; ++i) {
+    r.crs->recordResult({r.clock.wallNow(), kPod, kTi, "failed", i, 1, "killed"});
+  }
+  r.crs->setSummary({3, 12, 60, 120, 60, 0});
+  ASSERT_TRUE(r.crs->flushReport());
+  ASSERT_EQ(r.transport->requests.size(), 2u);
+  EXPECT_EQ(r.transport->requests[0].method, "POST");
+  EXPECT_EQ(r.transport->requests[0].target, "/apis/airflowreaper.io/v1alpha1/nodereapreports");
+  EXPECT_EQ(r.body(0)["metadata"]["name"].as_string(), "node-a");
+  EXPECT_EQ(r.transport->requests[1].target,
+            "/apis/airflowreaper.io/v1alpha1/nodereapreports/node-a/status");
+  value status = r.body(1)["status"];
+  EXPECT_EQ(status["summary"]["reapedTrees"].as_integer(), 60);
+  EXPECT_EQ(status["summary"]["trackedProcesses"].as_integer(), 12);
+  ASSERT_EQ(status["results"].size(), 50u);
+  EXPECT_EQ(status["results"][0]["killed"].as_integer(), 10) << "the oldest ten are gone";
+  EXPECT_EQ(status["results"][0]["pod"].as_string(), "airflow/celery-worker-0");
+  EXPECT_EQ(status["results"][0]["taskInstance"]["dagId"].as_string(), "etl");
+  EXPECT_EQ(status["results"][0]["outcome"].as_string(), "killed");
+
+  r.crs->recordResult({r.clock.wallNow(), kPod, kTi, "failed", 1, 0, "killed"});
+  r.clock.advance(core::Duration(9000));
+  ASSERT_TRUE(r.crs->flushReport());
+  EXPECT_EQ(r.transport->requests.size(), 2u);
+  r.clock.advance(core::Duration(1000));
+  ASSERT_TRUE(r.crs->flushReport());
+  EXPECT_EQ(r.transport->requests.size(), 3u);
+  r.clock.advance(core::Duration(60000));
+  ASSERT_TRUE(r.crs->flushReport());
+  EXPECT_EQ(r.transport->requests.size(), 3u) << "unchanged: not written";
+}
+
+}  // namespace
+}  // namespace reaper::kube

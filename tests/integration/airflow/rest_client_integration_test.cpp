@@ -1,0 +1,320 @@
+// The real client (cpprestsdk) against fake_airflow.py on loopback.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "airflow/task_instance_source.h"
+#include "integration/airflow/fake_airflow_server.h"
+#include "support/test_support.h"
+
+namespace reaper::airflow {
+namespace {
+
+using core::TaskInstanceKey;
+using test::FakeAirflowOptions;
+using test::FakeAirflowServer;
+
+const std::string kListV2 = "POST /api/v2/dags/~/dagRuns/~/taskInstances/list";
+const std::string kListV1 = "POST /api/v1/dags/~/dagRuns/~/taskInstances/list";
+const TaskInstanceKey kKey{"etl", "extract", "manual__2026-01-01", -1, 1};
+
+// A scratch directory for credential files and certificates, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    char name[] = "/tmp/reaper-airflow-it-XXXXXX";
+    path_ = ::mkdtemp(name);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string write(const std::string& name, const std::string& content) const {
+    const std::string file = path_ + "/" + name;
+    std::ofstream(file + ".tmp") << content;
+    std::filesystem::rename(file + ".tmp", file);
+    return file;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class RestClientIntegration : public ::testing::Test {
+ protected:
+  std::unique_ptr<FakeAirflowServer> start(FakeAirflowOptions options) {
+    auto server = std::make_unique<FakeAirflowServer>(std::move(options));
+    EXPECT_EQ(server->startError(), "");
+    return server;
+  }
+
+  ClientOptions optionsFor(const FakeAirflowServer& server) {
+    ClientOptions options;
+    options.baseUrl = server.baseUrl();
+    options.timeout = core::Duration(2000);
+    options.backoffBase = core::Duration(10);
+    return options;
+  }
+
+  std::unique_ptr<TaskInstanceSource> client(const ClientOptions& options) {
+    auto made = makeRestClient(options, clock_, [this](int, double) { ++observed_; });
+    EXPECT_TRUE(made.ok()) << (made.ok() ? "" : made.error().message);
+    return made.ok() ? std::move(made).value() : nullptr;
+  }
+
+  core::SystemClock clock_;
+  std::atomic<int> observed_{0};
+  TempDir dir_;
+};
+
+TEST_F(RestClientIntegration, V2JwtFoundStateAndTokenReused) {
+  auto server = start({.api = "v2", .auth = "jwt", .password = "pw"});
+  server->putTi(kKey, "running");
+  auto options = optionsFor(*server);
+  options.apiVersion = "v2";
+  options.authType = "jwt";
+  options.username = "admin";
+  options.passwordFile = dir_.write("password", "pw\n");
+  auto source = client(options);
+  for (int poll = 0; poll < 3; ++poll) {
+    auto states = source->fetchStates({kKey});
+    EXPECT_EQ(states[kKey].lookup, Lookup::Found);
+    EXPECT_EQ(states[kKey].state, "running");
+    EXPECT_EQ(states[kKey].tryNumber, 1);
+    EXPECT_FALSE(states[kKey].uuid.empty());
+  }
+  EXPECT_EQ(server->tokenIssues(), 1);
+  EXPECT_EQ(server->requests(kListV2, 200), 3);
+  EXPECT_EQ(observed_, server->totalRequests());
+}
+
+TEST_F(RestClientIntegration, V2JwtRefreshedBeforeExpiry) {
+  auto server = start({.api = "v2", .auth = "jwt", .tokenTtlSeconds = 2});
+  server->putTi(kKey, "running");
+  auto options = optionsFor(*server);
+  options.authType = "jwt";
+  options.username = "admin";
+  options.passwordFile = dir_.write("password", "admin");
+  auto source = client(options);
+  EXPECT_EQ(source->fetchStates({kKey})[kKey].lookup, Lookup::Found);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // past the token's exp
+  EXPECT_EQ(source->fetchStates({kKey})[kKey].lookup, Lookup::Found);
+  EXPECT_EQ(server->tokenIssues(), 2);
+  EXPECT_EQ(server->requests(kListV2, 401), 0);  // renewed ahead of time, not after a rejection
+}
+
+TEST_F(RestClientIntegration, V2JwtRefreshedOnceOn401) {
+  auto server = start({.api = "v2", .auth = "jwt"});
+  server->putTi(kKey, "success");
+  auto options = optionsFor(*server);
+  options.authType = "jwt";
+  options.username = "admin";
+  options.passwordFile = dir_.write("password", "admin");
+  auto source = client(options);
+  EXPECT_EQ(source->fetchStates({kKey})[kKey].lookup, Lookup::Found);
+  server->revokeTokens();
+  auto states = source->fetchStates({kKey});
+  EXPECT_EQ(states[kKey].lookup, Lookup::Found);
+  EXPECT_EQ(states[kKey].state, "success");
+  EXPECT_EQ(server->requests(kListV2, 401), 1);
+  EXPECT_EQ(server->tokenIssues(), 2);
+}
+
+TEST_F(RestClientIntegration, WrongCredentialsAreUnknown) {
+  auto server = start({.api = "v2", .auth = "jwt"});
+  server->putTi(kKey, "failed");
+  auto options = optionsFor(*server);
+  options.authType = "jwt";
+  options.username = "admin";
+  options.passwordFile = dir_.write("password", "wrong");
+  EXPECT_EQ(client(options)->fetchStates({kKey})[kKey].lookup, Lookup::Unknown);
+  EXPECT_EQ(server->requests(kListV2), 0);
+}
+
+TEST_F(RestClientIntegration, V1BasicAuth) {
+  auto server = start({.api = "v1", .auth = "basic", .username = "ops", .password = "pw"});
+  server->putTi(kKey, "up_for_retry");
+  auto options = optionsFor(*server);
+  options.apiVersion = "v1";
+  options.authType = "basic";
+  options.username = "ops";
+  options.passwordFile = dir_.write("password", "pw");
+  auto states = client(options)->fetchStates({kKey});
+  EXPECT_EQ(states[kKey].lookup, Lookup::Found);
+  EXPECT_EQ(states[kKey].state, "up_for_retry");
+  EXPECT_EQ(states[kKey].uuid, "");
+
+  options.passwordFile = dir_.write("password", "bad");
+  EXPECT_EQ(client(options)->fetchStates({kKey})[kKey].lookup, Lookup::Unknown);
+  EXPECT_EQ(server->requests(kListV1, 401), 2);  // the first try and the one re-read of the file
+}
+
+TEST_F(RestClientIntegration, BearerTokenFileRotation) {
+  auto server = start({.api = "v2", .auth = "bearer", .token = "token-one"});
+  server->putTi(kKey, "running");
+  auto options = optionsFor(*server);
+  options.authType = "bearer";
+  options.tokenFile = dir_.write("token", "token-one\n");
+  auto source = client(options);
+  EXPECT_EQ(source->fetchStates({kKey})[kKey].lookup, Lookup::Found);
+
+  server->setBearerToken("token-two");
+  dir_.write("token", "token-two\n");
+  EXPECT_EQ(source->fetchStates({kKey})[kKey].lookup, Lookup::Found);
+
+  server->setBearerToken("token-three");  // rotated on the server, not yet in the file
+  EXPECT_EQ(source->fetchStates({kKey})[kKey].lookup, Lookup::Unknown);
+}
+
+TEST_F(RestClientIntegration, AutoDetectsEachApiVersionOnce) {
+  for (const std::string api : {"v2", "v1"}) {
+    auto server = start({.api = api});
+    server->putTi(kKey, "running");
+    auto source = client(optionsFor(*server));
+    EXPECT_EQ(source->fetchStates({kKey})[kKey].lookup, Lookup::Found) << api;
+    EXPECT_EQ(source->fetchStates({kKey})[kKey].lookup, Lookup::Found) << api;
+    EXPECT_EQ(server->requests("GET /api/v2/version"), 1) << api;
+    EXPECT_EQ(server->requests("GET /api/v1/version"), api == "v1" ? 1 : 0) << api;
+    EXPECT_EQ(server->requests("POST /api/" + api + "/dags/~/dagRuns/~/taskInstances/list", 200),
+              2);
+  }
+}
+
+TEST_F(RestClientIntegration, FiveHundredTaskInstancesCostAtMostFiveRequests) {
+  auto server = start({.api = "v2"});
+  std::vector<TaskInstanceKey> keys;
+  for (int dag = 0; dag < 5; ++dag) {
+    for (int run = 0; run < 10; ++run) {
+      for (int task = 0; task < 10; ++task) {
+        keys.push_back({"dag" + std::to_string(dag), "task" + std::to_string(task),
+                        "run" + std::to_string(run), -1, 1});
+        server->putTi(keys.back(), "running");
+      }
+      server->putTi({"dag" + std::to_string(dag), "untracked", "run" + std::to_string(run), -1, 1},
+                    "running");
+    }
+  }
+  auto options = optionsFor(*server);
+  options.apiVersion = "v2";
+  auto states = client(options)->fetchStates(keys);
+  ASSERT_EQ(states.size(), 500u);
+  for (const auto& key : keys) EXPECT_EQ(states[key].lookup, Lookup::Found) << key.toString();
+  EXPECT_LE(server->requests(kListV2), 5);
+}
+
+TEST_F(RestClientIntegration, PaginatesPastTheServersPageLimit) {
+  auto server = start({.api = "v1"});
+  for (int i = 0; i < 250; ++i) server->putTi({"dag", "mapped", "run", i, 1}, "running");
+  server->putTi({"dag", "mapped", "run", 249, 2}, "failed");
+  const TaskInstanceKey first{"dag", "mapped", "run", 0, 1};
+  const TaskInstanceKey last{"dag", "mapped", "run", 249, 1};
+  auto options = optionsFor(*server);
+  options.apiVersion = "v1";
+  options.pageSize = 500;  // the server caps pages at 100
+  auto states = client(options)->fetchStates({first, last});
+  EXPECT_EQ(states[first].state, "running");
+  EXPECT_EQ(states[last].lookup, Lookup::Found);
+  EXPECT_EQ(states[last].state, "failed");
+  EXPECT_EQ(states[last].tryNumber, 2);
+  EXPECT_EQ(server->requests(kListV1, 200), 3);
+}
+
+TEST_F(RestClientIntegration, MissingAndClearedTaskInstances) {
+  auto server = start({.api = "v2"});
+  const TaskInstanceKey cleared{"etl", "load", "manual__2026-01-01", -1, 1};
+  server->putTi(kKey, "running");
+  server->putTi(cleared, std::nullopt);
+  auto source = client(optionsFor(*server));
+  server->deleteTi(kKey);
+  auto states = source->fetchStates({kKey, cleared});
+  EXPECT_EQ(states[kKey].lookup, Lookup::Missing);
+  EXPECT_EQ(states[cleared].lookup, Lookup::Found);
+  EXPECT_EQ(states[cleared].state, std::nullopt);
+}
+
+TEST_F(RestClientIntegration, EveryFaultModeMakesEveryKeyUnknown) {
+  const TaskInstanceKey other{"other", "t", "r", 2, 1};
+  for (const std::string api : {"v2", "v1"}) {
+    auto server = start({.api = api, .auth = "basic", .hangSeconds = 2});
+    server->putTi(kKey, "failed");
+    server->putTi(other, "success");
+    auto options = optionsFor(*server);
+    options.apiVersion = api;
+    options.authType = "basic";
+    options.username = "admin";
+    options.passwordFile = dir_.write("password", "admin");
+    options.timeout = core::Duration(500);
+    options.maxAttempts = 2;
+    auto source = client(options);
+    for (const std::string mode : {"500", "503", "timeout", "garbage", "401", "422"}) {
+      server->fault(mode);
+      auto states = source->fetchStates({kKey, other});
+      EXPECT_EQ(states[kKey].lookup, Lookup::Unknown) << api << " " << mode;
+      EXPECT_EQ(states[other].lookup, Lookup::Unknown) << api << " " << mode;
+      EXPECT_EQ(states[kKey].state, std::nullopt) << api << " " << mode;
+    }
+    server->fault("none");
+    EXPECT_EQ(source->fetchStates({kKey})[kKey].state, "failed") << api;
+  }
+}
+
+TEST_F(RestClientIntegration, OneTransientFailureIsRetried) {
+  auto server = start({.api = "v2"});
+  server->putTi(kKey, "running");
+  auto options = optionsFor(*server);
+  options.apiVersion = "v2";
+  auto source = client(options);
+  server->fault("503", 1);
+  EXPECT_EQ(source->fetchStates({kKey})[kKey].lookup, Lookup::Found);
+  EXPECT_EQ(server->requests(kListV2, 503), 1);
+  EXPECT_EQ(server->requests(kListV2, 200), 1);
+}
+
+TEST_F(RestClientIntegration, UnreachableServerIsUnknown) {
+  ClientOptions options;
+  options.baseUrl = "http://127.0.0.1:1";  // nothing listens on port 1
+  options.maxAttempts = 2;
+  options.backoffBase = core::Duration(10);
+  auto states = client(options)->fetchStates({kKey});
+  EXPECT_EQ(states[kKey].lookup, Lookup::Unknown);
+  EXPECT_EQ(observed_, 2);
+}
+
+TEST_F(RestClientIntegration, ResolvesTaskInstanceUuids) {
+  auto server = start({.api = "v2"});
+  const TaskInstanceKey running{"etl", "extract", "run", 3, 2};
+  const std::string uuid = server->putTi(running, "running");
+  server->putTi(kKey, "running");
+  auto resolved = client(optionsFor(*server))->resolveUuids({uuid, "no-such-uuid"});
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_EQ(resolved[uuid], running);
+}
+
+TEST_F(RestClientIntegration, TlsWithCaFile) {
+  const std::string cert = dir_.path() + "/tls.crt";
+  const std::string key = dir_.path() + "/tls.key";
+  const std::string openssl =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+      " -addext subjectAltName=IP:127.0.0.1 -keyout " +
+      key + " -out " + cert + " 2>/dev/null";
+  REAPER_REQUIRE(std::system(openssl.c_str()) == 0, "openssl req could not make a certificate");
+  auto server = start({.api = "v2", .tlsCert = cert, .tlsKey = key});
+  server->putTi(kKey, "running");
+  auto options = optionsFor(*server);
+  options.maxAttempts = 1;
+
+  options.caFile = cert;
+  EXPECT_EQ(client(options)->fetchStates({kKey})[kKey].lookup, Lookup::Found);
+
+  options.caFile.clear();  // an unknown CA is refused
+  EXPECT_EQ(client(options)->fetchStates({kKey})[kKey].lookup, Lookup::Unknown);
+
+  options.insecureSkipVerify = true;
+  EXPECT_EQ(client(options)->fetchStates({kKey})[kKey].lookup, Lookup::Found);
+}
+
+}  // namespace
+}  // namespace reaper::airflow

@@ -51,24 +51,34 @@ KillReport CgroupKiller::kill(const std::string& cgroupDir) {
     core::logger("kill")->error("refusing cgroup kill cgroup={} reason=init_or_self", cgroupDir);
     return report;
   }
-  report.escalated = true;
-  if (auto killed = cgroups_.killAll(cgroupDir); killed.ok()) {
-    report.signalled = before.size();
-    core::logger("kill")->info("cgroup.kill cgroup={} pids={} sig=KILL", cgroupDir, before.size());
-  } else if (killed.error().code == ENOTSUP) {
-    report.signalled = freezeAndSignal(cgroupDir);
+  std::vector<core::Pid> left;
+  if (auto signalled = signalAll(cgroupDir, before.size()); signalled.ok()) {
+    report.signalled = *signalled;
+    report.escalated = true;
+    left = waitUntilEmpty(cgroupDir);
   } else {
-    report.error = killed.error();
-    core::logger("kill")->warn("cgroup kill failed cgroup={} error=\"{}\"", cgroupDir,
-                               killed.error().message);
+    report.error = signalled.error();
+    left = cgroups_.procs(cgroupDir);
   }
-  report.survivors = identify(waitUntilEmpty(cgroupDir));
+  report.survivors = identify(left);
   report.killed = report.signalled - std::min(report.signalled, report.survivors.size());
   report.took = std::chrono::duration_cast<core::Duration>(clock_.now() - start);
   core::logger("kill")->info("cgroup kill done cgroup={} signalled={} survivors={} took_ms={}",
                              cgroupDir, report.signalled, report.survivors.size(),
                              report.took.count());
   return report;
+}
+
+core::Result<size_t> CgroupKiller::signalAll(const std::string& cgroupDir, size_t listed) {
+  auto killed = cgroups_.killAll(cgroupDir);
+  if (killed.ok()) {
+    core::logger("kill")->info("cgroup.kill cgroup={} pids={} sig=KILL", cgroupDir, listed);
+    return listed;
+  }
+  if (killed.error().code == ENOTSUP) return freezeAndSignal(cgroupDir);
+  core::logger("kill")->warn("cgroup kill failed cgroup={} error=\"{}\"", cgroupDir,
+                             killed.error().message);
+  return killed.error();
 }
 
 size_t CgroupKiller::freezeAndSignal(const std::string& cgroupDir) {

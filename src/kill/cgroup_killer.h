@@ -3,7 +3,10 @@
 // sandbox): cgroup.kill where the kernel has it (v2, Linux 5.14+, atomic against forks), otherwise
 // freeze, SIGKILL each member through its pidfd, thaw. The caller picks the cgroup; this refuses
 // one that holds pid 1 or the agent itself.
+#include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "kill/tree_killer.h"
@@ -22,6 +25,8 @@ class CgroupKiller {
   KillReport kill(const std::string& cgroupDir);
 
  private:
+  // cgroup.kill, or freeze-signal-thaw where there is none; returns how many were signalled.
+  core::Result<size_t> signalAll(const std::string& cgroupDir, size_t listed);
   // Freeze-signal-thaw; returns how many processes were signalled. Thaws on every path.
   size_t freezeAndSignal(const std::string& cgroupDir);
   size_t signalNewcomers(const std::string& cgroupDir,

@@ -73,7 +73,11 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> RestTaskInstanceSource::fetc
   std::lock_guard lock(mutex_);
   if (keys.empty()) return {};
   auto version = apiVersion();
-  if (!version.ok()) return allUnknown(keys, version.error().message);
+  if (!version.ok()) {
+    core::logger("airflow")->warn("task instance states unknown keys={} reason=\"{}\"", keys.size(),
+                                  version.error().message);
+    return allUnknown(keys, version.error().message);
+  }
   std::map<core::TaskInstanceKey, TaskInstanceStatus> result;
   for (const auto& query : planQueries(keys, static_cast<size_t>(options_.pageSize))) {
     auto records = listAll(query, *version);
@@ -117,7 +121,8 @@ core::Result<ApiVersion> RestTaskInstanceSource::apiVersion() {
   if (!v2.ok()) return core::makeError("API version probe failed: " + v2.error().message);
   if (v2->status != 404)
     return core::makeError("API version probe: /api/v2/version " + statusError(*v2));
-  auto v1 = exchange({"GET", "/api/v1/version", {}, ""}, true);
+  // Airflow 2 has no /auth/token: a JWT cannot authenticate this probe.
+  auto v1 = exchange({"GET", "/api/v1/version", {}, ""}, options_.authType != "jwt");
   if (v1.ok() && v1->status == 200 && isVersionReply(v1->body)) return *(version_ = ApiVersion::V1);
   return core::makeError("API version probe: neither /api/v2/version nor /api/v1/version answers " +
                          (v1.ok() ? statusError(*v1) : v1.error().message));
@@ -183,6 +188,7 @@ core::Result<HttpResponse> RestTaskInstanceSource::sendOnce(const HttpRequest& r
 
 core::Status RestTaskInstanceSource::authorize(HttpRequest& request) {
   if (options_.authType == "basic") {
+    if (!password_) return core::makeError("airflow.auth.passwordFile is not set");
     auto password = password_->read();
     if (!password.ok()) return password.error();
     request.headers["Authorization"] = "Basic " + base64(options_.username + ":" + *password);
@@ -195,8 +201,12 @@ core::Status RestTaskInstanceSource::authorize(HttpRequest& request) {
 }
 
 core::Result<std::string> RestTaskInstanceSource::bearerToken() {
-  if (options_.authType == "bearer") return tokenFile_->read();
+  if (options_.authType == "bearer") {
+    if (!tokenFile_) return core::makeError("airflow.auth.tokenFile is not set");
+    return tokenFile_->read();
+  }
   if (!jwt_.empty() && clock_.wallNow() < jwtRefreshAt_) return jwt_;
+  if (!password_) return core::makeError("airflow.auth.passwordFile is not set");
   auto password = password_->read();
   if (!password.ok()) return password.error();
   HttpRequest request{"POST",
@@ -211,14 +221,14 @@ core::Result<std::string> RestTaskInstanceSource::bearerToken() {
   }
   auto token = parseTokenReply(response->body);
   if (!token.ok()) return core::makeError("POST /auth/token: " + token.error().message);
-  const auto issued = clock_.wallNow();
   auto expiry = jwtExpiry(*token);
-  // Without a readable exp the token is used until a 401 says otherwise.
-  const auto expiresAt =
-      expiry.ok() ? core::WallTime(std::chrono::seconds(*expiry)) : core::WallTime::max();
-  const auto margin =
-      std::min<core::WallTime::duration>(kMaxRefreshMargin, (expiresAt - issued) / 5);
-  jwtRefreshAt_ = expiresAt == core::WallTime::max() ? expiresAt : expiresAt - margin;
+  if (expiry.ok()) {
+    const core::WallTime expiresAt{std::chrono::seconds(*expiry)};
+    const auto lifetime = expiresAt - clock_.wallNow();
+    jwtRefreshAt_ = expiresAt - std::min<core::WallTime::duration>(kMaxRefreshMargin, lifetime / 5);
+  } else {
+    jwtRefreshAt_ = core::WallTime::max();  // used until a 401 says otherwise
+  }
   jwt_ = std::move(token).value();
   return jwt_;
 }

@@ -198,8 +198,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- plumbing ----
     def read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        return self.body
 
     def reply(self, status, payload, extra_headers=None, raw=None):
         data = raw if raw is not None else json.dumps(payload).encode()
@@ -314,12 +313,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"version": version, "git_version": None})
         is_list = is_list_path(prefix, path)
         if not is_list:
-            self.read_body()
             return self.api_error(404, "Not Found")
         if method != "POST":
             return self.api_error(405, "Method Not Allowed")
         if not self.authorized():
-            self.read_body()
             return self.api_error(401, "Not authenticated")
         self.list_task_instances(path)
 
@@ -398,6 +395,9 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(404, {"detail": "unknown control route"})
 
     def dispatch(self):
+        # Read the whole body first: a reply that ignored it would leave it in a kept-alive stream.
+        length = int(self.headers.get("Content-Length") or 0)
+        self.body = self.rfile.read(length) if length else b""
         path = self.path.split("?")[0]
         try:
             if path.startswith("/_fake/"):

@@ -12,7 +12,7 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	bash agent/demo/demo.sh $(BUILD)/bin/airflow-reaper
+	/usr/bin/python3 agent/demo/demo.py $(BUILD)/bin/airflow-reaper
 
 test: build
 	bash tests/tools/install-kube-tools.sh

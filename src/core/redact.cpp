@@ -1,5 +1,6 @@
 #include "core/redact.h"
 
+#include <algorithm>
 #include <regex>
 
 namespace reaper::core {
@@ -54,6 +55,8 @@ std::string redactedCommandLine(const std::vector<std::string>& argv, size_t max
     if (!joined.empty()) joined += ' ';
     joined += arg;
   }
+  // One line per command: scripts passed with `-c` carry newlines and tabs.
+  std::replace_if(joined.begin(), joined.end(), [](char c) { return c >= 0 && c < ' '; }, ' ');
   std::string redacted = redactCommandLine(joined);
   if (maxLength > 0 && redacted.size() > maxLength) {
     redacted.resize(maxLength > 3 ? maxLength - 3 : maxLength);

@@ -32,3 +32,7 @@ TEST(Redact, TruncatesAfterRedacting) {
   EXPECT_EQ(out.size(), 40u);
   EXPECT_TRUE(out.ends_with("..."));
 }
+
+TEST(Redact, FlattensMultiLineScriptsToOneLine) {
+  EXPECT_EQ(redactedCommandLine({"bash", "-c", "sleep 1 &\n\twait\n"}), "bash -c sleep 1 &  wait ");
+}

@@ -1,0 +1,118 @@
+// airflow-reaper: reaps the process trees of Airflow TaskInstances that are no longer running.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "agent/wiring.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "loop/scan_output.h"
+#include "report/logging.h"
+
+namespace {
+
+using reaper::config::CommandLine;
+using reaper::config::Config;
+
+constexpr int kExitFatal = 1;
+constexpr int kExitUsage = 2;
+constexpr const char* kVersion = "0.1.0";
+
+std::string hostName() {
+  char name[256] = {};
+  return gethostname(name, sizeof(name) - 1) == 0 ? name : "";
+}
+
+std::optional<std::string> environment(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  return value != nullptr ? std::optional<std::string>(value) : std::nullopt;
+}
+
+// SIGTERM and SIGINT are blocked in every thread and taken by sigwait on one: a clean shutdown.
+sigset_t shutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+int scan(const Config& config, const CommandLine& commandLine) {
+  auto agent = reaper::agent::buildAgent(config);
+  if (!agent) {
+    std::cerr << "airflow-reaper: " << agent.error().message << "\n";
+    return kExitFatal;
+  }
+  if (auto started = (*agent)->start(false); !started) {
+    std::cerr << "airflow-reaper: " << started.error().message << "\n";
+    return kExitFatal;
+  }
+  const auto assessments = (*agent)->loop().assess();
+  std::cout << (commandLine.output == "json" ? reaper::loop::scanJson(assessments)
+                                             : reaper::loop::scanTable(assessments));
+  (*agent)->stop();
+  return 0;
+}
+
+int run(const Config& config) {
+  const sigset_t signals = shutdownSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts
+
+  auto agent = reaper::agent::buildAgent(config);
+  if (!agent) {
+    std::cerr << "airflow-reaper: " << agent.error().message << "\n";
+    return kExitFatal;
+  }
+  if (auto started = (*agent)->start(true); !started) {
+    std::cerr << "airflow-reaper: " << started.error().message << "\n";
+    return kExitFatal;
+  }
+  std::atomic<bool> stop{false};
+  std::thread waiter([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    reaper::core::logger("agent")->info("shutdown signal={}", strsignal(received));
+    stop = true;
+  });
+  waiter.detach();
+  reaper::core::logger("agent")->info(
+      "started mode={} node={} dry_run={} poll_interval_ms={} grace_ms={}",
+      reaper::config::modeName(config.mode), config.nodeName, config.dryRun,
+      config.pollInterval.count(), config.kill.gracePeriod.count());
+  (*agent)->loop().run(stop);
+  (*agent)->stop();
+  reaper::core::logger("agent")->info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  auto commandLine = reaper::config::parseCommandLine(args);
+  if (!commandLine) {
+    std::cerr << "airflow-reaper: " << commandLine.error().message << "\n"
+              << reaper::config::usage();
+    return kExitUsage;
+  }
+  if (commandLine->command == "version") {
+    std::cout << "airflow-reaper " << kVersion << "\n";
+    return 0;
+  }
+  auto config = reaper::config::resolveConfig(*commandLine, environment, hostName());
+  if (!config) {
+    std::cerr << "airflow-reaper: invalid configuration: " << config.error().message << "\n";
+    return kExitUsage;
+  }
+  if (auto logging = reaper::report::configureLogging(config->logLevel, config->logFormat);
+      !logging) {
+    std::cerr << "airflow-reaper: " << logging.error().message << "\n";
+    return kExitUsage;
+  }
+  return commandLine->command == "scan" ? scan(*config, *commandLine) : run(*config);
+}

@@ -1,0 +1,26 @@
+#pragma once
+// Host mode: every task-runner tree visible under the proc root, whatever cgroup it is in.
+#include "loop/target.h"
+#include "os/proc_fs.h"
+
+namespace reaper::loop {
+
+class HostTargetSource final : public TargetSource {
+ public:
+  HostTargetSource(os::ProcFs& procfs, core::Pid selfPid) : procfs_(procfs), selfPid_(selfPid) {}
+
+  std::vector<Target> discover() override;
+  std::vector<core::ProcessIdentity> currentMembers(const Target& target) override;
+
+ private:
+  std::vector<proc::TaskTree> trees();
+
+  os::ProcFs& procfs_;
+  core::Pid selfPid_;
+};
+
+// The members of whichever of `trees` is the same attempt as `target` (none when it is gone).
+std::vector<core::ProcessIdentity> membersOfSameTree(const std::vector<proc::TaskTree>& trees,
+                                                     const proc::TaskTree& target);
+
+}  // namespace reaper::loop

@@ -1,0 +1,108 @@
+#pragma once
+// The agent's main loop: discover attempts, ask Airflow for their TaskInstances, decide, and reap
+// the ones that are no longer running, each on its own thread so one grace period does not delay
+// the others.
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "airflow/task_instance_source.h"
+#include "core/clock.h"
+#include "loop/reaper.h"
+#include "loop/target.h"
+#include "reconcile/decision.h"
+#include "report/metrics.h"
+#include "report/status_server.h"
+
+namespace reaper::loop {
+
+// One attempt as the loop judged it in one poll.
+struct Assessment {
+  Target target;
+  airflow::TaskInstanceStatus status;
+  reconcile::Decision decision;
+};
+
+struct ReapResult {
+  Target target;
+  std::string state;    // the TI state that decided it ("none" when cleared)
+  std::string reason;   // the decision's reason
+  std::string outcome;  // killed | failed | dry_run
+  kill::KillReport report;
+  core::WallTime at;
+};
+
+// Receives what the loop saw and did (Kubernetes reports). Called on the loop's thread.
+class ReapObserver {
+ public:
+  virtual ~ReapObserver() = default;
+  virtual void observed(const std::vector<Assessment>& assessments) = 0;
+  virtual void reaped(const ReapResult& result) = 0;
+};
+
+struct LoopOptions {
+  core::Duration pollInterval{2000};
+  bool dryRun = false;
+  reconcile::Policy policy;
+};
+
+class ReapLoop {
+ public:
+  ReapLoop(TargetSource& targets, airflow::TaskInstanceSource& airflow, Reaper& reaper,
+           core::Clock& clock, report::Metrics& metrics, report::Health& health,
+           LoopOptions options);
+  ~ReapLoop();  // waits for reaps in flight
+
+  void addObserver(ReapObserver& observer) { observers_.push_back(&observer); }
+
+  // Discovers, asks and decides; never kills. What `scan` prints.
+  std::vector<Assessment> assess();
+  // One full poll: assess, start reaps, deliver finished results.
+  void pollOnce();
+  // Polls every pollInterval until `stop` is set.
+  void run(const std::atomic<bool>& stop);
+  // Waits for every reap in flight and delivers its result.
+  void drain();
+
+ private:
+  struct InFlight {
+    std::thread worker;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+
+  void resolveUuids(std::vector<Target>& targets);
+  std::map<core::TaskInstanceKey, airflow::TaskInstanceStatus> fetchStates(
+      const std::vector<Target>& targets);
+  void logDecision(const Assessment& assessment);
+  void act(const Assessment& assessment);
+  bool worthReaping(const Target& target) const;
+  void startReap(const Assessment& assessment);
+  void reportDryRun(const Assessment& assessment);
+  void deliver(ReapResult result);
+  void collectFinished(bool wait);
+
+  TargetSource& targets_;
+  airflow::TaskInstanceSource& airflow_;
+  Reaper& reaper_;
+  core::Clock& clock_;
+  report::Metrics& metrics_;
+  report::Health& health_;
+  LoopOptions options_;
+  reconcile::Reconciler reconciler_;
+  std::vector<ReapObserver*> observers_;
+
+  std::map<std::string, core::TaskInstanceKey> resolvedUuids_;
+  std::map<std::string, std::string> lastDecision_;  // label -> "action: reason", logged on change
+  std::set<std::string> dryRunReported_;
+  // Members that survived an earlier reap of the attempt: not reaped again unless others appear.
+  std::map<std::string, std::set<core::ProcessIdentity>> survivors_;
+
+  std::mutex finishedMutex_;
+  std::vector<ReapResult> finished_;
+  std::map<std::string, InFlight> inFlight_;  // by label
+};
+
+}  // namespace reaper::loop

@@ -1,0 +1,18 @@
+#include "loop/target.h"
+
+#include <algorithm>
+
+namespace reaper::loop {
+
+std::string Target::label() const {
+  if (tree.key) return tree.key->toString();
+  if (!tree.tiUuid.empty()) return "uuid=" + tree.tiUuid;
+  return "root=" + std::to_string(tree.root.pid);
+}
+
+size_t Target::orphanCount() const {
+  return std::count_if(tree.members.begin(), tree.members.end(),
+                       [](const proc::TreeMember& m) { return m.orphan || m.escapee; });
+}
+
+}  // namespace reaper::loop

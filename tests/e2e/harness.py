@@ -1,0 +1,167 @@
+"""Shared pieces of the end-to-end tests and the demo: the stand-in Airflow API, real task-runner
+trees started through the stand-in `airflow` CLI, and the agent binary. Everything started here is
+tracked and stopped by `close()`; trees carry a unique marker in their environment so that cleanup
+only ever signals processes this harness started."""
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAKE_AIRFLOW = os.path.join(HERE, "fake_airflow", "fake_airflow.py")
+FAKE_CLI = os.path.join(HERE, "task_tree", "airflow")
+# Processes a started tree always has: the --local process, the runner, two sleeps (one in its own
+# session), the double-forked daemon and the TERM-ignoring loop.
+TREE_SIZE = 6
+
+
+def wait_for(predicate, timeout, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def process_state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def marked_pids(marker):
+    """Live (non-zombie) processes whose environment carries `marker`: only ever ours."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                found = f"{marker}=".encode() in f.read()
+        except OSError:
+            continue
+        if found and process_state(entry) not in (None, "Z"):
+            pids.append(int(entry))
+    return pids
+
+
+def http(method, url, body=None, timeout=5):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as reply:
+        return reply.status, reply.read().decode()
+
+
+class Harness:
+    def __init__(self, agent_binary):
+        self.agent_binary = agent_binary
+        self.tmp = tempfile.mkdtemp(prefix="airflow-reaper-e2e-")
+        self.processes = []
+        self.markers = []
+        self.port = None
+
+    # --- the stand-in Airflow API
+    def start_airflow(self, api="v2", auth="jwt", username="admin", password="s3cret-pw"):
+        port_file = os.path.join(self.tmp, f"airflow-port-{len(self.processes)}")
+        self.password_file = os.path.join(self.tmp, "password")
+        with open(self.password_file, "w") as f:
+            f.write(password + "\n")
+        self.auth = auth
+        self.username = username
+        self._start([sys.executable, FAKE_AIRFLOW, "--port", "0", "--port-file", port_file,
+                     "--api", api, "--auth", auth, "--username", username, "--password", password],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(), 10):
+            raise RuntimeError("stand-in Airflow API did not start")
+        self.port = int(open(port_file).read())
+        return self.port
+
+    def control(self, method, path, body=None):
+        return http(method, f"http://127.0.0.1:{self.port}{path}", body)
+
+    def set_ti(self, ti, state, try_number=None):
+        body = dict(ti, state=state)
+        if try_number is not None:
+            body["try_number"] = try_number
+        self.control("PUT", "/_fake/ti", body)
+
+    def fault(self, mode):
+        self.control("POST", "/_fake/fault", {"mode": mode})
+
+    def stats(self):
+        return json.loads(self.control("GET", "/_fake/stats")[1])
+
+    # --- real task-runner trees
+    def start_tree(self, ti, min_processes=TREE_SIZE):
+        marker = "REAPER_E2E_" + secrets.token_hex(6)
+        self.markers.append(marker)
+        env = dict(os.environ, FAKE_AIRFLOW_TRY_NUMBER=str(ti["try_number"]), **{marker: "1"})
+        args = [FAKE_CLI, "tasks", "run", ti["dag_id"], ti["task_id"], ti["run_id"], "--local"]
+        if ti.get("map_index", -1) >= 0:
+            args += ["--map-index", str(ti["map_index"])]
+        self._start(args, env=env, start_new_session=True)
+        if not wait_for(lambda: len(marked_pids(marker)) >= min_processes, 10):
+            raise RuntimeError(f"task tree did not start: {marked_pids(marker)}")
+        return marker
+
+    # --- the agent
+    def write_config(self, extra="", poll="500ms", grace="1s", startup_grace="0s",
+                     api_version="auto"):
+        auth = {"none": "type: none", "jwt": "type: jwt", "basic": "type: basic"}[self.auth]
+        if self.auth != "none":
+            auth += f"\n    username: {self.username}\n    passwordFile: {self.password_file}"
+        path = os.path.join(self.tmp, f"config-{secrets.token_hex(3)}.yaml")
+        with open(path, "w") as f:
+            f.write(f"mode: host\npollInterval: {poll}\nstartupGrace: {startup_grace}\n"
+                    f"airflow:\n  baseUrl: http://127.0.0.1:{self.port}\n"
+                    f"  apiVersion: {api_version}\n  timeout: 1s\n  auth:\n    {auth}\n"
+                    f"kill:\n  gracePeriod: {grace}\n"
+                    f"server:\n  bindAddress: 127.0.0.1:0\n{extra}")
+        return path
+
+    def scan(self, config, output="json"):
+        out = subprocess.run([self.agent_binary, "scan", "--config", config, "--output", output],
+                             capture_output=True, text=True, timeout=60)
+        return out
+
+    def start_agent(self, config, *flags):
+        self.agent_log = open(os.path.join(self.tmp, f"agent-{len(self.processes)}.log"), "w+")
+        self.agent = self._start([self.agent_binary, "run", "--config", config, *flags],
+                                 stderr=self.agent_log, stdout=self.agent_log)
+        return self.agent
+
+    def stop_agent(self):
+        self.agent.send_signal(signal.SIGTERM)
+        return self.agent.wait(timeout=15)
+
+    def agent_output(self):
+        self.agent_log.flush()
+        with open(self.agent_log.name) as f:
+            return f.read()
+
+    # --- lifecycle
+    def _start(self, args, **kwargs):
+        proc = subprocess.Popen(args, **kwargs)
+        self.processes.append(proc)
+        return proc
+
+    def close(self):
+        for proc in reversed(self.processes):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for marker in self.markers:
+            for pid in marked_pids(marker):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass

@@ -1,0 +1,162 @@
+"""End to end, host mode: the built agent against the stand-in Airflow API on loopback and real
+task-runner trees. Timings are generous bounds on behaviour (a tree must be dead within
+pollInterval + gracePeriod + 1 s), not performance assertions."""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import TREE_SIZE, Harness, marked_pids, wait_for  # noqa: E402
+
+AGENT = os.path.join(os.environ.get("REAPER_BINARY_DIR", "build"), "bin", "airflow-reaper")
+POLL, GRACE = 0.5, 1.0
+DEADLINE = POLL + GRACE + 1.0
+
+
+def ti(task, try_number=1, map_index=-1):
+    return {"dag_id": "etl", "task_id": task, "run_id": "scheduled__2026-11-25T00:00:00+00:00",
+            "map_index": map_index, "try_number": try_number}
+
+
+class HostModeTest(unittest.TestCase):
+    api, auth = "v2", "jwt"
+
+    def setUp(self):
+        self.h = Harness(AGENT)
+        self.addCleanup(self.h.close)
+        self.h.start_airflow(api=self.api, auth=self.auth)
+
+    def start(self, task, state="running", try_number=1, **kw):
+        t = ti(task, try_number, **kw)
+        self.h.set_ti(t, state)
+        return t, self.h.start_tree(t)
+
+    def assert_reaped_after_flip(self, flip, marker):
+        flipped = time.monotonic()
+        flip()
+        self.assertTrue(wait_for(lambda: not marked_pids(marker), DEADLINE),
+                        f"still alive: {marked_pids(marker)}\n{self.h.agent_output()}")
+        return time.monotonic() - flipped
+
+    def test_failed_ti_tree_dies_whole_and_neighbour_lives(self):
+        victim, victim_marker = self.start("extract")
+        _, neighbour_marker = self.start("load")
+        before = len(marked_pids(victim_marker))
+        self.h.start_agent(self.h.write_config())
+        time.sleep(3 * POLL)
+        self.assertGreaterEqual(len(marked_pids(victim_marker)), before)
+        self.assert_reaped_after_flip(lambda: self.h.set_ti(victim, "failed"), victim_marker)
+        time.sleep(3 * POLL)
+        self.assertGreaterEqual(len(marked_pids(neighbour_marker)), TREE_SIZE)
+        self.assertEqual(self.h.stop_agent(), 0)
+        log = self.h.agent_output()
+        self.assertIn("outcome=killed", log)
+        self.assertRegex(log, r"decision ti=etl/extract/.* action=kill reason=\"state=failed\"")
+
+    def test_superseded_try_dies(self):
+        old, old_marker = self.start("transform", try_number=1)
+        self.h.start_agent(self.h.write_config())
+        time.sleep(3 * POLL)
+        self.assertTrue(marked_pids(old_marker))
+        self.assert_reaped_after_flip(lambda: self.h.set_ti(old, "running", try_number=2),
+                                      old_marker)
+        self.assertIn("superseded by try 2", self.h.agent_output())
+
+    def test_api_failures_never_kill(self):
+        victim, marker = self.start("extract")
+        self.h.start_agent(self.h.write_config())
+        time.sleep(3 * POLL)
+        alive = len(marked_pids(marker))
+        for mode in ("500", "503", "timeout", "garbage", "401", "422"):
+            with self.subTest(mode=mode):
+                self.h.fault(mode)
+                self.h.set_ti(victim, "failed")
+                time.sleep(POLL + GRACE + 1.5 if mode == "timeout" else 4 * POLL)
+                self.assertGreaterEqual(len(marked_pids(marker)), alive,
+                                        f"killed during fault {mode}\n{self.h.agent_output()}")
+                self.h.fault("none")
+                self.h.set_ti(victim, "running")
+                time.sleep(2 * POLL)
+        # The same flip without a fault does kill: the checks above could have failed.
+        self.assert_reaped_after_flip(lambda: self.h.set_ti(victim, "failed"), marker)
+
+    def test_missing_task_instance_is_kept_by_default(self):
+        t, marker = self.start("extract")
+        self.h.start_agent(self.h.write_config())
+        time.sleep(3 * POLL)
+        self.h.control("DELETE", "/_fake/ti", t)
+        time.sleep(4 * POLL + GRACE)
+        self.assertGreaterEqual(len(marked_pids(marker)), 8, self.h.agent_output())
+
+    def test_dry_run_never_signals(self):
+        victim, marker = self.start("extract", state="failed")
+        self.h.start_agent(self.h.write_config(), "--dry-run")
+        time.sleep(4 * POLL + GRACE)
+        self.assertGreaterEqual(len(marked_pids(marker)), TREE_SIZE)
+        self.assertIn("outcome=dry_run", self.h.agent_output())
+
+    def test_scan_json_matches_the_contract(self):
+        _, marker = self.start("extract", map_index=3)
+        out = self.h.scan(self.h.write_config())
+        self.assertEqual(out.returncode, 0, out.stderr)
+        doc = json.loads(out.stdout)
+        trees = [t for t in doc["trees"] if t["ti"] and t["ti"]["task_id"] == "extract"]
+        self.assertEqual(len(trees), 1, out.stdout)
+        tree = trees[0]
+        self.assertEqual(tree["ti"], {"dag_id": "etl", "task_id": "extract",
+                                      "run_id": "scheduled__2026-11-25T00:00:00+00:00",
+                                      "map_index": 3, "try_number": 1})
+        self.assertIsNone(tree["pod"])
+        self.assertEqual(tree["state"], "running")
+        self.assertEqual(tree["action"], "keep")
+        pids = {p["pid"] for p in tree["processes"]}
+        self.assertTrue(set(marked_pids(marker)) <= pids)
+        for p in tree["processes"]:
+            self.assertEqual(set(p) >= {"pid", "ppid", "pgid", "sid", "cmdline", "orphan"}, True)
+        self.assertTrue(any(p["orphan"] for p in tree["processes"]), "the double fork is an orphan")
+
+
+class AirflowTwoBasicAuthTest(HostModeTest):
+    api, auth = "v1", "basic"
+
+
+class CommandLineTest(unittest.TestCase):
+    def run_agent(self, *args, config=None):
+        if config is not None:
+            path = os.path.join(Harness(AGENT).tmp, "config.yaml")
+            with open(path, "w") as f:
+                f.write(config)
+            args = args + ("--config", path)
+        return subprocess.run([AGENT, *args], capture_output=True, text=True, timeout=30)
+
+    def test_version(self):
+        out = self.run_agent("version")
+        self.assertEqual(out.returncode, 0)
+        self.assertRegex(out.stdout, r"^airflow-reaper \d+\.\d+\.\d+")
+
+    def test_config_errors_exit_2_naming_the_key(self):
+        cases = {
+            "mode: host\n": "airflow.baseUrl",
+            "airflow: {baseUrl: http://x}\npollInterval: soon\n": "pollInterval",
+            "airflow: {baseUrl: http://x}\nkill: {gracePeriod: [1]}\n": "kill.gracePeriod",
+            "airflow: {baseUrl: http://x}\nnoSuchKey: 1\n": "noSuchKey",
+            "airflow: {baseUrl: http://x}\ndryRun: maybe\n": "dryRun",
+        }
+        for text, key in cases.items():
+            with self.subTest(key=key):
+                out = self.run_agent("run", config=text)
+                self.assertEqual(out.returncode, 2, out.stderr)
+                self.assertIn(key, out.stderr)
+
+    def test_bad_flag_exits_2(self):
+        out = self.run_agent("run", "--mode", "cluster")
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("--mode", out.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

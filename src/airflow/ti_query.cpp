@@ -179,19 +179,29 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> matchRecords(
     const std::vector<core::TaskInstanceKey>& keys,
     const std::vector<TaskInstanceRecord>& records) {
   std::map<TiIdentity, const TaskInstanceRecord*> byIdentity;
-  for (const auto& record : records) byIdentity[identityOf(record.key)] = &record;
+  std::set<std::tuple<std::string, std::string, std::string>> mappedTasks;
+  for (const auto& record : records) {
+    byIdentity[identityOf(record.key)] = &record;
+    if (record.key.mapIndex >= 0) {
+      mappedTasks.emplace(record.key.dagId, record.key.taskId, record.key.runId);
+    }
+  }
   std::map<core::TaskInstanceKey, TaskInstanceStatus> result;
   for (const auto& key : keys) {
     TaskInstanceStatus status;
     auto found = byIdentity.find(identityOf(key));
-    if (found == byIdentity.end()) {
-      status.lookup = Lookup::Missing;
-      status.detail = "task instance not in the API reply";
-    } else {
+    if (found != byIdentity.end()) {
       status.lookup = Lookup::Found;
       status.state = found->second->state;
       status.tryNumber = found->second->key.tryNumber;
       status.uuid = found->second->uuid;
+    } else if (key.mapIndex < 0 && mappedTasks.contains({key.dagId, key.taskId, key.runId})) {
+      // A tree known only by AIRFLOW_CTX_* without AIRFLOW_CTX_MAP_INDEX: which map index it runs
+      // is unknown, so it is not "missing".
+      status.detail = "task is mapped and the tree's map index is unknown";
+    } else {
+      status.lookup = Lookup::Missing;
+      status.detail = "task instance not in the API reply";
     }
     result[key] = std::move(status);
   }

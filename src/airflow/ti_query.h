@@ -45,7 +45,8 @@ struct ListPage {
 // Parses a TaskInstanceCollectionResponse (v2) or TaskInstanceCollection (v1).
 core::Result<ListPage> parseListReply(std::string_view json, ApiVersion version);
 
-// Found for keys present in `records` (matched by dag, task, run and map index), Missing otherwise.
+// Found for keys present in `records` (matched by dag, task, run and map index); Unknown for a key
+// with map index -1 whose task the reply shows mapped; Missing otherwise.
 std::map<core::TaskInstanceKey, TaskInstanceStatus> matchRecords(
     const std::vector<core::TaskInstanceKey>& keys, const std::vector<TaskInstanceRecord>& records);
 

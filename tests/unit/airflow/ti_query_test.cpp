@@ -144,6 +144,15 @@ TEST(MatchRecords, MatchesByIdentityIgnoringTryAndReportsMissing) {
   EXPECT_EQ(result[otherRun].lookup, Lookup::Missing);
 }
 
+TEST(MatchRecords, UnmappedKeyOfAMappedTaskIsUnknownNotMissing) {
+  std::vector<TaskInstanceRecord> records = {{{"d", "t", "r", 0, 1}, "success", "u0"},
+                                             {{"d", "t", "r", 1, 1}, "running", "u1"}};
+  const TaskInstanceKey noMapIndex{"d", "t", "r", -1, 1};
+  auto result = matchRecords({noMapIndex}, records);
+  EXPECT_EQ(result[noMapIndex].lookup, Lookup::Unknown);
+  EXPECT_THAT(result[noMapIndex].detail, HasSubstr("mapped"));
+}
+
 TEST(TokenReply, ParsesAccessToken) {
   auto token = parseTokenReply(R"({"access_token":"abc.def.ghi"})");
   ASSERT_TRUE(token.ok());

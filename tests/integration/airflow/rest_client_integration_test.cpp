@@ -261,6 +261,16 @@ TEST_F(RestClientIntegration, EveryFaultModeMakesEveryKeyUnknown) {
   }
 }
 
+TEST_F(RestClientIntegration, MissingBatchEndpointIsUnknownNotMissing) {
+  auto server = start({.api = "v2"});
+  server->putTi(kKey, "failed");
+  auto options = optionsFor(*server);
+  options.apiVersion = "v1";  // Airflow 3 has no /api/v1: the list endpoint answers 404
+  auto states = client(options)->fetchStates({kKey});
+  EXPECT_EQ(states[kKey].lookup, Lookup::Unknown);
+  EXPECT_EQ(server->requests(kListV1, 404), 1);
+}
+
 TEST_F(RestClientIntegration, OneTransientFailureIsRetried) {
   auto server = start({.api = "v2"});
   server->putTi(kKey, "running");

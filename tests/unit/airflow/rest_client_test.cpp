@@ -2,11 +2,15 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <unistd.h>
 
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+
+#include "core/log.h"
 
 namespace reaper::airflow {
 namespace {
@@ -373,6 +377,29 @@ TEST(RestClient, NoUuidsOnAirflow2) {
   Harness h(options, [&](const HttpRequest&) -> core::Result<HttpResponse> { return ok("{}"); });
   EXPECT_TRUE(h.client->resolveUuids({"u1"}).empty());
   EXPECT_TRUE(h.transport->requests.empty());
+}
+
+TEST(RestClient, WarnsWithTheReasonButNeverTheCredentials) {
+  std::ostringstream logged;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(logged);
+  auto log = core::logger("airflow");
+  log->sinks().push_back(sink);
+  TempFile password("hunter2-password");
+  ClientOptions options = v2Options();
+  options.authType = "jwt";
+  options.username = "admin";
+  options.passwordFile = password.path();
+  const std::string token = jwtWithExp(4'000'000'000);
+  Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
+    if (request.path == "/auth/token")
+      return HttpResponse{201, R"({"access_token":")" + token + "\"}"};
+    return HttpResponse{403, R"({"detail":"Forbidden"})"};
+  });
+  EXPECT_EQ(h.client->fetchStates({kRunning})[kRunning].lookup, Lookup::Unknown);
+  log->sinks().pop_back();
+  EXPECT_THAT(logged.str(), ::testing::HasSubstr("HTTP 403"));
+  EXPECT_THAT(logged.str(), ::testing::Not(::testing::HasSubstr("hunter2")));
+  EXPECT_THAT(logged.str(), ::testing::Not(::testing::HasSubstr(token)));
 }
 
 TEST(MakeRestClient, NamesTheBadKey) {

@@ -126,11 +126,13 @@ std::optional<PartialKey> parseTasksRunArgs(const std::vector<std::string>& args
     }
     if (arg.size() > 1 && arg.front() == '-') {
       std::string_view name = arg.substr(0, arg.find('='));
-      bool inlineValue = name.size() != arg.size();
-      std::string_view value = inlineValue ? arg.substr(name.size() + 1)
-                               : contains(kValueOptions, name) && i + 1 < args.size() ? args[i + 1]
-                                                                                      : "";
-      if (contains(kValueOptions, name) && !inlineValue) ++i;
+      bool takesValue = contains(kValueOptions, name);
+      std::string_view value;
+      if (name.size() != arg.size()) {
+        value = arg.substr(name.size() + 1);
+      } else if (takesValue && i + 1 < args.size()) {
+        value = args[++i];
+      }
       if (name == "--map-index") {
         int index = 0;
         if (!parseInt(value, index) || index < -1) return std::nullopt;

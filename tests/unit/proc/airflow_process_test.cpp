@@ -43,6 +43,12 @@ TEST(Recognize, Airflow2TooFewPositionalsOrBadMapIndexIsNothing) {
   EXPECT_EQ(recognize({"airflow", "tasks", "test", "d", "t", "r"}).role, ProcessRole::Other);
 }
 
+TEST(Recognize, TitleRewrittenWithSpacesIsReadAsWords) {
+  auto r = recognize({"airflow tasks run etl load r1 --map-index 5 --local"});
+  ASSERT_EQ(r.role, ProcessRole::TaskRoot);
+  EXPECT_EQ(r.key, (PartialKey{"etl", "load", "r1", 5, std::nullopt}));
+}
+
 TEST(Recognize, Airflow2RunnerTitle) {
   auto r = recognize({"airflow task runner: etl load manual__2024 42"});
   ASSERT_EQ(r.role, ProcessRole::TaskRoot);

@@ -149,9 +149,10 @@ core::Result<std::vector<TaskInstanceRecord>> RestTaskInstanceSource::listAll(
     }
     total = parsed->totalEntries;
     offset += static_cast<int64_t>(parsed->records.size());
-    const bool done = parsed->records.empty() || offset >= *total;
     std::move(parsed->records.begin(), parsed->records.end(), std::back_inserter(records));
-    if (done) return records;
+    if (offset >= *total) return records;
+    // An incomplete reply would make the rows it left out look missing.
+    if (parsed->records.empty()) return core::makeError("reply ended before total_entries");
   }
   return core::makeError("more than " + std::to_string(kMaxPagesPerQuery) + " pages");
 }

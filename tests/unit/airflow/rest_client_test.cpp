@@ -181,6 +181,17 @@ TEST(RestClient, TotalChangingWhilePagingIsUnknown) {
   EXPECT_EQ(states[kRunning].lookup, Lookup::Unknown);
 }
 
+TEST(RestClient, EmptyPageBeforeTotalEntriesIsUnknown) {
+  Harness h(v2Options(), [&](const HttpRequest& request) -> core::Result<HttpResponse> {
+    if (request.body.find("\"page_offset\":0") != std::string::npos) {
+      return ok(listReply({tiJson({"dag", "a", "run", -1, 1}, R"("running")", "u")}, 2));
+    }
+    return ok(listReply({}, 2));
+  });
+  EXPECT_EQ(h.client->fetchStates({kRunning})[kRunning].lookup, Lookup::Unknown);
+  EXPECT_EQ(h.transport->requests.size(), 2u);
+}
+
 TEST(RestClient, RetriesServerErrorsWithBackoffThenSucceeds) {
   int calls = 0;
   ClientOptions options = v2Options();

@@ -2,9 +2,24 @@
 """Stand-in Airflow REST API for tests and the demo (Python 3 stdlib only).
 
 Serves the task-instance batch list, version and token endpoints of Airflow 3 (API v2, spec
-v2-rest-api-generated.yaml + auth/*) or Airflow 2 (API v1, spec v1.yaml) with their bodies, pagination,
-validation errors and auth. A control API without auth under /_fake/ lets tests upsert/delete task
-instances, inject faults and read request statistics.
+v2-rest-api-generated.yaml + auth/*) or Airflow 2 (API v1, spec v1.yaml) with their bodies, pagination
+(page_limit capped at 100), validation errors (422 on v2, 400 on v1) and auth:
+  none; basic (HTTP basic); jwt (POST /auth/token {username, password} -> 201 {access_token}, an HS256
+  JWT whose exp is --token-ttl seconds away); bearer (a static --token, changeable at run time).
+
+  fake_airflow.py --port 0 --port-file FILE --api v2|v1 --auth none|jwt|basic|bearer
+                  --username U --password P [--token T] [--token-ttl S] [--hang-seconds S]
+                  [--tls-cert C --tls-key K]
+
+Control API, no auth, JSON bodies:
+  PUT    /_fake/ti      {dag_id, task_id, run_id, map_index=-1, try_number, state, id?} -> the TI
+  DELETE /_fake/ti      {dag_id, task_id, run_id, map_index}
+  POST   /_fake/fault   {"mode": "none|500|503|timeout|garbage|401|422", "count": N?}  (API routes
+                        only; timeout holds the request --hang-seconds, then drops it)
+  PUT    /_fake/token   {"token": T}   bearer mode: the token now accepted
+  POST   /_fake/revoke  jwt mode: every token issued so far is rejected from now on
+  GET    /_fake/stats   {"requests": {"METHOD /path": {"status": n}}, "total": n, "token_issues": n}
+  POST   /_fake/reset   forget TIs, faults and stats
 """
 import argparse
 import base64

@@ -92,7 +92,7 @@ TEST_F(RestClientIntegration, V2JwtFoundStateAndTokenReused) {
 }
 
 TEST_F(RestClientIntegration, V2JwtRefreshedBeforeExpiry) {
-  auto server = start({.api = "v2", .auth = "jwt", .tokenTtlSeconds = 2});
+  auto server = start({.api = "v2", .auth = "jwt", .tokenTtlSeconds = 3});
   server->putTi(kKey, "running");
   auto options = optionsFor(*server);
   options.authType = "jwt";
@@ -100,7 +100,7 @@ TEST_F(RestClientIntegration, V2JwtRefreshedBeforeExpiry) {
   options.passwordFile = dir_.write("password", "admin");
   auto source = client(options);
   EXPECT_EQ(source->fetchStates({kKey})[kKey].lookup, Lookup::Found);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // past the token's exp
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));  // past the token's exp
   EXPECT_EQ(source->fetchStates({kKey})[kKey].lookup, Lookup::Found);
   EXPECT_EQ(server->tokenIssues(), 2);
   EXPECT_EQ(server->requests(kListV2, 401), 0);  // renewed ahead of time, not after a rejection

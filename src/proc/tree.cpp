@@ -246,11 +246,15 @@ class TreeBuilder {
   }
 
   // An existing tree of this attempt, or a new one. A tree that does not know its try does not take
-  // processes that do: an old try's orphans must not join the running try.
+  // processes that do: an old try's orphans must not join the running try. A process that does not
+  // tell its map index does not join a mapped TI's tree: it may belong to any sibling index.
   size_t groupFor(const PartialKey& key) {
     for (size_t g = 0; g < groups_.size(); ++g) {
       const auto& k = groups_[g].key;
-      if (k && k->compatible(key) && (k->tryNumber || !key.tryNumber)) return g;
+      if (!k || !k->compatible(key)) continue;
+      bool tryKnownEnough = k->tryNumber || !key.tryNumber;
+      bool mapKnownEnough = key.mapIndex || !k->mapIndex || *k->mapIndex == -1;
+      if (tryKnownEnough && mapKnownEnough) return g;
     }
     Group group;
     group.key = key;
@@ -287,7 +291,10 @@ class TreeBuilder {
     for (size_t i : group.members) pids.insert(procs_[i].pid);
 
     TaskTree tree;
-    if (group.key) tree.key = group.key->toKey();
+    if (group.key) {
+      tree.key = group.key->toKey();
+      tree.mapIndexKnown = group.key->mapIndex.has_value();
+    }
     tree.tiUuid = group.uuid;
     tree.root = procs_[root].identity();
     for (size_t i : group.members) {

@@ -36,6 +36,9 @@ struct TaskTree {
   // From the environment, an Airflow 2 command line or a KubernetesExecutor workload. tryNumber 0:
   // no process told the try; mapIndex -1 also when no process told it.
   std::optional<core::TaskInstanceKey> key;
+  // false: no process told the map index (most environments do not export it), so key's -1 may
+  // stand for any index of a mapped task; tiUuid, when present, names the TI exactly.
+  bool mapIndexKnown = false;
   std::string tiUuid;  // Airflow 3 title `airflow worker -- <uuid>` (may be the only identity)
   core::ProcessIdentity root;
   core::Duration age{0};            // of the oldest member

@@ -252,6 +252,31 @@ TEST_F(TreeTest, OrphanWithKnownTryDoesNotJoinATreeThatDoesNotKnowItsTry) {
   EXPECT_NE(treeWith(trees, 600), treeWith(trees, 610));
 }
 
+TEST_F(TreeTest, OrphanThatDoesNotTellItsMapIndexDoesNotJoinAMappedTree) {
+  add(600, 1, {"airflow", "tasks", "run", "d", "t", "r", "--local", "--map-index", "3"});
+  add(601, 600, {"bash"}, ctx("d", "t", "r", 1));
+  add(610, 1, {"daemon"}, ctx("d", "t", "r", 1));
+  auto trees = scan();
+  ASSERT_EQ(trees.size(), 2u);
+  const TaskTree* mapped = treeWith(trees, 600);
+  ASSERT_TRUE(mapped);
+  EXPECT_EQ(mapped->key->toString(), "d/t/r/3/1");
+  EXPECT_TRUE(mapped->mapIndexKnown);
+  EXPECT_EQ(pids(*mapped), (std::set<core::Pid>{600, 601}));
+  EXPECT_FALSE(treeWith(trees, 610)->mapIndexKnown);
+}
+
+TEST_F(TreeTest, OrphanJoinsAnUnmappedTree) {
+  add(600, 1, {"airflow", "tasks", "run", "d", "t", "r", "--local"});
+  add(601, 600, {"bash"}, ctx("d", "t", "r", 1));
+  add(610, 1, {"daemon"}, ctx("d", "t", "r", 1));
+  auto trees = scan();
+  ASSERT_EQ(trees.size(), 1u);
+  EXPECT_EQ(pids(trees[0]), (std::set<core::Pid>{600, 601, 610}));
+  EXPECT_TRUE(trees[0].mapIndexKnown);
+  EXPECT_TRUE(member(trees[0], 610).orphan);
+}
+
 TEST_F(TreeTest, OldTryUnderASubreaperIsSplitOff) {
   celeryWorker();
   add(700, 101, {"airflow worker -- " + kUuid});

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "kube/api_time.h"
+#include "kube/event_recorder.h"
 
 namespace reaper::kube {
 namespace {
@@ -14,6 +15,7 @@ using web::json::value;
 
 constexpr size_t kPodNamePrefix = 40;
 constexpr size_t kLabelValueLimit = 63;
+constexpr size_t kMessageLimit = 1024;  // the CRD's maxLength
 const std::string kTreesBase = "/apis/airflowreaper.io/v1alpha1";
 
 std::string treesPath(const std::string& nspace) {
@@ -143,7 +145,7 @@ std::string treeStatusPatch(const TreeStatus& tree) {
   status["firstSeen"] = str(formatTime(tree.firstSeen));
   status["lastSeen"] = str(formatTime(tree.lastSeen));
   status["reapedAt"] = tree.reapedAt ? str(formatTime(*tree.reapedAt)) : value::null();
-  status["message"] = str(tree.message);
+  status["message"] = str(truncateNote(tree.message, kMessageLimit));
   value patch = value::object();
   patch["status"] = status;
   return patch.serialize();

@@ -1,5 +1,5 @@
 #pragma once
-// ProcFs over a real procfs mount.
+// ProcFs over a real procfs mount. One instance per thread: it reuses a path buffer between reads.
 #include <string>
 
 #include "os/proc_fs.h"

@@ -110,10 +110,8 @@ core::Result<std::unique_ptr<EventRecorder>> EventRecorder::create(const ClientO
 
 EventRecorder::~EventRecorder() {
   stopping_ = true;
-  if (flusher_.joinable()) {
-    transport_->cancel();
-    flusher_.join();
-  }
+  if (flusher_.joinable()) flusher_.join();
+  flush();  // last chance for what is queued; stops at the first sign of an unreachable server
 }
 
 void EventRecorder::record(const ReapEvent& event) {
@@ -196,7 +194,7 @@ void EventRecorder::forgetOld(core::SteadyTime now) {
 
 void EventRecorder::flush() {
   std::lock_guard flushing(flushing_);
-  while (!stopping_) {
+  while (true) {
     Key key;
     {
       std::lock_guard lock(mutex_);

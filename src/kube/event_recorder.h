@@ -74,7 +74,7 @@ class EventRecorder {
   // Sends what is queued, in order; stops at the first sign that the API server is unreachable
   // (no reply, 429, 5xx) and keeps the rest for the next flush.
   void flush();
-  // Flushes every `interval` on a thread of its own until destruction.
+  // Flushes every `interval` on a thread of its own until destruction (which flushes once more).
   void startFlusher(core::Duration interval);
 
   size_t queued() const;

@@ -235,6 +235,18 @@ TEST_F(FakeApiserver, EventsAreAcceptedAggregatedAndQueuedWhileDown) {
   EXPECT_TRUE(std::count(codes.begin(), codes.end(), 0) >= 1) << "the outage was observed";
 }
 
+TEST_F(FakeApiserver, CreatedRecorderSendsInTheBackground) {
+  const core::PodRef ref{"airflow", "on-node", "11111111-1111-1111-1111-111111111111"};
+  put(pod(ref.name, ref.uid, "node-a"));
+  auto recorder = EventRecorder::create(options_, "node-a", clock_, nullptr);
+  ASSERT_TRUE(recorder) << recorder.error().message;
+  (*recorder)->record({ref, "TaskTreeReaped", "ti=etl/load/r/-1/1 state=success killed=2"});
+  EXPECT_TRUE(eventually([&] {
+    return get("/apis/events.k8s.io/v1/namespaces/airflow/events")["items"].size() == 1;
+  }));
+  EXPECT_EQ((*recorder)->queued(), 0u);
+}
+
 TEST_F(FakeApiserver, CustomResourcesRoundTrip) {
   REAPER_REQUIRE(fs::exists(fs::path(test::sourceDir()) / "k8s/crds"), "k8s/crds missing");
   const core::PodRef ref{"airflow", "on-node", "11111111-1111-1111-1111-111111111111"};

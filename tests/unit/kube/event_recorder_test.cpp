@@ -164,6 +164,17 @@ TEST(EventRecorder, QueueIsBoundedWhileUnreachableAndFlushedWhenBack) {
   EXPECT_EQ(r.body(4)["note"].as_string(), "n4");
 }
 
+TEST(EventRecorder, DestructionFlushesWhatIsQueued) {
+  std::vector<HttpRequest> sent;
+  Recorder r;
+  r.transport->outlivingLog = &sent;
+  r.transport->fallback.response = HttpResponse{201, ""};
+  r.recorder->record(reaped());
+  r.recorder.reset();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].method, "POST");
+}
+
 TEST(EventRecorder, RejectedEventIsDroppedNotRetried) {
   Recorder r;
   r.recorder->record(reaped());

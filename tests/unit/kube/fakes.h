@@ -34,6 +34,7 @@ class FakeTransport final : public ApiTransport {
 
   core::Result<HttpResponse> send(const HttpRequest& request) override {
     requests.push_back(request);
+    if (outlivingLog != nullptr) outlivingLog->push_back(request);
     return next().response;
   }
 
@@ -57,6 +58,7 @@ class FakeTransport final : public ApiTransport {
   std::deque<Reply> script;
   Reply fallback;
   std::vector<HttpRequest> requests;
+  std::vector<HttpRequest>* outlivingLog = nullptr;  // also sent here: outlives the transport
 
  private:
   Reply next() {

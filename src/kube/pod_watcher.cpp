@@ -10,8 +10,10 @@ namespace {
 constexpr core::Duration kBackoffBase{500};
 constexpr core::Duration kBackoffCap{30000};
 constexpr core::Duration kStopPollSlice{100};
-// client-go's reflector: watches last 5-10 min so that watches of many agents do not end together.
+// Watches last 5-6 min, spread so that the watches of many agents do not end together; the
+// transport's stream timeout (cpprest_transport.cpp) outlasts the longest.
 constexpr int kMinWatchSeconds = 300;
+constexpr int kWatchSpreadSeconds = 60;
 
 }  // namespace
 
@@ -145,7 +147,8 @@ PodWatcher::~PodWatcher() { stop(); }
 void PodWatcher::run(PodWatchSession& session) {
   Backoff backoff(kBackoffBase, kBackoffCap, std::random_device{}());
   std::mt19937 random(std::random_device{}());
-  std::uniform_int_distribution<int> watchSeconds(kMinWatchSeconds, 2 * kMinWatchSeconds);
+  std::uniform_int_distribution<int> watchSeconds(kMinWatchSeconds,
+                                                  kMinWatchSeconds + kWatchSpreadSeconds);
   while (!stopping_) {
     auto round = session.runOnce(watchSeconds(random));
     if (stopping_) return;

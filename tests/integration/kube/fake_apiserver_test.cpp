@@ -9,6 +9,7 @@
 #define _TURN_OFF_PLATFORM_STRING  // cpprest's U() macro breaks gtest templates
 #include <cpprest/json.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -179,7 +180,9 @@ TEST_F(FakeApiserver, RejectsAnUnknownCaAndAWrongToken) {
 TEST_F(FakeApiserver, WatcherFollowsThisNodesPodsThroughFaults) {
   put(pod("on-node", "11111111-1111-1111-1111-111111111111", "node-a"));
   put(pod("elsewhere", "22222222-2222-2222-2222-222222222222", "node-b"));
-  auto watcher = PodWatcher::start(options_, "node-a", {}, clock_, nullptr);
+  std::atomic<int> finished{0};  // requests answered in full: the list, not the open watch
+  auto watcher =
+      PodWatcher::start(options_, "node-a", {}, clock_, [&](int) { finished.fetch_add(1); });
   ASSERT_TRUE(watcher) << watcher.error().message;
   PodWatcher& w = **watcher;
   ASSERT_TRUE(eventually([&] { return w.synced() && hasPod(w, "on-node"); }));
@@ -187,6 +190,7 @@ TEST_F(FakeApiserver, WatcherFollowsThisNodesPodsThroughFaults) {
 
   put(pod("second", "33333333-3333-3333-3333-333333333333", "node-a"));
   EXPECT_TRUE(eventually([&] { return hasPod(w, "second"); })) << "watch delivered the new pod";
+  EXPECT_EQ(finished.load(), 1) << "delivered line by line while the watch is still open";
 
   fault(R"({"mode":"410","count":1})");
   put(pod("after-gone", "44444444-4444-4444-4444-444444444444", "node-a"));

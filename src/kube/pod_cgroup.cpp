@@ -88,7 +88,8 @@ std::optional<std::string> parseSystemdContainerScope(std::string_view part) {
   return std::nullopt;
 }
 
-// `.../kubepods[/<qos>]/pod<uid>[/<id>]` from the `kubepods` component (or the `..` in its place).
+// `.../kubepods[/<qos>]/pod<uid>[/<id>|/crio-<id>]` from the `kubepods` component (or the `..` in
+// its place).
 std::optional<PodCgroupRef> parseCgroupfs(const std::vector<std::string_view>& parts, size_t at) {
   size_t next = at + 1;
   std::string qos = parts[at] == ".." ? "" : "guaranteed";  // relative: the qos level is above us
@@ -101,8 +102,10 @@ std::optional<PodCgroupRef> parseCgroupfs(const std::vector<std::string_view>& p
   if (!removePrefix(pod, "pod") || !isPodUid(pod)) return std::nullopt;
   PodCgroupRef ref{std::string(pod), "", qos, CgroupDriver::Cgroupfs};
   if (next + 1 < parts.size()) {
-    if (!isContainerId(parts[next + 1])) return std::nullopt;
-    ref.containerId = std::string(parts[next + 1]);
+    std::string_view id = parts[next + 1];
+    removePrefix(id, "crio-");  // CRI-O's cgroupfs naming; crio-conmon-<id> stays invalid
+    if (!isContainerId(id)) return std::nullopt;
+    ref.containerId = std::string(id);
   }
   return ref;
 }

@@ -210,6 +210,19 @@ TEST_F(FakeApiserver, WatcherFollowsThisNodesPodsThroughFaults) {
   w.stop();
 }
 
+TEST_F(FakeApiserver, WatcherLimitedToNamespaces) {
+  put(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"other"}})");
+  put(pod("in-airflow", "11111111-1111-1111-1111-111111111111", "node-a"));
+  std::string elsewhere = pod("in-other", "22222222-2222-2222-2222-222222222222", "node-a");
+  elsewhere.replace(elsewhere.find("\"airflow\""), 9, "\"other\"");
+  put(elsewhere);
+  auto watcher = PodWatcher::start(options_, "node-a", {"airflow"}, clock_, nullptr);
+  ASSERT_TRUE(watcher) << watcher.error().message;
+  ASSERT_TRUE(eventually([&] { return (*watcher)->synced(); }));
+  EXPECT_TRUE(hasPod(**watcher, "in-airflow"));
+  EXPECT_FALSE(hasPod(**watcher, "in-other"));
+}
+
 TEST_F(FakeApiserver, EventsAreAcceptedAggregatedAndQueuedWhileDown) {
   const core::PodRef ref{"airflow", "on-node", "11111111-1111-1111-1111-111111111111"};
   put(pod(ref.name, ref.uid, "node-a"));

@@ -53,6 +53,13 @@ TEST(ParsePodCgroupPath, CgroupfsWithAndWithoutQos) {
             ref("guaranteed", CgroupDriver::Cgroupfs));
 }
 
+TEST(ParsePodCgroupPath, CgroupfsCrioNaming) {
+  EXPECT_EQ(parsePodCgroupPath("/kubepods/burstable/pod" + kUid + "/crio-" + kId),
+            ref("burstable", CgroupDriver::Cgroupfs));
+  EXPECT_EQ(parsePodCgroupPath("/kubepods/burstable/pod" + kUid + "/crio-conmon-" + kId),
+            std::nullopt);
+}
+
 TEST(ParsePodCgroupPath, RelativeToAgentCgroupNamespace) {
   EXPECT_EQ(parsePodCgroupPath("/../../kubepods-besteffort-pod" + kUidUnderscored +
                                ".slice/cri-containerd-" + kId + ".scope"),

@@ -68,6 +68,7 @@ std::string treeStatusPatch(const TreeStatus& tree);
 std::string reportObject(const std::string& nodeName);
 std::string reportStatusPatch(const NodeSummary& summary, const std::deque<ReapResult>& results);
 
+// Not thread-safe: call from one thread (the reporting loop). Requests are synchronous.
 class CustomResources {
  public:
   CustomResources(std::unique_ptr<ApiTransport> transport, std::string nodeName, core::Clock& clock,

@@ -2,15 +2,24 @@
 
 #include <unistd.h>
 
+#include "agent/kube_reports.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "kill/cgroup_killer.h"
 #include "kill/tree_killer.h"
+#include "kube/pod_watcher.h"
 #include "loop/host_target_source.h"
+#include "loop/pod_target_source.h"
 #include "loop/reaper.h"
+#include "os/cgroup_layout.h"
+#include "os/kernel_cgroup_fs.h"
 #include "os/pidfd_signaller.h"
 #include "os/procfs_reader.h"
 #include "report/metrics.h"
 #include "report/status_server.h"
+
+// After spdlog (fmt 9 breaks otherwise), as the only cpprestsdk header of the wiring.
+#include <pplx/threadpool.h>
 
 namespace reaper::agent {
 namespace {
@@ -30,6 +39,15 @@ airflow::ClientOptions airflowOptions(const config::AirflowConfig& c) {
   return options;
 }
 
+kube::ClientOptions kubeOptions(const config::KubernetesConfig& c) {
+  kube::ClientOptions options;
+  options.apiServer = c.apiServer;
+  options.tokenFile = c.tokenFile;
+  options.caFile = c.caFile;
+  options.insecureSkipVerify = c.insecureSkipVerify;
+  return options;
+}
+
 loop::LoopOptions loopOptions(const config::Config& c) {
   loop::LoopOptions options;
   options.pollInterval = c.pollInterval;
@@ -46,61 +64,144 @@ kill::KillOptions killOptions(const config::Config& c) {
   return options;
 }
 
-// What the agent's parts share; built first, so the Airflow client can report to it.
+// Where container cgroups are looked for: the configured root, else the host's unified (v2) mount
+// and then its v1 freezer hierarchy, whichever exist.
+core::Result<std::vector<std::string>> cgroupRoots(const config::Config& c) {
+  if (!c.cgroupRoot.empty()) return std::vector<std::string>{c.cgroupRoot};
+  auto layout = os::detectCgroupLayout(c.hostRoot);
+  if (!layout) return core::makeError("cgroupRoot: " + layout.error().message);
+  std::vector<std::string> roots;
+  if (layout->unified) roots.push_back(layout->unified->path);
+  if (auto freezer = layout->legacyHierarchy("freezer")) roots.push_back(freezer->path);
+  if (roots.empty()) return core::makeError("cgroupRoot: no cgroup2 or v1 freezer mount found");
+  return roots;
+}
+
+constexpr core::Duration kPodListWait{10000};
+constexpr size_t kHttpThreads = 4;
+
+// What every part reports to; built first so the API clients can count their requests.
 struct Telemetry {
   core::SystemClock clock;
   report::Metrics metrics;
   report::Health health;
 };
 
-// Host mode: every tree under the proc root, killed member by member.
-class HostAgent final : public Agent {
+class NodeAgent final : public Agent {
  public:
-  HostAgent(const config::Config& config, std::unique_ptr<Telemetry> telemetry,
+  NodeAgent(const config::Config& config, std::unique_ptr<Telemetry> telemetry,
             std::unique_ptr<airflow::TaskInstanceSource> airflow)
       : config_(config),
         telemetry_(std::move(telemetry)),
         procfs_(config.procRoot),
         signaller_(config.procRoot),
+        cgroups_(telemetry_->clock),
         airflow_(std::move(airflow)),
-        targets_(procfs_, ::getpid()),
         treeKiller_(signaller_, telemetry_->clock, killOptions(config)),
-        reaper_(targets_, treeKiller_, nullptr),
-        loop_(targets_, *airflow_, reaper_, telemetry_->clock, telemetry_->metrics,
-              telemetry_->health, loopOptions(config)) {}
+        cgroupKiller_(cgroups_, signaller_, telemetry_->clock, killOptions(config)) {}
 
-  loop::ReapLoop& loop() override { return loop_; }
+  // Host mode: every tree under the proc root, killed member by member.
+  void useHostDiscovery() {
+    targets_ = std::make_unique<loop::HostTargetSource>(procfs_, ::getpid());
+    buildLoop(nullptr);
+  }
+
+  // Kubernetes mode: trees confined to this node's pods, whole cgroups for KubernetesExecutor.
+  core::Status useKubernetesDiscovery() {
+    auto roots = cgroupRoots(config_);
+    if (!roots) return roots.error();
+    const auto kube = kubeOptions(config_.kubernetes);
+    auto count = [t = telemetry_.get()](int code) { t->metrics.countKubeRequest(code); };
+    auto watcher = kube::PodWatcher::start(kube, config_.nodeName, config_.kubernetes.namespaces,
+                                           telemetry_->clock, count);
+    if (!watcher) return core::makeError("kubernetes: " + watcher.error().message);
+    pods_ = std::move(watcher).value();
+    targets_ = std::make_unique<loop::PodTargetSource>(
+        procfs_, [this] { return pods_->pods(); }, std::move(roots).value(), ::getpid());
+    buildLoop(&cgroupKiller_);
+    return buildKubeReports(kube, count);
+  }
+
+  loop::ReapLoop& loop() override { return *loop_; }
 
   core::Status start(bool serveStatus) override {
+    if (pods_) waitForPods();
     if (!serveStatus) return core::Ok{};
+    telemetry_->health.markTick(telemetry_->clock.now());
     // Not live once the loop has missed three polls (a reap may hold one for its grace period).
     const core::Duration tolerance = config_.pollInterval * 3 + config_.kill.gracePeriod;
-    server_ = std::make_unique<report::StatusServer>(
-        config_.server.bindAddress, telemetry_->metrics, telemetry_->health, telemetry_->clock,
-        tolerance);
+    server_ = std::make_unique<report::StatusServer>(config_.server.bindAddress,
+                                                     telemetry_->metrics, telemetry_->health,
+                                                     telemetry_->clock, tolerance);
     return server_->start();
   }
 
   void stop() override {
     if (server_) server_->stop();
+    loop_.reset();
+    reports_.reset();
+    if (pods_) pods_->stop();
   }
 
  private:
+  void buildLoop(kill::CgroupKiller* cgroupKiller) {
+    reaper_ = std::make_unique<loop::KillingReaper>(*targets_, treeKiller_, cgroupKiller);
+    loop_ = std::make_unique<loop::ReapLoop>(*targets_, *airflow_, *reaper_, telemetry_->clock,
+                                             telemetry_->metrics, telemetry_->health,
+                                             loopOptions(config_));
+  }
+
+  core::Status buildKubeReports(const kube::ClientOptions& kube, kube::RequestObserver count) {
+    const auto& k = config_.kubernetes;
+    std::unique_ptr<kube::EventRecorder> events;
+    std::unique_ptr<kube::CustomResources> resources;
+    if (k.events) {
+      auto recorder = kube::EventRecorder::create(kube, config_.nodeName, telemetry_->clock, count);
+      if (!recorder) return core::makeError("kubernetes events: " + recorder.error().message);
+      events = std::move(recorder).value();
+    }
+    if (k.taskTrees || k.nodeReport) {
+      auto created = kube::CustomResources::create(kube, config_.nodeName, telemetry_->clock,
+                                                   count, {k.treeRetention, core::Duration{10000}});
+      if (!created) return core::makeError("kubernetes resources: " + created.error().message);
+      resources = std::move(created).value();
+    }
+    reports_ = std::make_unique<KubeReports>(std::move(events), std::move(resources),
+                                             config_.nodeName, telemetry_->clock);
+    loop_->addObserver(*reports_);
+    return core::Ok{};
+  }
+
+  // The first scan should see the node's pods: wait a little for the first list.
+  void waitForPods() {
+    const auto deadline = telemetry_->clock.now() + kPodListWait;
+    while (!pods_->synced() && telemetry_->clock.now() < deadline)
+      telemetry_->clock.sleepFor(core::Duration{50});
+    if (!pods_->synced())
+      core::logger("agent")->warn("pods not listed yet; trees in pods are found once they are");
+  }
+
   config::Config config_;
   std::unique_ptr<Telemetry> telemetry_;
   os::ProcfsReader procfs_;
   os::PidfdSignaller signaller_;
+  os::KernelCgroupFs cgroups_;
   std::unique_ptr<airflow::TaskInstanceSource> airflow_;
-  loop::HostTargetSource targets_;
   kill::TreeKiller treeKiller_;
-  loop::KillingReaper reaper_;
-  loop::ReapLoop loop_;
+  kill::CgroupKiller cgroupKiller_;
+  std::unique_ptr<kube::PodWatcher> pods_;
+  std::unique_ptr<loop::TargetSource> targets_;
+  std::unique_ptr<loop::KillingReaper> reaper_;
+  std::unique_ptr<loop::ReapLoop> loop_;
+  std::unique_ptr<KubeReports> reports_;
   std::unique_ptr<report::StatusServer> server_;
 };
 
 }  // namespace
 
 core::Result<std::unique_ptr<Agent>> buildAgent(const config::Config& config) {
+  // cpprestsdk's default pool has 40 threads; the agent makes a few requests at a time.
+  crossplat::threadpool::initialize_with_threads(kHttpThreads);
   auto telemetry = std::make_unique<Telemetry>();
   Telemetry* shared = telemetry.get();
   auto client = airflow::makeRestClient(
@@ -109,8 +210,13 @@ core::Result<std::unique_ptr<Agent>> buildAgent(const config::Config& config) {
         if (code >= 200 && code < 500) shared->health.markFirstApiAnswer();
       });
   if (!client) return core::makeError("airflow client: " + client.error().message);
-  return std::unique_ptr<Agent>(
-      std::make_unique<HostAgent>(config, std::move(telemetry), std::move(client).value()));
+  auto agent = std::make_unique<NodeAgent>(config, std::move(telemetry), std::move(client).value());
+  if (config.mode == config::Mode::Host) {
+    agent->useHostDiscovery();
+  } else if (auto built = agent->useKubernetesDiscovery(); !built) {
+    return built.error();
+  }
+  return std::unique_ptr<Agent>(std::move(agent));
 }
 
 }  // namespace reaper::agent

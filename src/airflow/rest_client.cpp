@@ -92,6 +92,13 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> RestTaskInstanceSource::fetc
   return result;
 }
 
+core::Status RestTaskInstanceSource::probe() {
+  std::lock_guard lock(mutex_);
+  auto version = apiVersion();
+  if (!version.ok()) return version.error();
+  return core::Ok{};
+}
+
 std::map<std::string, core::TaskInstanceKey> RestTaskInstanceSource::resolveUuids(
     const std::vector<std::string>& uuids) {
   std::lock_guard lock(mutex_);

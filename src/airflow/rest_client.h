@@ -24,6 +24,7 @@ class RestTaskInstanceSource final : public TaskInstanceSource {
       const std::vector<core::TaskInstanceKey>& keys) override;
   std::map<std::string, core::TaskInstanceKey> resolveUuids(
       const std::vector<std::string>& uuids) override;
+  core::Status probe() override;
 
  private:
   core::Result<ApiVersion> apiVersion();

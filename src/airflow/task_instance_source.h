@@ -36,6 +36,8 @@ class TaskInstanceSource {
   // uuids omitted.
   virtual std::map<std::string, core::TaskInstanceKey> resolveUuids(
       const std::vector<std::string>& uuids) = 0;
+  // Checks that the API answers (detects its version); an error says why.
+  virtual core::Status probe() = 0;
 };
 
 struct ClientOptions {

@@ -106,7 +106,10 @@ std::map<core::TaskInstanceKey, airflow::TaskInstanceStatus> ReapLoop::fetchStat
   }
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  // Readiness needs one answer from the API even on a node with nothing to ask about.
+  if (keys.empty() && !apiAnswered_) apiAnswered_ = airflow_.probe().ok();
   if (keys.empty()) return {};
+  apiAnswered_ = true;
   return airflow_.fetchStates(keys);
 }
 

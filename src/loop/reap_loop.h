@@ -95,6 +95,7 @@ class ReapLoop {
   std::vector<ReapObserver*> observers_;
 
   std::map<std::string, core::TaskInstanceKey> resolvedUuids_;
+  bool apiAnswered_ = false;
   std::map<std::string, std::string> lastDecision_;  // label -> "action: reason", logged on change
   std::set<std::string> dryRunReported_;
   // Members that survived an earlier reap of the attempt: not reaped again unless others appear.

@@ -29,6 +29,14 @@ def wait_for(predicate, timeout, step=0.05):
     return predicate()
 
 
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def process_state(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -80,9 +88,9 @@ class Harness:
         self._start([sys.executable, FAKE_AIRFLOW, "--port", "0", "--port-file", port_file,
                      "--api", api, "--auth", auth, "--username", username, "--password", password],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(), 10):
+        if not wait_for(lambda: read_text(port_file).strip(), 10):
             raise RuntimeError("stand-in Airflow API did not start")
-        self.port = int(open(port_file).read())
+        self.port = int(read_text(port_file))
         return self.port
 
     def control(self, method, path, body=None):
@@ -155,6 +163,8 @@ class Harness:
         return proc
 
     def close(self):
+        if hasattr(self, "agent_log"):
+            self.agent_log.close()
         for proc in reversed(self.processes):
             if proc.poll() is None:
                 proc.kill()

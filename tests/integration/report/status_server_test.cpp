@@ -2,7 +2,7 @@
 // clang-format off
 // spdlog and gtest before cpprestsdk: its macros (U) break fmt 9 and gtest otherwise.
 #include "report/status_server.h"
-#include "unit/report/fake_clock.h"
+#include "support/fake_clock.h"
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,7 +40,7 @@ class StatusServerTest : public ::testing::Test {
             response.extract_utf8string(true).get()};
   }
 
-  test::FakeClock clock_;
+  reaper::test::FakeClock clock_;
   Metrics metrics_;
   Health health_;
   StatusServer server_{"127.0.0.1:0", metrics_, health_, clock_, kTolerance};
@@ -88,7 +88,7 @@ TEST_F(StatusServerTest, StopClosesThePort) {
 
 // The default bind address (all interfaces) is reachable on loopback.
 TEST(StatusServer, ServesOnAllInterfaces) {
-  test::FakeClock clock;
+  reaper::test::FakeClock clock;
   Metrics metrics;
   Health health;
   health.markTick(clock.now());
@@ -110,7 +110,7 @@ TEST(StatusServer, ATakenPortIsAStartError) {
   ASSERT_EQ(::listen(fd, 1), 0);
   ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
 
-  test::FakeClock clock;
+  reaper::test::FakeClock clock;
   Metrics metrics;
   Health health;
   StatusServer server("127.0.0.1:" + std::to_string(ntohs(address.sin_port)), metrics, health,

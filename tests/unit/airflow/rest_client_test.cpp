@@ -2,6 +2,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "support/fake_clock.h"
 #include <spdlog/sinks/ostream_sink.h>
 #include <unistd.h>
 
@@ -17,24 +19,7 @@ namespace {
 
 using core::TaskInstanceKey;
 
-class FakeClock final : public core::Clock {
- public:
-  core::SteadyTime now() const override { return steady_; }
-  core::WallTime wallNow() const override { return wall_; }
-  void sleepFor(core::Duration d) override {
-    slept.push_back(d);
-    advance(d);
-  }
-  void advance(core::Duration d) {
-    steady_ += d;
-    wall_ += d;
-  }
-  std::vector<core::Duration> slept;
-
- private:
-  core::SteadyTime steady_{};
-  core::WallTime wall_{std::chrono::seconds(1'700'000'000)};
-};
+using reaper::test::FakeClock;
 
 // Answers requests by a handler; records every request.
 class FakeTransport final : public HttpTransport {
@@ -203,12 +188,12 @@ TEST(RestClient, RetriesServerErrorsWithBackoffThenSucceeds) {
   });
   auto states = h.client->fetchStates({kRunning});
   EXPECT_EQ(states[kRunning].lookup, Lookup::Found);
-  ASSERT_EQ(h.clock.slept.size(), 2u);
+  ASSERT_EQ(h.clock.slept().size(), 2u);
   // Exponential with jitter in [0.5, 1.5): 50..150 ms, then 100..300 ms.
-  EXPECT_GE(h.clock.slept[0].count(), 50);
-  EXPECT_LT(h.clock.slept[0].count(), 150);
-  EXPECT_GE(h.clock.slept[1].count(), 100);
-  EXPECT_LT(h.clock.slept[1].count(), 300);
+  EXPECT_GE(h.clock.slept()[0].count(), 50);
+  EXPECT_LT(h.clock.slept()[0].count(), 150);
+  EXPECT_GE(h.clock.slept()[1].count(), 100);
+  EXPECT_LT(h.clock.slept()[1].count(), 300);
   EXPECT_EQ(h.observed, (std::vector<int>{503, 503, 200}));
 }
 

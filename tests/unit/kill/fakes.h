@@ -12,21 +12,11 @@
 #include "core/clock.h"
 #include "os/cgroup_fs.h"
 #include "os/signaller.h"
+#include "support/fake_clock.h"
 
 namespace reaper::kill::testing {
 
-class FakeClock final : public core::Clock {
- public:
-  core::SteadyTime now() const override { return now_; }
-  core::WallTime wallNow() const override { return core::WallTime{} + now_.time_since_epoch(); }
-  void sleepFor(core::Duration d) override { now_ += d; }
-  core::Duration elapsed() const {
-    return std::chrono::duration_cast<core::Duration>(now_ - core::SteadyTime{});
-  }
-
- private:
-  core::SteadyTime now_{};
-};
+using FakeClock = reaper::test::FakeClock;
 
 struct FakeProcess {
   uint64_t startTicks = 0;

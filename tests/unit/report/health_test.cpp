@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "report/status_server.h"
-#include "unit/report/fake_clock.h"
+#include "support/fake_clock.h"
 
 namespace reaper::report {
 namespace {
@@ -9,13 +9,13 @@ namespace {
 using core::Duration;
 
 TEST(Health, NotLiveBeforeTheFirstTick) {
-  test::FakeClock clock;
+  reaper::test::FakeClock clock;
   Health health;
   EXPECT_FALSE(health.live(clock.now(), Duration(10000)));
 }
 
 TEST(Health, LiveWhileTicksArriveWithinTolerance) {
-  test::FakeClock clock;
+  reaper::test::FakeClock clock;
   Health health;
   health.markTick(clock.now());
   clock.advance(Duration(10000));

@@ -1,0 +1,166 @@
+#include "agent/kube_reports.h"
+
+#include <algorithm>
+
+#include "core/log.h"
+#include "core/redact.h"
+
+namespace reaper::agent {
+namespace {
+
+constexpr size_t kMaxQueuedResults = 1000;
+constexpr size_t kOrphansInNote = 5;
+constexpr size_t kCommandLineInNote = 120;
+
+std::string noteFor(const loop::ReapResult& result) {
+  const auto& tree = result.target.tree;
+  std::string note = "ti=" + result.target.label() + " state=" + result.state +
+                     " processes=" + std::to_string(tree.members.size()) +
+                     " killed=" + std::to_string(result.report.killed) +
+                     " orphans=" + std::to_string(result.target.orphanCount()) +
+                     " survivors=" + std::to_string(result.report.survivors.size());
+  size_t listed = 0;
+  for (const auto& member : tree.members) {
+    if (!(member.orphan || member.escapee) || listed++ == kOrphansInNote) continue;
+    note += "; " + std::to_string(member.id.pid) + " " +
+            core::redactedCommandLine(member.argv, kCommandLineInNote);
+  }
+  return note;
+}
+
+}  // namespace
+
+std::optional<kube::ReapEvent> reapEvent(const loop::ReapResult& result) {
+  if (!result.target.pod || result.outcome == "dry_run") return std::nullopt;
+  std::string reason = "TaskTreeReaped";
+  if (result.outcome == "failed")
+    reason = "TaskTreeKillFailed";
+  else if (result.target.orphanCount() > 0)
+    reason = "OrphansReaped";
+  return kube::ReapEvent{*result.target.pod, reason, noteFor(result)};
+}
+
+KubeReports::KubeReports(std::unique_ptr<kube::EventRecorder> events,
+                         std::unique_ptr<kube::CustomResources> resources, std::string nodeName,
+                         core::Clock& clock)
+    : events_(std::move(events)),
+      resources_(std::move(resources)),
+      nodeName_(std::move(nodeName)),
+      clock_(clock) {
+  if (resources_) worker_ = std::thread([this] { work(); });
+}
+
+KubeReports::~KubeReports() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (worker_.joinable()) worker_.join();
+  if (events_) events_->flush();
+}
+
+kube::TreeStatus KubeReports::treeStatus(const loop::Target& target, const std::string& state) {
+  kube::TreeStatus status;
+  status.nodeName = nodeName_;
+  status.pod = *target.pod;
+  status.ti = *target.tree.key;
+  status.taskInstanceState = state;
+  status.rootPid = target.tree.root.pid;
+  status.processes = static_cast<int>(target.tree.members.size());
+  for (const auto& m : target.tree.members) {
+    status.orphans += m.orphan ? 1 : 0;
+    status.escapees += m.escapee ? 1 : 0;
+  }
+  status.lastSeen = clock_.wallNow();
+  status.firstSeen = firstSeen_.try_emplace(target.label(), status.lastSeen).first->second;
+  return status;
+}
+
+void KubeReports::observed(const std::vector<loop::Assessment>& assessments) {
+  if (!resources_) return;
+  std::vector<kube::TreeStatus> trees;
+  size_t processes = 0;
+  std::lock_guard lock(mutex_);
+  for (const auto& a : assessments) {
+    processes += a.target.tree.members.size();
+    if (!a.target.pod || !a.target.tree.key || finished_.contains(a.target.label())) continue;
+    const std::string state =
+        a.status.lookup == airflow::Lookup::Found ? a.status.state.value_or("") : "";
+    kube::TreeStatus status = treeStatus(a.target, state);
+    status.phase = a.decision.action == reconcile::Action::Kill ? "Reaping" : "Running";
+    status.message = std::string(reconcile::actionName(a.decision.action)) + ": " +
+                     a.decision.reason;
+    trees.push_back(std::move(status));
+  }
+  summary_.trackedTrees = static_cast<int>(assessments.size());
+  summary_.trackedProcesses = static_cast<int>(processes);
+  latest_ = std::move(trees);
+  wake_.notify_all();
+}
+
+void KubeReports::reaped(const loop::ReapResult& result) {
+  if (events_) {
+    if (auto event = reapEvent(result)) events_->record(*event);
+  }
+  if (!resources_ || !result.target.pod || !result.target.tree.key) return;
+  std::lock_guard lock(mutex_);
+  kube::TreeStatus tree = treeStatus(result.target, result.state);
+  const bool failed = result.outcome == "failed";
+  tree.phase = result.outcome == "dry_run" ? "Running" : failed ? "KillFailed" : "Reaped";
+  if (result.outcome != "dry_run") tree.reapedAt = result.at;
+  tree.message = result.outcome + ": " + result.reason;
+  kube::ReapResult row{result.at, *result.target.pod, *result.target.tree.key, result.state,
+                       static_cast<int>(result.report.killed),
+                       static_cast<int>(result.target.orphanCount()), result.outcome};
+  if (result.outcome != "dry_run") {
+    finished_.insert(result.target.label());
+    summary_.reapedTrees += failed ? 0 : 1;
+    summary_.killedProcesses += row.killed;
+    summary_.orphansReaped += row.orphans;
+    summary_.killFailures += failed ? 1 : 0;
+  }
+  if (reaped_.size() == kMaxQueuedResults) reaped_.pop_front();
+  reaped_.push_back(Reaped{std::move(tree), std::move(row)});
+  wake_.notify_all();
+}
+
+void KubeReports::work() {
+  auto log = core::logger("kube");
+  if (auto adopted = resources_->adopt(); !adopted)
+    log->warn("adopting earlier TaskRunnerTrees failed error=\"{}\"", adopted.error().message);
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, std::chrono::seconds(1));
+    std::deque<Reaped> reaped;
+    reaped.swap(reaped_);
+    auto latest = std::exchange(latest_, std::nullopt);
+    const kube::NodeSummary summary = summary_;
+    lock.unlock();
+    for (const auto& r : reaped) writeReaped(r);
+    if (latest) writeSnapshot(*latest);
+    resources_->setSummary(summary);
+    if (auto flushed = resources_->flushReport(); !flushed)
+      log->warn("NodeReapReport write failed error=\"{}\"", flushed.error().message);
+    lock.lock();
+  }
+}
+
+void KubeReports::writeReaped(const Reaped& reaped) {
+  resources_->recordResult(reaped.result);
+  if (auto written = resources_->upsertTree(reaped.tree); !written)
+    core::logger("kube")->warn("TaskRunnerTree write failed error=\"{}\"", written.error().message);
+}
+
+void KubeReports::writeSnapshot(const std::vector<kube::TreeStatus>& trees) {
+  for (const auto& tree : trees) {
+    if (auto written = resources_->upsertTree(tree); !written)
+      core::logger("kube")->warn("TaskRunnerTree write failed error=\"{}\"",
+                                 written.error().message);
+  }
+  if (auto cleaned = resources_->cleanup(); !cleaned)
+    core::logger("kube")->warn("TaskRunnerTree cleanup failed error=\"{}\"",
+                               cleaned.error().message);
+}
+
+}  // namespace reaper::agent

@@ -1,0 +1,62 @@
+#pragma once
+// Reports what the loop saw and did to the Kubernetes API: Events on the pod, a TaskRunnerTree per
+// tree and the node's NodeReapReport. The loop never waits on the API server: events are queued by
+// the recorder, and custom resources are written by a thread of their own from the latest
+// snapshot and a bounded queue of results.
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "kube/custom_resources.h"
+#include "kube/event_recorder.h"
+#include "loop/reap_loop.h"
+
+namespace reaper::agent {
+
+// The Event a reap result raises: reason and redacted note (nullopt: none, e.g. a dry run).
+std::optional<kube::ReapEvent> reapEvent(const loop::ReapResult& result);
+
+class KubeReports final : public loop::ReapObserver {
+ public:
+  // Either of `events` and `resources` may be null (disabled in the configuration).
+  KubeReports(std::unique_ptr<kube::EventRecorder> events,
+              std::unique_ptr<kube::CustomResources> resources, std::string nodeName,
+              core::Clock& clock);
+  ~KubeReports() override;
+
+  void observed(const std::vector<loop::Assessment>& assessments) override;
+  void reaped(const loop::ReapResult& result) override;
+
+ private:
+  struct Reaped {
+    kube::TreeStatus tree;
+    kube::ReapResult result;
+  };
+
+  kube::TreeStatus treeStatus(const loop::Target& target, const std::string& state);
+  void work();
+  void writeSnapshot(const std::vector<kube::TreeStatus>& trees);
+  void writeReaped(const Reaped& reaped);
+
+  std::unique_ptr<kube::EventRecorder> events_;
+  std::unique_ptr<kube::CustomResources> resources_;
+  std::string nodeName_;
+  core::Clock& clock_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::optional<std::vector<kube::TreeStatus>> latest_;
+  std::deque<Reaped> reaped_;
+  kube::NodeSummary summary_;
+  std::map<std::string, core::WallTime> firstSeen_;  // by tree label
+  std::set<std::string> finished_;  // labels of trees reaped (or not) for good: phase stays
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace reaper::agent

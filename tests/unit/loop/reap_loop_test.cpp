@@ -1,0 +1,150 @@
+#include "loop/reap_loop.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes.h"
+
+namespace reaper::loop {
+namespace {
+
+using reaper::test::FakeAirflow;
+using reaper::test::FakeReaper;
+using reaper::test::FakeTargets;
+using reaper::test::tiKey;
+using reaper::test::treeTarget;
+
+class Recorder final : public ReapObserver {
+ public:
+  std::vector<ReapResult> results;
+  size_t snapshots = 0;
+  void observed(const std::vector<Assessment>&) override { ++snapshots; }
+  void reaped(const ReapResult& result) override { results.push_back(result); }
+};
+
+class ReapLoopTest : public ::testing::Test {
+ protected:
+  ReapLoop& loop(bool dryRun = false) {
+    LoopOptions options;
+    options.dryRun = dryRun;
+    loop_ = std::make_unique<ReapLoop>(targets_, airflow_, reaper_, clock_, metrics_, health_,
+                                       options);
+    loop_->addObserver(recorder_);
+    return *loop_;
+  }
+
+  FakeTargets targets_;
+  FakeAirflow airflow_;
+  FakeReaper reaper_;
+  reaper::test::FakeClock clock_;
+  report::Metrics metrics_;
+  report::Health health_;
+  Recorder recorder_;
+  std::unique_ptr<ReapLoop> loop_;
+};
+
+TEST_F(ReapLoopTest, ReapsOnlyAttemptsThatAreNoLongerRunning) {
+  targets_.targets = {treeTarget(tiKey("extract"), {10, 11}), treeTarget(tiKey("load"), {20})};
+  airflow_.set(tiKey("extract"), "failed");
+  airflow_.set(tiKey("load"), "running");
+  auto& l = loop();
+  l.pollOnce();
+  l.drain();
+  EXPECT_EQ(reaper_.reaped, std::vector<std::string>{tiKey("extract").toString()});
+  ASSERT_EQ(recorder_.results.size(), 1u);
+  EXPECT_EQ(recorder_.results[0].outcome, "killed");
+  EXPECT_EQ(recorder_.results[0].state, "failed");
+  EXPECT_NE(metrics_.render().find("airflow_reaper_reaps_total{outcome=\"killed\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(ReapLoopTest, AsksOnceForAllTreesOfOneTaskInstance) {
+  // An old try's orphans and the current try are two trees of one TaskInstance.
+  targets_.targets = {treeTarget(tiKey("extract", 1), {10}), treeTarget(tiKey("extract", 2), {20})};
+  airflow_.set(tiKey("extract"), "running", 2);
+  auto& l = loop();
+  l.pollOnce();
+  l.drain();
+  EXPECT_EQ(airflow_.fetches, 1);
+  EXPECT_EQ(reaper_.reaped, std::vector<std::string>{tiKey("extract", 1).toString()});
+}
+
+TEST_F(ReapLoopTest, UnknownStateNeverReaps) {
+  targets_.targets = {treeTarget(tiKey("extract"), {10})};  // the fake answers Unknown
+  auto& l = loop();
+  const auto assessments = l.assess();
+  l.pollOnce();
+  l.drain();
+  ASSERT_EQ(assessments.size(), 1u);
+  EXPECT_EQ(assessments[0].decision.action, reconcile::Action::Unknown);
+  EXPECT_TRUE(reaper_.reaped.empty());
+}
+
+TEST_F(ReapLoopTest, DryRunReportsOnceAndNeverReaps) {
+  targets_.targets = {treeTarget(tiKey("extract"), {10})};
+  airflow_.set(tiKey("extract"), "failed");
+  auto& l = loop(true);
+  l.pollOnce();
+  l.pollOnce();
+  l.drain();
+  EXPECT_TRUE(reaper_.reaped.empty());
+  ASSERT_EQ(recorder_.results.size(), 1u);
+  EXPECT_EQ(recorder_.results[0].outcome, "dry_run");
+}
+
+TEST_F(ReapLoopTest, SurvivorsAreReportedAndNotRetriedUnlessOthersAppear) {
+  targets_.targets = {treeTarget(tiKey("extract"), {10})};
+  airflow_.set(tiKey("extract"), "failed");
+  reaper_.survivors = {targets_.targets[0].tree.members[0].id};
+  auto& l = loop();
+  l.pollOnce();
+  l.drain();
+  l.pollOnce();
+  l.drain();
+  EXPECT_EQ(reaper_.count(), 1u);
+  ASSERT_EQ(recorder_.results.size(), 1u);
+  EXPECT_EQ(recorder_.results[0].outcome, "failed");
+  targets_.targets = {treeTarget(tiKey("extract"), {10, 12})};  // a newcomer beside the survivor
+  l.pollOnce();
+  l.drain();
+  EXPECT_EQ(reaper_.count(), 2u);
+}
+
+TEST_F(ReapLoopTest, ResolvesEachUuidOnceAndThenDecidesByKey) {
+  Target anonymous = treeTarget(tiKey("extract"), {10});
+  anonymous.tree.key.reset();
+  anonymous.tree.tiUuid = "0196-uuid";
+  targets_.targets = {anonymous};
+  airflow_.uuids["0196-uuid"] = tiKey("extract", 1);
+  airflow_.set(tiKey("extract"), "running");
+  auto& l = loop();
+  l.pollOnce();
+  airflow_.set(tiKey("extract"), "failed");
+  l.pollOnce();
+  l.drain();
+  EXPECT_EQ(airflow_.resolves, 1);
+  EXPECT_EQ(reaper_.reaped, std::vector<std::string>{tiKey("extract").toString()});
+}
+
+TEST_F(ReapLoopTest, UnresolvedUuidIsNeverReaped) {
+  Target anonymous = treeTarget(tiKey("extract"), {10});
+  anonymous.tree.key.reset();
+  anonymous.tree.tiUuid = "unknown-uuid";
+  targets_.targets = {anonymous};
+  auto& l = loop();
+  l.pollOnce();
+  l.drain();
+  EXPECT_TRUE(reaper_.reaped.empty());
+}
+
+TEST_F(ReapLoopTest, ProbesTheApiWhenThereIsNothingToAskAndTicksHealth) {
+  auto& l = loop();
+  l.pollOnce();
+  l.pollOnce();
+  EXPECT_EQ(airflow_.probes, 1);
+  EXPECT_EQ(airflow_.fetches, 0);
+  EXPECT_TRUE(health_.live(clock_.now(), core::Duration{1}));
+  EXPECT_EQ(recorder_.snapshots, 2u);
+}
+
+}  // namespace
+}  // namespace reaper::loop

@@ -1,0 +1,273 @@
+#!/usr/bin/python3
+"""End to end, kubernetes mode: the built agent against the stand-in kube-apiserver and Airflow API
+on loopback, with simulated pods that are real (kubelet-style cgroups under a unique prefix of the
+cgroup2 mount, real processes in real PID namespaces). Reports are read back with the real kubectl.
+Needs root (cgroups, PID namespaces). Timings are generous bounds on behaviour (a tree must be dead
+within pollInterval + gracePeriod + 1 s), not performance assertions. The apiserver outage of the
+watch-fault test lasts DOWN_SECONDS (20 s) rather than a minute to keep the suite short."""
+import json
+import os
+import secrets
+import sys
+import time
+import unittest
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fake_kube"))
+from harness import Harness, read_text, wait_for  # noqa: E402
+from pods import RUN_ID, CGROUP2, SimulatedNode, container_id, ctx_env, pod_object  # noqa: E402
+from test_fake_apiserver import CRDS, KUBECTL, TOKEN, FakeKube  # noqa: E402
+
+AGENT = os.path.join(os.environ.get("REAPER_BINARY_DIR", "build"), "bin", "airflow-reaper")
+POLL, GRACE = 0.5, 1.0
+DEADLINE = POLL + GRACE + 1.0
+REPORT_WAIT = 30  # the NodeReapReport is written at most every 10 s; Events and trees sooner
+DOWN_SECONDS = 20
+RSS_BOUND_KIB = 64 * 1024
+CR = "/apis/airflowreaper.io/v1alpha1"
+
+
+def ti(task, try_number=1):
+    return {"dag_id": "etl", "task_id": task, "run_id": RUN_ID, "map_index": -1,
+            "try_number": try_number, "id": str(uuid.uuid4())}
+
+
+def vm_rss_kib(pid):
+    for line in read_text(f"/proc/{pid}/status").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root: cgroups and PID namespaces")
+class KubeModeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(KUBECTL, os.X_OK):
+            raise RuntimeError(f"kubectl not found at {KUBECTL}: run tests/tools/install-kube-tools.sh")
+        cls.kube = FakeKube(["--crd-dir", CRDS, "--bookmark-interval", "1"])
+        cls.addClassCleanup(cls.kube.stop)
+        cls.token_file = cls.kube.path("token")
+        with open(cls.token_file, "w") as f:
+            f.write(TOKEN + "\n")
+
+    def setUp(self):
+        suffix = secrets.token_hex(4)
+        self.ns = "e2e-" + suffix
+        self.node_name = "e2e-node-" + suffix
+        self.kube.must("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                        "metadata": {"name": self.ns}})
+        self.node = SimulatedNode(self.node_name)
+        self.addCleanup(self.node.close)
+        self.h = Harness(AGENT)
+        self.addCleanup(self.h.close)
+        self.h.start_airflow(api="v2", auth="none")
+
+    # --- the agent
+    def start_agent(self):
+        k = self.kube
+        extra = (f"nodeName: {self.node_name}\ncgroupRoot: {CGROUP2}\n"
+                 f"kubernetes:\n  apiServer: https://127.0.0.1:{k.port}\n"
+                 f"  tokenFile: {self.token_file}\n  caFile: {k.path('ca.crt')}\n")
+        return self.h.start_agent(self.h.write_config(extra=extra), "--mode", "kubernetes")
+
+    def diagnostics(self):
+        log = self.h.agent_output()[-6000:] if hasattr(self.h, "agent_log") else "(not started)"
+        return f"\nagent log:\n{log}\nroles: {self.node.roles()}"
+
+    # --- pods
+    def set_ti(self, t, state):
+        self.h.control("PUT", "/_fake/ti", dict(t, state=state))
+
+    def create_pod(self, name, containers, **kw):
+        obj = pod_object(name, self.ns, self.node_name, containers, **kw)
+        return self.kube.must("POST", "/_fake/objects", obj)["metadata"]["uid"]
+
+    def celery_pod(self, name, tis):
+        """A Celery worker pod (systemd cgroup driver) running one Airflow 3 TI per pool process."""
+        for t in tis:
+            self.set_ti(t, "running")
+        cid = container_id()
+        uid = self.create_pod(name, {"worker": cid}, labels={"component": "worker"})
+        self.node.start_sandbox("systemd", uid)
+        tis_file = os.path.join(self.node.dir, f"{name}.tis")
+        with open(tis_file, "w") as f:
+            f.writelines(f"{t['id']} {t['dag_id']} {t['task_id']} {t['run_id']} "
+                         f"{t['try_number']}\n" for t in tis)
+        self.node.start_container(self.node.container_cgroup("systemd", uid, cid),
+                                  "celery_main.sh", name,
+                                  f"[celeryd: w@{self.node_name}:MainProcess] -active- "
+                                  "(celery worker)", env={"E2E_TIS": tis_file})
+        for n in range(1, len(tis) + 1):
+            # venv python, its sleep, dbt, the escapee, the daemon and the TERM ignorer
+            self.assertTrue(wait_for(
+                lambda: len(self.node.pids_with_role(f"{name}/pool-{n}/task/venv")) >= 6, 15),
+                f"tree {n} of {name} did not start{self.diagnostics()}")
+        return uid
+
+    # --- reading back what the agent reported
+    def trees(self):
+        return self.kube.must("GET", f"{CR}/namespaces/{self.ns}/taskrunnertrees")["items"]
+
+    def wait_registered(self, *tis):
+        tasks = {t["task_id"] for t in tis}
+        ok = wait_for(lambda: tasks <= {tr["spec"]["taskId"] for tr in self.trees()},
+                      REPORT_WAIT, step=0.2)
+        self.assertTrue(ok, f"trees not registered: {self.trees()}{self.diagnostics()}")
+
+    def kubectl_json(self, *args):
+        return json.loads(self.kube.kubectl(*args, "-o", "json").stdout)
+
+    def wait_kubectl(self, predicate, *args):
+        found = []
+
+        def check():
+            items = self.kubectl_json(*args)["items"]
+            found[:] = [i for i in items if predicate(i)]
+            return bool(found)
+        self.assertTrue(wait_for(check, REPORT_WAIT, step=0.5),
+                        f"kubectl {' '.join(args)}: nothing matched in "
+                        f"{self.kubectl_json(*args)['items']}{self.diagnostics()}")
+        return found[0]
+
+    def wait_event(self, pod, reasons):
+        return self.wait_kubectl(
+            lambda e: e["regarding"]["name"] == pod and e["reason"] in reasons,
+            "get", "events.events.k8s.io", "-n", self.ns)
+
+    def wait_tree_phase(self, task, phase):
+        return self.wait_kubectl(
+            lambda t: t["metadata"]["namespace"] == self.ns and t["spec"]["taskId"] == task and
+            t.get("status", {}).get("phase") == phase, "get", "taskrunnertrees", "-A")
+
+    def wait_report_result(self, task, outcome="killed"):
+        def matches(report):
+            return report["metadata"]["name"] == self.node_name and any(
+                r["taskInstance"]["taskId"] == task and r["pod"].startswith(self.ns + "/") and
+                r["outcome"] == outcome for r in report.get("status", {}).get("results", []))
+        return self.wait_kubectl(matches, "get", "nodereapreports")
+
+    def assert_dies(self, role_prefix):
+        self.assertTrue(wait_for(lambda: not self.node.pids_with_role(role_prefix), DEADLINE),
+                        f"{role_prefix} still alive{self.diagnostics()}")
+
+    # --- the tests
+    def test_celery_pod_only_the_failed_tree_dies(self):
+        tis = [ti("extract"), ti("transform"), ti("load")]
+        self.celery_pod("celery-a", tis)
+        self.start_agent()
+        self.wait_registered(*tis)
+        victim = self.node.pids_with_role("celery-a/pool-1/task")
+        bystanders = set(self.node.lasting_pids_with_role("celery-a")) - set(victim)
+        self.assertGreaterEqual(len(victim), 8)
+
+        self.set_ti(tis[0], "failed")
+        self.assert_dies("celery-a/pool-1/task")
+        time.sleep(3 * POLL)
+        self.assertEqual(bystanders - set(self.node.pids_with_role("celery-a")), set(),
+                         f"bystanders died{self.diagnostics()}")
+        signalled = self.node.signalled_roles()
+        self.assertTrue(signalled, "the victim's SIGTERM handlers never ran: no SIGTERM first")
+        self.assertEqual([r for r in signalled if not r.startswith("celery-a/pool-1/task")], [],
+                         f"SIGTERM reached non-members{self.diagnostics()}")
+
+        event = self.wait_event("celery-a", {"OrphansReaped"})
+        self.assertEqual((event["type"], event["action"], event["reportingController"]),
+                         ("Warning", "Kill", "airflowreaper.io/agent"))
+        self.assertIn("etl/extract", event["note"])
+        tree = self.wait_tree_phase("extract", "Reaped")
+        self.assertEqual(tree["spec"]["podName"], "celery-a")
+        self.assertEqual(tree["status"]["taskInstanceState"], "failed")
+        self.wait_report_result("extract")
+        phases = {t["spec"]["taskId"]: t["status"]["phase"] for t in self.trees()}
+        self.assertEqual((phases["transform"], phases["load"]), ("Running", "Running"))
+
+    def test_kubernetes_executor_pod_container_cgroup_emptied_sandbox_stays(self):
+        t = ti("train")
+        self.set_ti(t, "running")
+        cid = container_id()
+        annotations = {"dag_id": t["dag_id"], "task_id": t["task_id"], "run_id": t["run_id"],
+                       "try_number": "1", "map_index": "-1"}
+        uid = self.create_pod("etl-train-abc123", {"base": cid}, annotations=annotations,
+                              labels={"kubernetes_executor": "True", "airflow-worker": "7",
+                                      "dag_id": "etl", "task_id": "train"})
+        self.node.start_sandbox("cgroupfs", uid)
+        cgroup = self.node.container_cgroup("cgroupfs", uid, cid)
+        self.node.start_container(cgroup, "executor_main.sh", "executor",
+                                  "/usr/local/bin/python -m "
+                                  "airflow.sdk.execution_time.execute_workload", env=ctx_env(t))
+        self.assertTrue(wait_for(lambda: len(self.node.pids_with_role("executor")) >= 5, 15))
+        sandbox = self.node.pids_with_role("pause")
+        self.assertTrue(sandbox)
+        self.start_agent()
+        self.wait_registered(t)
+
+        self.set_ti(t, "failed")
+        procs = os.path.join(cgroup, "cgroup.procs")
+        self.assertTrue(wait_for(lambda: not read_text(procs).strip(), DEADLINE),
+                        f"container cgroup still holds {read_text(procs)}{self.diagnostics()}")
+        self.assertEqual(self.node.pids_with_role("executor"), [])
+        time.sleep(3 * POLL)
+        self.assertEqual(self.node.pids_with_role("pause"), sandbox, "the sandbox was killed")
+        self.wait_event("etl-train-abc123", {"TaskTreeReaped", "OrphansReaped"})
+        self.wait_tree_phase("train", "Reaped")
+
+    def test_process_outside_every_pod_is_never_touched(self):
+        t = ti("extract")
+        self.celery_pod("celery-b", [t])
+        outsider = self.node.start_outsider(t)
+        self.assertTrue(wait_for(lambda: len(self.node.pids_with_role("outsider")) >= 3, 10))
+        outside = self.node.pids_with_role("outsider")
+        self.start_agent()
+        self.wait_registered(t)
+        self.set_ti(t, "failed")
+        self.assert_dies("celery-b/pool-1/task")  # the same TI in the pod is reaped...
+        time.sleep(3 * POLL + GRACE)
+        self.assertEqual(self.node.pids_with_role("outsider"), outside,  # ...but not outside it
+                         f"outsider touched{self.diagnostics()}")
+        self.assertIsNone(outsider.poll())
+
+    def test_watch_faults_recover_and_lose_no_result(self):
+        agent = self.start_agent()
+        time.sleep(4 * POLL)
+        rss_before = vm_rss_kib(agent.pid)
+        for n, (mode, body) in enumerate([("drop_watch", {"count": 2}), ("410", {"count": 2}),
+                                          ("500", {"count": 5})]):
+            with self.subTest(fault=mode):
+                self.kube.must("POST", "/_fake/fault", dict(body, mode=mode))
+                time.sleep(2 * POLL)
+                name, t = f"after-{n}", ti(f"task{n}")
+                self.celery_pod(name, [t])
+                self.wait_registered(t)
+                self.set_ti(t, "failed")
+                self.assert_dies(f"{name}/pool-1/task")
+                self.wait_event(name, {"OrphansReaped"})
+
+        t = ti("during-down")
+        self.celery_pod("before-down", [t])
+        self.wait_registered(t)
+        down_until = time.monotonic() + DOWN_SECONDS
+        self.kube.must("POST", "/_fake/fault", {"mode": "down", "seconds": DOWN_SECONDS})
+        self.set_ti(t, "failed")
+        self.assert_dies("before-down/pool-1/task")  # Airflow answers: the reap needs no apiserver
+        time.sleep(max(0.0, down_until - time.monotonic()))
+        self.wait_event("before-down", {"OrphansReaped"})  # queued while down, sent after
+        self.wait_report_result("during-down")
+
+        t = ti("after-down")
+        self.celery_pod("after-down", [t])
+        self.wait_registered(t)
+        self.set_ti(t, "failed")
+        self.assert_dies("after-down/pool-1/task")
+        self.wait_event("after-down", {"OrphansReaped"})
+        rss_after = vm_rss_kib(agent.pid)
+        print(f"\nagent VmRSS: {rss_before} KiB before the faults, {rss_after} KiB after",
+              file=sys.stderr)
+        self.assertLess(rss_after, RSS_BOUND_KIB)
+        self.assertIsNone(agent.poll(), "the agent exited")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -130,9 +130,9 @@ class NodeAgent final : public Agent {
     telemetry_->health.markTick(telemetry_->clock.now());
     // Not live once the loop has missed three polls (a reap may hold one for its grace period).
     const core::Duration tolerance = config_.pollInterval * 3 + config_.kill.gracePeriod;
-    server_ = std::make_unique<report::StatusServer>(config_.server.bindAddress,
-                                                     telemetry_->metrics, telemetry_->health,
-                                                     telemetry_->clock, tolerance);
+    server_ =
+        std::make_unique<report::StatusServer>(config_.server.bindAddress, telemetry_->metrics,
+                                               telemetry_->health, telemetry_->clock, tolerance);
     return server_->start();
   }
 
@@ -161,8 +161,8 @@ class NodeAgent final : public Agent {
       events = std::move(recorder).value();
     }
     if (k.taskTrees || k.nodeReport) {
-      auto created = kube::CustomResources::create(kube, config_.nodeName, telemetry_->clock,
-                                                   count, {k.treeRetention, core::Duration{10000}});
+      auto created = kube::CustomResources::create(kube, config_.nodeName, telemetry_->clock, count,
+                                                   {k.treeRetention, core::Duration{10000}});
       if (!created) return core::makeError("kubernetes resources: " + created.error().message);
       resources = std::move(created).value();
     }
@@ -204,11 +204,12 @@ core::Result<std::unique_ptr<Agent>> buildAgent(const config::Config& config) {
   crossplat::threadpool::initialize_with_threads(kHttpThreads);
   auto telemetry = std::make_unique<Telemetry>();
   Telemetry* shared = telemetry.get();
-  auto client = airflow::makeRestClient(
-      airflowOptions(config.airflow), shared->clock, [shared](int code, double seconds) {
-        shared->metrics.countAirflowRequest(code, seconds);
-        if (code >= 200 && code < 500) shared->health.markFirstApiAnswer();
-      });
+  auto client = airflow::makeRestClient(airflowOptions(config.airflow), shared->clock,
+                                        [shared](int code, double seconds) {
+                                          shared->metrics.countAirflowRequest(code, seconds);
+                                          if (code >= 200 && code < 500)
+                                            shared->health.markFirstApiAnswer();
+                                        });
   if (!client) return core::makeError("airflow client: " + client.error().message);
   auto agent = std::make_unique<NodeAgent>(config, std::move(telemetry), std::move(client).value());
   if (config.mode == config::Mode::Host) {

@@ -35,7 +35,8 @@ Result<Duration> parseDuration(std::string_view text) {
     if (unit == nullptr)
       return makeError("bad duration '" + original + "': missing unit (ms, s, m or h)");
     text.remove_prefix(unit->suffix.size());
-    if (amount > (1LL << 40) / unit->millis) return makeError("duration '" + original + "' too large");
+    if (amount > (1LL << 40) / unit->millis)
+      return makeError("duration '" + original + "' too large");
     total += amount * unit->millis;
   }
   return Duration(total);

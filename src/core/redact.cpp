@@ -24,9 +24,9 @@ const std::regex& urlUserinfo() {
 
 const std::regex& flagWithValue() {
   // --password=x, --api-key x, -p? (short flags are too ambiguous to touch)
-  static const std::regex re(std::string(R"((--[A-Za-z0-9\-_]*)") + kSecretWord +
-                                 R"([A-Za-z0-9\-_]*)(=|\s+)([^\s]+))",
-                             std::regex::icase | std::regex::optimize);
+  static const std::regex re(
+      std::string(R"((--[A-Za-z0-9\-_]*)") + kSecretWord + R"([A-Za-z0-9\-_]*)(=|\s+)([^\s]+))",
+      std::regex::icase | std::regex::optimize);
   return re;
 }
 
@@ -56,7 +56,8 @@ std::string redactedCommandLine(const std::vector<std::string>& argv, size_t max
     joined += arg;
   }
   // One line per command: scripts passed with `-c` carry newlines and tabs.
-  std::replace_if(joined.begin(), joined.end(), [](char c) { return c >= 0 && c < ' '; }, ' ');
+  std::replace_if(
+      joined.begin(), joined.end(), [](char c) { return c >= 0 && c < ' '; }, ' ');
   std::string redacted = redactCommandLine(joined);
   if (maxLength > 0 && redacted.size() > maxLength) {
     redacted.resize(maxLength > 3 ? maxLength - 3 : maxLength);

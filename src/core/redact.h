@@ -1,8 +1,8 @@
 #pragma once
-// Secret redaction for anything that leaves the agent (logs, scan output, Events, custom resources).
-// Command lines carry secrets: the KubernetesExecutor --json-string holds the task's execution token,
-// connection URIs hold passwords, `--password`-style arguments and `*_PASSWORD=` assignments hold
-// credentials. Redaction errs on the side of hiding too much.
+// Secret redaction for anything that leaves the agent (logs, scan output, Events, custom
+// resources). Command lines carry secrets: the KubernetesExecutor --json-string holds the task's
+// execution token, connection URIs hold passwords, `--password`-style arguments and `*_PASSWORD=`
+// assignments hold credentials. Redaction errs on the side of hiding too much.
 #include <string>
 #include <string_view>
 #include <vector>

@@ -15,8 +15,8 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}         // NOLINT: implicit by design
-  Result(Error error) : data_(std::move(error)) {}     // NOLINT: implicit by design
+  Result(T value) : data_(std::move(value)) {}      // NOLINT: implicit by design
+  Result(Error error) : data_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool ok() const { return data_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -38,6 +38,8 @@ class [[nodiscard]] Result {
 struct Ok {};
 using Status = Result<Ok>;
 
-inline Error makeError(std::string message, int code = 0) { return Error{std::move(message), code}; }
+inline Error makeError(std::string message, int code = 0) {
+  return Error{std::move(message), code};
+}
 
 }  // namespace reaper::core

@@ -1,9 +1,10 @@
 #pragma once
 // Small value types shared by every module.
+#include <sys/types.h>
+
 #include <compare>
 #include <cstdint>
 #include <string>
-#include <sys/types.h>
 
 namespace reaper::core {
 

@@ -34,7 +34,8 @@ std::string podField(const Target& target) {
 }
 
 std::string stateOf(const airflow::TaskInstanceStatus& status) {
-  if (status.lookup != Lookup::Found) return status.lookup == Lookup::Missing ? "missing" : "unknown";
+  if (status.lookup != Lookup::Found)
+    return status.lookup == Lookup::Missing ? "missing" : "unknown";
   return status.state.value_or("none");
 }
 
@@ -172,20 +173,28 @@ bool ReapLoop::worthReaping(const Target& target) const {
 void ReapLoop::reportDryRun(const Assessment& assessment) {
   const std::string label = assessment.target.label();
   if (!dryRunReported_.insert(label).second) return;
-  deliver(ReapResult{assessment.target, stateOf(assessment.status), assessment.decision.reason,
-                     "dry_run", {}, clock_.wallNow()});
+  deliver(ReapResult{assessment.target,
+                     stateOf(assessment.status),
+                     assessment.decision.reason,
+                     "dry_run",
+                     {},
+                     clock_.wallNow()});
 }
 
 void ReapLoop::startReap(const Assessment& assessment) {
   const std::string label = assessment.target.label();
   core::logger("loop")->info("reap ti={}{} root={} processes={} orphans={} reason=\"{}\"", label,
                              podField(assessment.target), assessment.target.tree.root.pid,
-                             assessment.target.tree.members.size(),
-                             assessment.target.orphanCount(), assessment.decision.reason);
+                             assessment.target.tree.members.size(), assessment.target.orphanCount(),
+                             assessment.decision.reason);
   auto done = std::make_shared<std::atomic<bool>>(false);
   std::thread worker([this, assessment, done] {
-    ReapResult result{assessment.target, stateOf(assessment.status), assessment.decision.reason,
-                      "", reaper_.reap(assessment.target), clock_.wallNow()};
+    ReapResult result{assessment.target,
+                      stateOf(assessment.status),
+                      assessment.decision.reason,
+                      "",
+                      reaper_.reap(assessment.target),
+                      clock_.wallNow()};
     result.outcome = result.report.survivors.empty() && !result.report.error ? "killed" : "failed";
     {
       std::lock_guard lock(finishedMutex_);
@@ -220,7 +229,8 @@ void ReapLoop::deliver(ReapResult result) {
     auto& known = survivors_[label];
     known.insert(report.survivors.begin(), report.survivors.end());
   }
-  metrics_.countReap(result.outcome, report.killed, result.outcome == "dry_run" ? 0 : result.target.orphanCount(),
+  metrics_.countReap(result.outcome, report.killed,
+                     result.outcome == "dry_run" ? 0 : result.target.orphanCount(),
                      std::chrono::duration<double>(report.took).count());
   auto log = core::logger("loop");
   log->info("reaped ti={}{} outcome={} state={} signalled={} killed={} survivors={} took_ms={}{}",

@@ -1,8 +1,10 @@
 #include "loop/scan_output.h"
 
+// fmt 9 (under spdlog) breaks when a cpprestsdk header comes first.
+// clang-format off
 #include <spdlog/fmt/fmt.h>
-
 #include <cpprest/json.h>
+// clang-format on
 
 #include "core/redact.h"
 
@@ -95,7 +97,8 @@ std::string scanTable(const std::vector<Assessment>& assessments) {
   std::string out = fmt::format("{:<48} {:<24} {:<10} {:>5} {:>7}  {}\n", "TASK INSTANCE", "POD",
                                 "STATE", "PROCS", "ACTION", "REASON");
   for (const auto& a : assessments) {
-    const std::string pod = a.target.pod ? a.target.pod->namespaceName + "/" + a.target.pod->name : "-";
+    const std::string pod =
+        a.target.pod ? a.target.pod->namespaceName + "/" + a.target.pod->name : "-";
     out += fmt::format("{:<48} {:<24} {:<10} {:>5} {:>7}  {}\n", a.target.label(), pod,
                        stateText(a.status), a.target.tree.members.size(),
                        reconcile::actionName(a.decision.action), a.decision.reason);

@@ -36,8 +36,10 @@ Decision decide(const Attempt& attempt, const Observation& observation, bool see
   using Lookup = Observation::Lookup;
   if (observation.lookup == Lookup::Unknown) return unknown("state unknown: " + observation.detail);
   if (observation.lookup == Lookup::Missing) {
-    if (!policy.killMissing) return keep("task instance missing from the API (onMissingTaskInstance=keep)");
-    if (withinStartupGrace(attempt, seenRunning, policy)) return keep("missing, within startup grace");
+    if (!policy.killMissing)
+      return keep("task instance missing from the API (onMissingTaskInstance=keep)");
+    if (withinStartupGrace(attempt, seenRunning, policy))
+      return keep("missing, within startup grace");
     return kill("task instance missing from the API");
   }
   const int attemptTry = attempt.key->tryNumber;

@@ -1,6 +1,6 @@
 #pragma once
-// Pure decision logic: given what discovery saw of an attempt and what the Airflow API said about its
-// TaskInstance, keep or kill. When in doubt, never kill.
+// Pure decision logic: given what discovery saw of an attempt and what the Airflow API said about
+// its TaskInstance, keep or kill. When in doubt, never kill.
 #include <map>
 #include <optional>
 #include <string>
@@ -44,8 +44,8 @@ struct Decision {
 Decision decide(const Attempt& attempt, const Observation& observation, bool seenRunning,
                 const Policy& policy);
 
-// Remembers, across polls, which attempts were seen running (the startup grace only protects attempts
-// never seen running) and forgets attempts that are gone.
+// Remembers, across polls, which attempts were seen running (the startup grace only protects
+// attempts never seen running) and forgets attempts that are gone.
 class Reconciler {
  public:
   explicit Reconciler(Policy policy) : policy_(policy) {}

@@ -33,19 +33,19 @@ inline std::string python() {
 }  // namespace reaper::test
 
 // Skips a test that needs root (cgroups, namespaces), or fails it under CI where it must run.
-#define REAPER_REQUIRE_ROOT()                                                       \
-  do {                                                                              \
-    if (::geteuid() != 0) {                                                         \
-      if (::reaper::test::inCi()) FAIL() << "needs root, and CI must run as root";  \
-      GTEST_SKIP() << "needs root (real cgroups and PID namespaces)";               \
-    }                                                                               \
+#define REAPER_REQUIRE_ROOT()                                                      \
+  do {                                                                             \
+    if (::geteuid() != 0) {                                                        \
+      if (::reaper::test::inCi()) FAIL() << "needs root, and CI must run as root"; \
+      GTEST_SKIP() << "needs root (real cgroups and PID namespaces)";              \
+    }                                                                              \
   } while (0)
 
 // Skips (or fails under CI) when a precondition of the machine is missing.
-#define REAPER_REQUIRE(cond, why)                                        \
-  do {                                                                   \
-    if (!(cond)) {                                                       \
+#define REAPER_REQUIRE(cond, why)                                         \
+  do {                                                                    \
+    if (!(cond)) {                                                        \
       if (::reaper::test::inCi()) FAIL() << "required under CI: " << why; \
-      GTEST_SKIP() << why;                                               \
-    }                                                                    \
+      GTEST_SKIP() << why;                                                \
+    }                                                                     \
   } while (0)

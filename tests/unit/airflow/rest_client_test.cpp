@@ -2,8 +2,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include "support/fake_clock.h"
 #include <spdlog/sinks/ostream_sink.h>
 #include <unistd.h>
 
@@ -13,6 +11,7 @@
 #include <sstream>
 
 #include "core/log.h"
+#include "support/fake_clock.h"
 
 namespace reaper::airflow {
 namespace {

@@ -171,7 +171,8 @@ TEST_F(CgroupKillerTest, OtherCgroupKillErrorsAreReportedWithoutFallback) {
   EXPECT_THAT(cgroups_.events, ElementsAre("kill"));
   EXPECT_THAT(world_.sent(), IsEmpty());
   EXPECT_THAT(report.survivors, ElementsAre(a));
-  EXPECT_EQ(clock_.elapsed(), core::Duration{0});  // no pointless wait for a cgroup nobody signalled
+  EXPECT_EQ(clock_.elapsed(),
+            core::Duration{0});  // no pointless wait for a cgroup nobody signalled
 }
 
 }  // namespace

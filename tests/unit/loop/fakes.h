@@ -3,9 +3,9 @@
 #include <map>
 #include <mutex>
 
+#include "airflow/task_instance_source.h"
 #include "loop/reaper.h"
 #include "loop/target.h"
-#include "airflow/task_instance_source.h"
 #include "support/fake_clock.h"
 
 namespace reaper::test {

@@ -26,8 +26,8 @@ class ReapLoopTest : public ::testing::Test {
   ReapLoop& loop(bool dryRun = false) {
     LoopOptions options;
     options.dryRun = dryRun;
-    loop_ = std::make_unique<ReapLoop>(targets_, airflow_, reaper_, clock_, metrics_, health_,
-                                       options);
+    loop_ =
+        std::make_unique<ReapLoop>(targets_, airflow_, reaper_, clock_, metrics_, health_, options);
     loop_->addObserver(recorder_);
     return *loop_;
   }

@@ -25,9 +25,9 @@ TEST(Decide, KeepsRunningAttempt) {
 }
 
 TEST(Decide, KillsEveryStateButRunning) {
-  for (const char* state : {"success", "failed", "up_for_retry", "up_for_reschedule", "deferred",
-                            "restarting", "removed", "skipped", "upstream_failed", "queued",
-                            "scheduled"}) {
+  for (const char* state :
+       {"success", "failed", "up_for_retry", "up_for_reschedule", "deferred", "restarting",
+        "removed", "skipped", "upstream_failed", "queued", "scheduled"}) {
     const Decision d = decide(attempt(1), found(state, 1), true, kPolicy);
     EXPECT_EQ(d.action, Action::Kill) << state;
     EXPECT_EQ(d.reason, std::string("state=") + state);

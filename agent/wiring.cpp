@@ -111,22 +111,25 @@ class NodeAgent final : public Agent {
     auto roots = cgroupRoots(config_);
     if (!roots) return roots.error();
     const auto kube = kubeOptions(config_.kubernetes);
-    auto count = [t = telemetry_.get()](int code) { t->metrics.countKubeRequest(code); };
     auto watcher = kube::PodWatcher::start(kube, config_.nodeName, config_.kubernetes.namespaces,
-                                           telemetry_->clock, count);
+                                           telemetry_->clock, countKubeRequests());
     if (!watcher) return core::makeError("kubernetes: " + watcher.error().message);
     pods_ = std::move(watcher).value();
     targets_ = std::make_unique<loop::PodTargetSource>(
         procfs_, [this] { return pods_->pods(); }, std::move(roots).value(), ::getpid());
     buildLoop(&cgroupKiller_);
-    return buildKubeReports(kube, count);
+    kube_ = kube;
+    return core::Ok{};
   }
 
   loop::ReapLoop& loop() override { return *loop_; }
 
-  core::Status start(bool serveStatus) override {
+  core::Status start(bool run) override {
     if (pods_) waitForPods();
-    if (!serveStatus) return core::Ok{};
+    if (!run) return core::Ok{};
+    if (kube_) {
+      if (auto reports = buildKubeReports(); !reports) return reports;
+    }
     telemetry_->health.markTick(telemetry_->clock.now());
     // Not live once the loop has missed three polls (a reap may hold one for its grace period).
     const core::Duration tolerance = config_.pollInterval * 3 + config_.kill.gracePeriod;
@@ -151,8 +154,14 @@ class NodeAgent final : public Agent {
                                              loopOptions(config_));
   }
 
-  core::Status buildKubeReports(const kube::ClientOptions& kube, kube::RequestObserver count) {
+  kube::RequestObserver countKubeRequests() {
+    return [t = telemetry_.get()](int code) { t->metrics.countKubeRequest(code); };
+  }
+
+  core::Status buildKubeReports() {
     const auto& k = config_.kubernetes;
+    const kube::ClientOptions& kube = *kube_;
+    const kube::RequestObserver count = countKubeRequests();
     std::unique_ptr<kube::EventRecorder> events;
     std::unique_ptr<kube::CustomResources> resources;
     if (k.events) {
@@ -189,6 +198,7 @@ class NodeAgent final : public Agent {
   std::unique_ptr<airflow::TaskInstanceSource> airflow_;
   kill::TreeKiller treeKiller_;
   kill::CgroupKiller cgroupKiller_;
+  std::optional<kube::ClientOptions> kube_;  // kubernetes mode
   std::unique_ptr<kube::PodWatcher> pods_;
   std::unique_ptr<loop::TargetSource> targets_;
   std::unique_ptr<loop::KillingReaper> reaper_;

@@ -13,9 +13,9 @@ class Agent {
  public:
   virtual ~Agent() = default;
   virtual loop::ReapLoop& loop() = 0;
-  // Starts discovery's background parts (Kubernetes watches) and, with `serveStatus`, the
-  // /metrics, /healthz and /readyz server (not needed by `scan`).
-  virtual core::Status start(bool serveStatus) = 0;
+  // Starts discovery's background parts (Kubernetes watches) and, for `run` (not `scan`, which
+  // only looks), the /metrics, /healthz and /readyz server and the Kubernetes reports.
+  virtual core::Status start(bool run) = 0;
   virtual void stop() = 0;
 };
 

@@ -29,11 +29,16 @@ MIB = 1024 * 1024
 FOOTPRINT_TIS, FOOTPRINT_TREE_SIZE, FOOTPRINT_POLL, FOOTPRINT_SECONDS = 500, 4, 2.0, 20.0
 FOOTPRINT_DAGS = 10
 LATENCY_TREES, LATENCY_POLL, LATENCY_GRACE, LATENCY_SPREAD = 50, 1.0, 1.0, 20.0
+CLIENT_TIMEOUT = "5s"
 LATENCY_GIVE_UP = 15.0  # seconds after its flip a tree counts as not reaped
 
 
 def verdict(met):
     return "met" if met else "MISSED"
+
+
+def load():
+    return "load average %.1f %.1f %.1f on %d cores" % (*os.getloadavg(), os.cpu_count())
 
 
 def free_port():
@@ -50,6 +55,8 @@ class Agent:
         config = harness.write_config(poll=poll, grace=grace)
         with open(config) as f:
             text = f.read().replace("bindAddress: 127.0.0.1:0", f"bindAddress: 127.0.0.1:{self.port}")
+        # The e2e tests' short client timeout, back to the contract's default.
+        text = text.replace("timeout: 1s", f"timeout: {CLIENT_TIMEOUT}")
         with open(config, "w") as f:
             f.write(text)
         self.proc = harness.start_agent(config)
@@ -63,10 +70,16 @@ class Agent:
             return {}
         values = {}
         for line in text.splitlines():
-            match = re.match(r"^(airflow_reaper_[a-z_]+)(?:\{\})? ([0-9.e+-]+)$", line)
+            match = re.match(r'^(airflow_reaper_[a-z_]+(?:\{code="\d+"\})?)(?:\{\})? ([0-9.e+-]+)$',
+                             line)
             if match:
                 values[match.group(1)] = float(match.group(2))
         return values
+
+    def requests_by_code(self):
+        """The agent's own count of API requests by HTTP code; 0 is a transport error or timeout."""
+        return {re.search(r'"(\d+)"', name).group(1): value for name, value in self.metrics().items()
+                if name.startswith("airflow_reaper_airflow_requests_total{")}
 
     def polls(self):
         return int(self.metrics().get("airflow_reaper_scan_duration_seconds_count", 0))
@@ -112,7 +125,7 @@ def after_poll(harness, quiet=0.3, timeout=10):
 def sample(harness, agent):
     stats = harness.stats()
     return {"t": time.monotonic(), "requests": stats["total"], "by_route": stats["requests"],
-            "polls": agent.polls(), "cpu": agent.cpu_seconds()}
+            "polls": agent.polls(), "cpu": agent.cpu_seconds(), "agent": agent.requests_by_code()}
 
 
 def route_delta(first, last):
@@ -178,9 +191,10 @@ def report_footprint(first, last, memory, tis, processes, alive, agent):
     scan = agent.metrics()
     scan_ms = 1000 * scan.get("airflow_reaper_scan_duration_seconds_sum", 0) / max(
         1, scan.get("airflow_reaper_scan_duration_seconds_count", 1))
-    print(f"agent with {tis} TIs / {processes} processes, pollInterval {FOOTPRINT_POLL:g}s: "
+    print(f"agent with {tis} TIs / {processes} processes, pollInterval {FOOTPRINT_POLL:g}s, "
+          f"client timeout {CLIENT_TIMEOUT}: "
           f"{polls} polls measured over {elapsed:.1f} s (cadence says {elapsed / FOOTPRINT_POLL:.1f}); "
-          f"{alive} tracked processes still alive; mean in-agent scan {scan_ms:.1f} ms")
+          f"{alive} tracked processes still alive; mean in-agent scan {scan_ms:.1f} ms; {load()}")
     rss, hwm = memory.get("VmRSS", 0), memory.get("VmHWM", 0)
     print(f"  memory: VmRSS {rss:.1f} MiB, VmHWM {hwm:.1f} MiB (goal < 20 MiB): {verdict(hwm < 20)}")
     percent = 100 * cpu / elapsed
@@ -192,6 +206,9 @@ def report_footprint(first, last, memory, tis, processes, alive, agent):
           f"(goal <= ceil({tis}/100) = {goal}): {verdict(per_poll <= goal)}")
     for route, count in sorted(route_delta(first, last).items()):
         print(f"    {count:4d}  {route}")
+    codes = {code: n - first["agent"].get(code, 0) for code, n in last["agent"].items()}
+    print("    as the agent counted them (code 0: transport error or timeout, then retried): " +
+          (", ".join(f"{code}: {n:.0f}" for code, n in sorted(codes.items()) if n) or "none"))
 
 
 def report_warnings(harness):
@@ -246,6 +263,11 @@ def latency(agent_binary):
         rng = random.Random(4)
         flips = sorted((rng.uniform(0, LATENCY_SPREAD), i) for i in range(len(tis)))
         report_latency(measure_reaps(h, tis, markers, flips))
+        m = agent.metrics()
+        reaps = m.get("airflow_reaper_reap_duration_seconds_count", 0)
+        mean = m.get("airflow_reaper_reap_duration_seconds_sum", 0) / max(reaps, 1)
+        print(f"  the agent's own reap duration (decision to tree dead, grace included): mean "
+              f"{mean:.2f} s over {reaps:.0f} reaps; {load()}")
         report_warnings(h)
     finally:
         h.close()

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <optional>
@@ -207,6 +208,16 @@ PerProcess medianPerProcess(Run run, int repetitions) {
   return result;
 }
 
+// How busy the machine was: wall times mean little on a machine shared with other work.
+std::string loadAverage() {
+  double load[3] = {0, 0, 0};
+  if (::getloadavg(load, 3) != 3) return "unknown";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.1f %.1f %.1f on %ld cores", load[0], load[1], load[2],
+                ::sysconf(_SC_NPROCESSORS_ONLN));
+  return text;
+}
+
 void measure(const Children& children, int repetitions) {
   os::ProcfsReader fs("/proc");
   const PerProcess scan = medianPerProcess([&fs] { return discover(fs); }, repetitions);
@@ -215,10 +226,12 @@ void measure(const Children& children, int repetitions) {
       "scan N=%zu: %zu processes scanned (%zu with AIRFLOW_CTX_*), %zu trees, %d reps: median "
       "%.2f us/process wall (%.2f us cpu; %.1f ms per scan) goal < %.0f us: %s\n"
       "  kernel floor (open+read+close of the same 5 files, no parsing): %.2f us/process wall "
-      "(%.2f us cpu)\n",
+      "(%.2f us cpu)\n"
+      "  load average %s\n",
       children.processes(), scan.last.processes, children.carriers(), scan.last.trees, repetitions,
       scan.wall, scan.cpu, scan.wall * static_cast<double>(scan.last.processes) / 1000.0,
-      kGoalMicros, scan.wall < kGoalMicros ? "met" : "MISSED", floor.wall, floor.cpu);
+      kGoalMicros, scan.wall < kGoalMicros ? "met" : "MISSED", floor.wall, floor.cpu,
+      loadAverage().c_str());
   std::fflush(stdout);
 }
 

@@ -2,7 +2,8 @@
 """Benchmarks of the running agent in host mode against the stand-in Airflow API (v2) and real task
 trees: its footprint and API requests per poll while it tracks 500 TaskInstances (2000 processes),
 and the state-change-to-tree-dead latency over 50 reaps. Prints numbers beside their goals; asserts
-none. Everything it starts is tracked by the e2e harness and killed on exit, trees by their marker."""
+none. Everything it starts is tracked by the e2e harness and killed on exit, trees by their
+marker."""
 import argparse
 import json
 import math
@@ -54,7 +55,8 @@ class Agent:
         self.port = free_port()
         config = harness.write_config(poll=poll, grace=grace)
         with open(config) as f:
-            text = f.read().replace("bindAddress: 127.0.0.1:0", f"bindAddress: 127.0.0.1:{self.port}")
+            text = f.read().replace("bindAddress: 127.0.0.1:0",
+                                    f"bindAddress: 127.0.0.1:{self.port}")
         # The e2e tests' short client timeout, back to the contract's default.
         text = text.replace("timeout: 1s", f"timeout: {CLIENT_TIMEOUT}")
         with open(config, "w") as f:
@@ -78,7 +80,8 @@ class Agent:
 
     def requests_by_code(self):
         """The agent's own count of API requests by HTTP code; 0 is a transport error or timeout."""
-        return {re.search(r'"(\d+)"', name).group(1): value for name, value in self.metrics().items()
+        return {re.search(r'"(\d+)"', name).group(1): value
+                for name, value in self.metrics().items()
                 if name.startswith("airflow_reaper_airflow_requests_total{")}
 
     def polls(self):
@@ -160,7 +163,7 @@ def footprint(agent_binary, idle_tree):
     try:
         h.start_airflow(api="v2", auth="jwt")
         per_dag = FOOTPRINT_TIS // FOOTPRINT_DAGS
-        tis = [ti(f"bench_dag_{d}", f"task_{t:03d}", f"scheduled__2026-01-0{d % 9 + 1}T00:00:00+00:00")
+        tis = [ti(f"bench_dag_{d}", f"task_{t:03d}", f"scheduled__2026-01-{d + 1:02d}T00:00:00")
                for d in range(FOOTPRINT_DAGS) for t in range(per_dag)]
         for t in tis:
             h.set_ti(t, "running")
@@ -193,10 +196,12 @@ def report_footprint(first, last, memory, tis, processes, alive, agent):
         1, scan.get("airflow_reaper_scan_duration_seconds_count", 1))
     print(f"agent with {tis} TIs / {processes} processes, pollInterval {FOOTPRINT_POLL:g}s, "
           f"client timeout {CLIENT_TIMEOUT}: "
-          f"{polls} polls measured over {elapsed:.1f} s (cadence says {elapsed / FOOTPRINT_POLL:.1f}); "
+          f"{polls} polls measured over {elapsed:.1f} s "
+          f"(cadence says {elapsed / FOOTPRINT_POLL:.1f}); "
           f"{alive} tracked processes still alive; mean in-agent scan {scan_ms:.1f} ms; {load()}")
     rss, hwm = memory.get("VmRSS", 0), memory.get("VmHWM", 0)
-    print(f"  memory: VmRSS {rss:.1f} MiB, VmHWM {hwm:.1f} MiB (goal < 20 MiB): {verdict(hwm < 20)}")
+    print(f"  memory: VmRSS {rss:.1f} MiB, VmHWM {hwm:.1f} MiB (goal < 20 MiB): "
+          f"{verdict(hwm < 20)}")
     percent = 100 * cpu / elapsed
     print(f"  cpu: {cpu / max(polls, 1) * 1000:.1f} ms per poll, {percent:.2f} % of one core "
           f"(goal < 1 %): {verdict(percent < 1)}")

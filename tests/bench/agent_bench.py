@@ -29,7 +29,7 @@ MIB = 1024 * 1024
 
 FOOTPRINT_TIS, FOOTPRINT_TREE_SIZE, FOOTPRINT_POLL, FOOTPRINT_SECONDS = 500, 4, 2.0, 20.0
 FOOTPRINT_DAGS = 10
-LATENCY_TREES, LATENCY_POLL, LATENCY_GRACE, LATENCY_SPREAD = 50, 1.0, 1.0, 20.0
+LATENCY_TREES, LATENCY_POLL, LATENCY_GRACE, LATENCY_SPREAD = 50, 1.0, 1.0, 15.0
 CLIENT_TIMEOUT = "5s"
 LATENCY_GIVE_UP = 15.0  # seconds after its flip a tree counts as not reaped
 
@@ -111,18 +111,20 @@ def ti(dag, task, run):
     return {"dag_id": dag, "task_id": task, "run_id": run, "map_index": -1, "try_number": 1}
 
 
-def after_poll(harness, quiet=0.3, timeout=10):
-    """Returns once a poll's burst of API requests has ended (none for `quiet` seconds), so a
-    sample taken now sits between two polls."""
+def after_poll(harness, agent, quiet=0.7, timeout=10):
+    """Returns once a poll's burst of API requests has ended: no request for `quiet` seconds and no
+    poll started meanwhile, so a sample taken now sits between two polls."""
     start = harness.stats()["total"]
     if not wait_for(lambda: harness.stats()["total"] != start, timeout, step=0.02):
         raise RuntimeError("the agent made no API request within %ss" % timeout)
-    last, since = harness.stats()["total"], time.monotonic()
+    last, polls, since = harness.stats()["total"], agent.polls(), time.monotonic()
     while time.monotonic() - since < quiet:
-        time.sleep(0.02)
+        time.sleep(0.05)
         now = harness.stats()["total"]
         if now != last:
             last, since = now, time.monotonic()
+    if agent.polls() != polls:
+        after_poll(harness, agent, quiet, timeout)
 
 
 def sample(harness, agent):
@@ -173,10 +175,10 @@ def footprint(agent_binary, idle_tree):
         if not wait_for(lambda: agent.tracking(len(tis), processes), 60, step=0.5):
             raise RuntimeError(f"agent did not track the trees: {agent.metrics()}\n"
                                f"{h.agent_output()[-2000:]}")
-        after_poll(h)  # the first polls also detect the API and fetch a token
+        after_poll(h, agent)  # the first polls also detect the API and fetch a token
         first = sample(h, agent)
         time.sleep(FOOTPRINT_SECONDS - 1)
-        after_poll(h)
+        after_poll(h, agent)
         last = sample(h, agent)
         memory = agent.memory_mib()
         alive = len(marked_pids(marker)) - 1  # the starter carries the marker too

@@ -5,7 +5,7 @@
 namespace reaper::loop {
 
 std::vector<proc::TaskTree> HostTargetSource::trees() {
-  const auto snapshot = proc::ProcessSnapshot::capture(procfs_);
+  const auto snapshot = proc::ProcessSnapshot::capture(procfs_, {.cgroups = false});
   return proc::identifyTrees(snapshot, proc::IdentityOptions{selfPid_, {}});
 }
 

@@ -17,7 +17,7 @@ double parseUptime(const core::Result<std::string>& text) {
 }
 
 // Reads and parses one process; nullopt when it vanished or its stat/status did not parse.
-std::optional<Process> readProcess(os::ProcFs& fs, core::Pid pid) {
+std::optional<Process> readProcess(os::ProcFs& fs, core::Pid pid, const CaptureOptions& options) {
   auto statText = fs.read(pid, "stat", kStatMaxBytes);
   if (!statText.ok()) return std::nullopt;
   auto stat = parseStat(statText.value());
@@ -47,6 +47,7 @@ std::optional<Process> readProcess(os::ProcFs& fs, core::Pid pid) {
     AirflowContext ctx = parseAirflowContext(environ.value());
     if (ctx.complete()) p.context = std::move(ctx);
   }
+  if (!options.cgroups) return p;
   if (auto cgroup = fs.read(pid, "cgroup", kCgroupMaxBytes); cgroup.ok()) {
     p.cgroups = parseCgroup(cgroup.value());
   }
@@ -55,12 +56,12 @@ std::optional<Process> readProcess(os::ProcFs& fs, core::Pid pid) {
 
 }  // namespace
 
-ProcessSnapshot ProcessSnapshot::capture(os::ProcFs& fs) {
+ProcessSnapshot ProcessSnapshot::capture(os::ProcFs& fs, CaptureOptions options) {
   std::vector<Process> processes;
   std::vector<core::Pid> pids = fs.listPids();
   processes.reserve(pids.size());
   for (core::Pid pid : pids) {
-    if (auto p = readProcess(fs, pid)) processes.push_back(std::move(*p));
+    if (auto p = readProcess(fs, pid, options)) processes.push_back(std::move(*p));
   }
   // Uptime read last, so no captured process looks younger than zero.
   double uptime = parseUptime(fs.readRoot("uptime"));

@@ -17,10 +17,15 @@ inline constexpr size_t kCmdlineMaxBytes = 128 * 1024;
 inline constexpr size_t kEnvironMaxBytes = 256 * 1024;
 inline constexpr size_t kCgroupMaxBytes = 16 * 1024;
 
+struct CaptureOptions {
+  // Each /proc file costs a syscall round trip; host mode never looks at cgroup lines.
+  bool cgroups = true;
+};
+
 class ProcessSnapshot {
  public:
   // Processes vanishing mid-read are skipped silently; an unreadable environ means no context.
-  static ProcessSnapshot capture(os::ProcFs& fs);
+  static ProcessSnapshot capture(os::ProcFs& fs, CaptureOptions options = {});
   // For tests and callers that already hold the processes.
   ProcessSnapshot(std::vector<Process> processes, double uptimeSeconds, long clockTicksPerSecond);
 

@@ -127,5 +127,19 @@ TEST(Snapshot, UnreadableUptimeGivesZeroAges) {
   EXPECT_EQ(snap.ageOf(*snap.find(10)), core::Duration{0});
 }
 
+TEST(Snapshot, SkipsCgroupFilesWhenNotAsked) {
+  FakeProcFs fs;
+  fs.setUptime("100.0 50.0\n");
+  fs.add({.pid = 42, .argv = {"sleep"}, .cgroup = "0::/kubepods.slice/x.scope\n"});
+  const int before = fs.reads();
+  auto withCgroups = ProcessSnapshot::capture(fs);
+  const int full = fs.reads() - before;
+  auto without = ProcessSnapshot::capture(fs, {.cgroups = false});
+  EXPECT_EQ(fs.reads() - before - full, full - 1);
+  ASSERT_NE(without.find(42), nullptr);
+  EXPECT_TRUE(without.find(42)->cgroups.empty());
+  EXPECT_EQ(withCgroups.find(42)->cgroups.size(), 1u);
+}
+
 }  // namespace
 }  // namespace reaper::proc

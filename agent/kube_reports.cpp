@@ -89,8 +89,8 @@ void KubeReports::observed(const std::vector<loop::Assessment>& assessments) {
         a.status.lookup == airflow::Lookup::Found ? a.status.state.value_or("") : "";
     kube::TreeStatus status = treeStatus(a.target, state);
     status.phase = a.decision.action == reconcile::Action::Kill ? "Reaping" : "Running";
-    status.message = std::string(reconcile::actionName(a.decision.action)) + ": " +
-                     a.decision.reason;
+    status.message =
+        std::string(reconcile::actionName(a.decision.action)) + ": " + a.decision.reason;
     trees.push_back(std::move(status));
   }
   summary_.trackedTrees = static_cast<int>(assessments.size());
@@ -110,9 +110,13 @@ void KubeReports::reaped(const loop::ReapResult& result) {
   tree.phase = result.outcome == "dry_run" ? "Running" : failed ? "KillFailed" : "Reaped";
   if (result.outcome != "dry_run") tree.reapedAt = result.at;
   tree.message = result.outcome + ": " + result.reason;
-  kube::ReapResult row{result.at, *result.target.pod, *result.target.tree.key, result.state,
+  kube::ReapResult row{result.at,
+                       *result.target.pod,
+                       *result.target.tree.key,
+                       result.state,
                        static_cast<int>(result.report.killed),
-                       static_cast<int>(result.target.orphanCount()), result.outcome};
+                       static_cast<int>(result.target.orphanCount()),
+                       result.outcome};
   if (result.outcome != "dry_run") {
     finished_.insert(result.target.label());
     summary_.reapedTrees += failed ? 0 : 1;
@@ -137,7 +141,8 @@ void KubeReports::work() {
     auto latest = std::exchange(latest_, std::nullopt);
     const kube::NodeSummary summary = summary_;
     lock.unlock();
-    for (const auto& r : reaped) writeReaped(r);
+    for (auto& r : reaped) queueReaped(std::move(r));
+    writeUnwritten();
     if (latest) writeSnapshot(*latest);
     resources_->setSummary(summary);
     if (auto flushed = resources_->flushReport(); !flushed)
@@ -146,10 +151,28 @@ void KubeReports::work() {
   }
 }
 
-void KubeReports::writeReaped(const Reaped& reaped) {
+void KubeReports::queueReaped(Reaped reaped) {
   resources_->recordResult(reaped.result);
-  if (auto written = resources_->upsertTree(reaped.tree); !written)
-    core::logger("kube")->warn("TaskRunnerTree write failed error=\"{}\"", written.error().message);
+  if (unwritten_.size() == kMaxQueuedResults) unwritten_.pop_front();
+  unwritten_.push_back(std::move(reaped.tree));
+}
+
+// A reaped tree's final phase is retried every round until the API server takes it: written only
+// once, it would be lost to an outage and later marked Gone. Retrying also keeps the tree "seen",
+// so cleanup() does not mark it Gone meanwhile.
+void KubeReports::writeUnwritten() {
+  std::deque<kube::TreeStatus> failed;
+  std::string error;
+  for (auto& tree : unwritten_) {
+    if (auto written = resources_->upsertTree(tree); !written) {
+      error = written.error().message;
+      failed.push_back(std::move(tree));
+    }
+  }
+  if (!failed.empty())
+    core::logger("kube")->warn("TaskRunnerTree write failed pending={} error=\"{}\"", failed.size(),
+                               error);
+  unwritten_ = std::move(failed);
 }
 
 void KubeReports::writeSnapshot(const std::vector<kube::TreeStatus>& trees) {

@@ -41,7 +41,8 @@ class KubeReports final : public loop::ReapObserver {
   kube::TreeStatus treeStatus(const loop::Target& target, const std::string& state);
   void work();
   void writeSnapshot(const std::vector<kube::TreeStatus>& trees);
-  void writeReaped(const Reaped& reaped);
+  void queueReaped(Reaped reaped);
+  void writeUnwritten();
 
   std::unique_ptr<kube::EventRecorder> events_;
   std::unique_ptr<kube::CustomResources> resources_;
@@ -56,6 +57,7 @@ class KubeReports final : public loop::ReapObserver {
   std::map<std::string, core::WallTime> firstSeen_;  // by tree label
   std::set<std::string> finished_;  // labels of trees reaped (or not) for good: phase stays
   bool stopping_ = false;
+  std::deque<kube::TreeStatus> unwritten_;  // reaped trees not yet taken (worker thread only)
   std::thread worker_;
 };
 

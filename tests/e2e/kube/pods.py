@@ -5,7 +5,6 @@ apiserver serves for them (matching uid, nodeName and container IDs).
 
 Every process started here carries the node's marker in its environment and sits in a cgroup below
 the prefix (or is tracked by its Popen): `close()` kills only those, and removes the prefix."""
-import json
 import os
 import secrets
 import shutil
@@ -176,7 +175,3 @@ def pod_object(name, namespace, node, containers, labels=None, annotations=None)
             "spec": {"nodeName": node, "containers": [{"name": n, "image": "apache/airflow:3.0.2"}
                                                       for n in containers]},
             "status": {"phase": "Running", "containerStatuses": statuses}}
-
-
-def dumps(obj):
-    return json.dumps(obj, indent=1)

@@ -3,7 +3,8 @@
 on loopback, with simulated pods that are real (kubelet-style cgroups under a unique prefix of the
 cgroup2 mount, real processes in real PID namespaces). Reports are read back with the real kubectl.
 Needs root (cgroups, PID namespaces). Timings are generous bounds on behaviour (a tree must be dead
-within pollInterval + gracePeriod + 1 s), not performance assertions. The apiserver outage of the
+within pollInterval + gracePeriod + 1 s, stretched by the load average on an overloaded machine),
+not performance assertions. The apiserver outage of the
 watch-fault test lasts DOWN_SECONDS (20 s) rather than a minute to keep the suite short."""
 import json
 import os
@@ -17,20 +18,34 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fake_kube"))
 from harness import Harness, read_text, wait_for  # noqa: E402
-from pods import RUN_ID, CGROUP2, SimulatedNode, container_id, ctx_env, pod_object  # noqa: E402
+from pods import (CGROUP2, RUN_ID, SimulatedNode, container_id, ctx_env,  # noqa: E402
+                  pod_object, sigterm_caught)
 from test_fake_apiserver import CRDS, KUBECTL, TOKEN, FakeKube  # noqa: E402
 
 AGENT = os.path.join(os.environ.get("REAPER_BINARY_DIR", "build"), "bin", "airflow-reaper")
 POLL, GRACE = 0.5, 1.0
 DEADLINE = POLL + GRACE + 1.0
+HANG_GUARD = 30
+
+
+def deadline_now():
+    """DEADLINE, stretched by how overloaded the machine is (shared 2-core CI hosts reach a load
+    of 20): the bound is on the agent's behaviour, not on the scheduler's."""
+    overload = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return DEADLINE * max(1.0, overload)
 REPORT_WAIT = 30  # the NodeReapReport is written at most every 10 s; Events and trees sooner
 DOWN_SECONDS = 20
 RSS_BOUND_KIB = 64 * 1024
 CR = "/apis/airflowreaper.io/v1alpha1"
 
 
+# A dag id of this run's own: a host-mode agent of another test running on the same machine sees
+# every process, and must never find one of its own TIs here (nor this suite one of its).
+DAG_ID = "kube_e2e_" + secrets.token_hex(4)
+
+
 def ti(task, try_number=1):
-    return {"dag_id": "etl", "task_id": task, "run_id": RUN_ID, "map_index": -1,
+    return {"dag_id": DAG_ID, "task_id": task, "run_id": RUN_ID, "map_index": -1,
             "try_number": try_number, "id": str(uuid.uuid4())}
 
 
@@ -74,8 +89,10 @@ class KubeModeTest(unittest.TestCase):
         return self.h.start_agent(self.h.write_config(extra=extra), "--mode", "kubernetes")
 
     def diagnostics(self):
-        log = self.h.agent_output()[-6000:] if hasattr(self.h, "agent_log") else "(not started)"
-        return f"\nagent log:\n{log}\nroles: {self.node.roles()}"
+        if not hasattr(self.h, "agent_log"):
+            return "\nagent not started"
+        return (f"\nagent exit code: {self.h.agent.poll()}\nagent log:\n"
+                f"{self.h.agent_output()[-6000:]}\nroles: {self.node.roles()}")
 
     # --- pods
     def set_ti(self, t, state):
@@ -155,9 +172,16 @@ class KubeModeTest(unittest.TestCase):
                 r["outcome"] == outcome for r in report.get("status", {}).get("results", []))
         return self.wait_kubectl(matches, "get", "nodereapreports")
 
-    def assert_dies(self, role_prefix):
-        self.assertTrue(wait_for(lambda: not self.node.pids_with_role(role_prefix), DEADLINE),
-                        f"{role_prefix} still alive{self.diagnostics()}")
+    def assert_dies(self, role_prefix, condition=None):
+        """Every process of `role_prefix` (or `condition`) is gone within the deadline."""
+        condition = condition or (lambda: not self.node.pids_with_role(role_prefix))
+        started = time.monotonic()
+        self.assertTrue(wait_for(condition, HANG_GUARD), f"{role_prefix} still alive"
+                                                         f"{self.diagnostics()}")
+        took, deadline = time.monotonic() - started, deadline_now()
+        print(f"\n{role_prefix} gone after {took:.2f} s (deadline {deadline:.1f} s)",
+              file=sys.stderr)
+        self.assertLessEqual(took, deadline, f"{role_prefix} died late{self.diagnostics()}")
 
     # --- the tests
     def test_celery_pod_only_the_failed_tree_dies(self):
@@ -168,6 +192,9 @@ class KubeModeTest(unittest.TestCase):
         victim = self.node.pids_with_role("celery-a/pool-1/task")
         bystanders = set(self.node.lasting_pids_with_role("celery-a")) - set(victim)
         self.assertGreaterEqual(len(victim), 8)
+        celery = [p for p in bystanders if read_text(f"/proc/{p}/cmdline").startswith("[celeryd:")]
+        self.assertEqual(len(celery), 4, "the Celery main and three pool processes")
+        self.assertTrue(all(sigterm_caught(p) for p in celery), "their SIGTERM traps are set")
 
         self.set_ti(tis[0], "failed")
         self.assert_dies("celery-a/pool-1/task")
@@ -182,7 +209,7 @@ class KubeModeTest(unittest.TestCase):
         event = self.wait_event("celery-a", {"OrphansReaped"})
         self.assertEqual((event["type"], event["action"], event["reportingController"]),
                          ("Warning", "Kill", "airflowreaper.io/agent"))
-        self.assertIn("etl/extract", event["note"])
+        self.assertIn(f"{DAG_ID}/extract", event["note"])
         tree = self.wait_tree_phase("extract", "Reaped")
         self.assertEqual(tree["spec"]["podName"], "celery-a")
         self.assertEqual(tree["status"]["taskInstanceState"], "failed")
@@ -194,11 +221,11 @@ class KubeModeTest(unittest.TestCase):
         t = ti("train")
         self.set_ti(t, "running")
         cid = container_id()
-        annotations = {"dag_id": t["dag_id"], "task_id": t["task_id"], "run_id": t["run_id"],
+        annotations = {"dag_id": DAG_ID, "task_id": t["task_id"], "run_id": t["run_id"],
                        "try_number": "1", "map_index": "-1"}
         uid = self.create_pod("etl-train-abc123", {"base": cid}, annotations=annotations,
                               labels={"kubernetes_executor": "True", "airflow-worker": "7",
-                                      "dag_id": "etl", "task_id": "train"})
+                                      "dag_id": DAG_ID, "task_id": "train"})
         self.node.start_sandbox("cgroupfs", uid)
         cgroup = self.node.container_cgroup("cgroupfs", uid, cid)
         self.node.start_container(cgroup, "executor_main.sh", "executor",
@@ -212,8 +239,7 @@ class KubeModeTest(unittest.TestCase):
 
         self.set_ti(t, "failed")
         procs = os.path.join(cgroup, "cgroup.procs")
-        self.assertTrue(wait_for(lambda: not read_text(procs).strip(), DEADLINE),
-                        f"container cgroup still holds {read_text(procs)}{self.diagnostics()}")
+        self.assert_dies(f"container cgroup {cgroup}", lambda: not read_text(procs).strip())
         self.assertEqual(self.node.pids_with_role("executor"), [])
         time.sleep(3 * POLL)
         self.assertEqual(self.node.pids_with_role("pause"), sandbox, "the sandbox was killed")
@@ -261,6 +287,7 @@ class KubeModeTest(unittest.TestCase):
         time.sleep(max(0.0, down_until - time.monotonic()))
         self.wait_event("before-down", {"OrphansReaped"})  # queued while down, sent after
         self.wait_report_result("during-down")
+        self.wait_tree_phase("during-down", "Reaped")
 
         t = ti("after-down")
         self.celery_pod("after-down", [t])

@@ -56,6 +56,8 @@ class SimulatedNode:
         self.signals = os.path.join(self.dir, "signals")
         open(self.signals, "w").close()
         self.processes = []
+        # unshare complains on stderr when its child is killed at cleanup: keep that out of the way.
+        self.stderr = open(os.path.join(self.dir, "unshare.log"), "w")
 
     # --- kubelet-style cgroup directories
     def pod_cgroup(self, driver, uid, qos="burstable"):
@@ -82,7 +84,7 @@ class SimulatedNode:
                         'exec -a "$E2E_TITLE" bash < "$E2E_SCRIPT"')
         proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "bash", "-c",
                                  join_and_run], env=full_env, start_new_session=True,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, stderr=self.stderr)
         self.processes.append(proc)
         return proc
 
@@ -97,7 +99,7 @@ class SimulatedNode:
         proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "bash", "-c",
                                  'echo 0 > "$E2E_CGROUP/cgroup.procs" && '
                                  'exec -a /pause sleep 100000'], env=env, start_new_session=True,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, stderr=self.stderr)
         self.processes.append(proc)
 
     def start_outsider(self, ti):
@@ -147,6 +149,7 @@ class SimulatedNode:
                 os.rmdir(path)
             except OSError:
                 pass
+        self.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def cgroup_dirs(self):

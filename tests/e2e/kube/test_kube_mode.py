@@ -89,8 +89,9 @@ class KubeModeTest(unittest.TestCase):
         return self.h.start_agent(self.h.write_config(extra=extra), "--mode", "kubernetes")
 
     def diagnostics(self):
+        unshare = read_text(os.path.join(self.node.dir, "unshare.log"))[-2000:]
         if not hasattr(self.h, "agent_log"):
-            return "\nagent not started"
+            return f"\nagent not started\nunshare: {unshare}\nroles: {self.node.roles()}"
         return (f"\nagent exit code: {self.h.agent.poll()}\nagent log:\n"
                 f"{self.h.agent_output()[-6000:]}\nroles: {self.node.roles()}")
 

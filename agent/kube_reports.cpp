@@ -41,10 +41,12 @@ std::optional<kube::ReapEvent> reapEvent(const loop::ReapResult& result) {
 }
 
 KubeReports::KubeReports(std::unique_ptr<kube::EventRecorder> events,
-                         std::unique_ptr<kube::CustomResources> resources, std::string nodeName,
-                         core::Clock& clock)
+                         std::unique_ptr<kube::CustomResources> resources, bool writeTrees,
+                         bool writeReport, std::string nodeName, core::Clock& clock)
     : events_(std::move(events)),
       resources_(std::move(resources)),
+      writeTrees_(writeTrees),
+      writeReport_(writeReport),
       nodeName_(std::move(nodeName)),
       clock_(clock) {
   if (resources_) worker_ = std::thread([this] { work(); });
@@ -131,8 +133,10 @@ void KubeReports::reaped(const loop::ReapResult& result) {
 
 void KubeReports::work() {
   auto log = core::logger("kube");
-  if (auto adopted = resources_->adopt(); !adopted)
-    log->warn("adopting earlier TaskRunnerTrees failed error=\"{}\"", adopted.error().message);
+  if (writeTrees_) {
+    if (auto adopted = resources_->adopt(); !adopted)
+      log->warn("adopting earlier TaskRunnerTrees failed error=\"{}\"", adopted.error().message);
+  }
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     wake_.wait_for(lock, std::chrono::seconds(1));
@@ -142,17 +146,22 @@ void KubeReports::work() {
     const kube::NodeSummary summary = summary_;
     lock.unlock();
     for (auto& r : reaped) queueReaped(std::move(r));
-    writeUnwritten();
-    if (latest) writeSnapshot(*latest);
-    resources_->setSummary(summary);
-    if (auto flushed = resources_->flushReport(); !flushed)
-      log->warn("NodeReapReport write failed error=\"{}\"", flushed.error().message);
+    if (writeTrees_) {
+      writeUnwritten();
+      if (latest) writeSnapshot(*latest);
+    }
+    if (writeReport_) {
+      resources_->setSummary(summary);
+      if (auto flushed = resources_->flushReport(); !flushed)
+        log->warn("NodeReapReport write failed error=\"{}\"", flushed.error().message);
+    }
     lock.lock();
   }
 }
 
 void KubeReports::queueReaped(Reaped reaped) {
   resources_->recordResult(reaped.result);
+  if (!writeTrees_) return;
   if (unwritten_.size() == kMaxQueuedResults) unwritten_.pop_front();
   unwritten_.push_back(std::move(reaped.tree));
 }

@@ -23,10 +23,11 @@ std::optional<kube::ReapEvent> reapEvent(const loop::ReapResult& result);
 
 class KubeReports final : public loop::ReapObserver {
  public:
-  // Either of `events` and `resources` may be null (disabled in the configuration).
+  // Either of `events` and `resources` may be null (disabled in the configuration); with
+  // `resources`, `writeTrees` and `writeReport` say which of the two kinds it writes.
   KubeReports(std::unique_ptr<kube::EventRecorder> events,
-              std::unique_ptr<kube::CustomResources> resources, std::string nodeName,
-              core::Clock& clock);
+              std::unique_ptr<kube::CustomResources> resources, bool writeTrees, bool writeReport,
+              std::string nodeName, core::Clock& clock);
   ~KubeReports() override;
 
   void observed(const std::vector<loop::Assessment>& assessments) override;
@@ -46,6 +47,8 @@ class KubeReports final : public loop::ReapObserver {
 
   std::unique_ptr<kube::EventRecorder> events_;
   std::unique_ptr<kube::CustomResources> resources_;
+  bool writeTrees_;
+  bool writeReport_;
   std::string nodeName_;
   core::Clock& clock_;
 

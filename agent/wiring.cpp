@@ -175,8 +175,8 @@ class NodeAgent final : public Agent {
       if (!created) return core::makeError("kubernetes resources: " + created.error().message);
       resources = std::move(created).value();
     }
-    reports_ = std::make_unique<KubeReports>(std::move(events), std::move(resources),
-                                             config_.nodeName, telemetry_->clock);
+    reports_ = std::make_unique<KubeReports>(std::move(events), std::move(resources), k.taskTrees,
+                                             k.nodeReport, config_.nodeName, telemetry_->clock);
     loop_->addObserver(*reports_);
     return core::Ok{};
   }

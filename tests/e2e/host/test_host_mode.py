@@ -3,7 +3,7 @@ task-runner trees. Timings are generous bounds on behaviour (a tree must be dead
 pollInterval + gracePeriod + 1 s), not performance assertions."""
 import json
 import os
-import re
+import secrets
 import subprocess
 import sys
 import time
@@ -17,8 +17,8 @@ POLL, GRACE = 0.5, 1.0
 DEADLINE = POLL + GRACE + 1.0
 
 
-def ti(task, try_number=1, map_index=-1):
-    return {"dag_id": "etl", "task_id": task, "run_id": "scheduled__2026-11-25T00:00:00+00:00",
+def ti(dag, task, try_number=1, map_index=-1):
+    return {"dag_id": dag, "task_id": task, "run_id": "scheduled__2026-11-25T00:00:00+00:00",
             "map_index": map_index, "try_number": try_number}
 
 
@@ -26,12 +26,15 @@ class HostModeTest(unittest.TestCase):
     api, auth = "v2", "jwt"
 
     def setUp(self):
+        # A host-mode agent sees every process on the machine: a dag id of this test's own keeps
+        # its verdicts off other suites' trees (theirs are unknown to this API, so kept).
+        self.dag = "etl_" + secrets.token_hex(4)
         self.h = Harness(AGENT)
         self.addCleanup(self.h.close)
         self.h.start_airflow(api=self.api, auth=self.auth)
 
     def start(self, task, state="running", try_number=1, **kw):
-        t = ti(task, try_number, **kw)
+        t = ti(self.dag, task, try_number, **kw)
         self.h.set_ti(t, state)
         return t, self.h.start_tree(t)
 
@@ -55,7 +58,7 @@ class HostModeTest(unittest.TestCase):
         self.assertEqual(self.h.stop_agent(), 0)
         log = self.h.agent_output()
         self.assertIn("outcome=killed", log)
-        self.assertRegex(log, r"decision ti=etl/extract/.* action=kill reason=\"state=failed\"")
+        self.assertRegex(log, rf"decision ti={self.dag}/extract/.* action=kill reason=\"state=failed\"")
 
     def test_superseded_try_dies(self):
         old, old_marker = self.start("transform", try_number=1)
@@ -104,10 +107,10 @@ class HostModeTest(unittest.TestCase):
         out = self.h.scan(self.h.write_config())
         self.assertEqual(out.returncode, 0, out.stderr)
         doc = json.loads(out.stdout)
-        trees = [t for t in doc["trees"] if t["ti"] and t["ti"]["task_id"] == "extract"]
+        trees = [t for t in doc["trees"] if t["ti"] and t["ti"]["dag_id"] == self.dag]
         self.assertEqual(len(trees), 1, out.stdout)
         tree = trees[0]
-        self.assertEqual(tree["ti"], {"dag_id": "etl", "task_id": "extract",
+        self.assertEqual(tree["ti"], {"dag_id": self.dag, "task_id": "extract",
                                       "run_id": "scheduled__2026-11-25T00:00:00+00:00",
                                       "map_index": 3, "try_number": 1})
         self.assertIsNone(tree["pod"])

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache      # toolchain; ccache keeps CI rebuilds cheap
   libcpprest-dev libssl-dev                    # HTTP client/servers, JSON, TLS
-  libyaml-cpp-dev libspdlog-dev libcgroup-dev
+  libyaml-cpp-dev libspdlog-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev
   python3 python3-yaml                         # test stand-ins (Airflow API, kube-apiserver), validators
   util-linux procps                            # unshare, setsid, ps for tests

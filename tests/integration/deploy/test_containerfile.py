@@ -80,7 +80,7 @@ class ContainerfileTest(unittest.TestCase):
 
     def test_runtime_stage_has_runtime_libraries_only(self):
         packages = apt_packages(self.runtime)
-        for wanted in ["libcpprest2.10", "libyaml-cpp0.7", "libspdlog1.10", "libcgroup2",
+        for wanted in ["libcpprest2.10", "libyaml-cpp0.7", "libspdlog1.10",
                        "libprometheus-cpp-core1.0", "libprometheus-cpp-pull1.0", "ca-certificates"]:
             self.assertIn(wanted, packages)
         for package in packages:

@@ -11,7 +11,6 @@ import argparse
 import collections
 import os
 import re
-import shutil
 import signal
 import sys
 import time
@@ -170,8 +169,6 @@ def run(agent_binary):
     finally:
         fixture.doCleanups()
         KubeModeTest.doClassCleanups()
-        if hasattr(fixture, "h"):
-            shutil.rmtree(fixture.h.tmp, ignore_errors=True)
 
 
 def main():

@@ -5,6 +5,7 @@ only ever signals processes this harness started."""
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -175,3 +176,4 @@ class Harness:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+        shutil.rmtree(self.tmp, ignore_errors=True)

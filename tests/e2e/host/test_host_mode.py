@@ -6,6 +6,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -129,12 +130,13 @@ class AirflowTwoBasicAuthTest(HostModeTest):
 
 class CommandLineTest(unittest.TestCase):
     def run_agent(self, *args, config=None):
-        if config is not None:
-            path = os.path.join(Harness(AGENT).tmp, "config.yaml")
-            with open(path, "w") as f:
-                f.write(config)
-            args = args + ("--config", path)
-        return subprocess.run([AGENT, *args], capture_output=True, text=True, timeout=30)
+        with tempfile.TemporaryDirectory(prefix="airflow-reaper-cli-") as tmp:
+            if config is not None:
+                path = os.path.join(tmp, "config.yaml")
+                with open(path, "w") as f:
+                    f.write(config)
+                args = args + ("--config", path)
+            return subprocess.run([AGENT, *args], capture_output=True, text=True, timeout=30)
 
     def test_version(self):
         out = self.run_agent("version")

@@ -2,6 +2,8 @@
 
 #include "core/log.h"
 // spdlog (above) before anything that might pull in cpprestsdk.
+#include <cpprest/asyncrt_utils.h>
+
 #include <algorithm>
 #include <set>
 
@@ -17,22 +19,7 @@ const std::vector<std::string> kInFlightStates = {
     "up_for_reschedule", "restarting", "up_for_retry"};
 
 std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    buffer = (buffer << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(buffer >> bits) & 0x3F]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 0x3F]);
-  while (out.size() % 4 != 0) out.push_back('=');
-  return out;
+  return utility::conversions::to_base64(std::vector<unsigned char>(in.begin(), in.end()));
 }
 
 std::string statusError(const HttpResponse& response) {

@@ -1,5 +1,6 @@
 #include "airflow/ti_query.h"
 
+#include <cpprest/asyncrt_utils.h>
 #include <cpprest/json.h>
 
 #include <algorithm>
@@ -85,34 +86,18 @@ core::Result<TaskInstanceRecord> parseRecord(const json::value& item, ApiVersion
   return record;
 }
 
+// JWT segments are base64url without padding (RFC 7515); cpprestsdk decodes standard base64.
 std::string base64UrlDecode(std::string_view text) {
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    int value;
-    if (c >= 'A' && c <= 'Z')
-      value = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      value = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      value = c - '0' + 52;
-    else if (c == '-' || c == '+')
-      value = 62;
-    else if (c == '_' || c == '/')
-      value = 63;
-    else if (c == '=')
-      break;
-    else
-      return {};
-    buffer = (buffer << 6) | static_cast<uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
+  std::string standard(text);
+  std::replace(standard.begin(), standard.end(), '-', '+');
+  std::replace(standard.begin(), standard.end(), '_', '/');
+  standard.append((4 - standard.size() % 4) % 4, '=');
+  try {
+    const std::vector<unsigned char> bytes = utility::conversions::from_base64(standard);
+    return std::string(bytes.begin(), bytes.end());
+  } catch (const std::exception&) {
+    return {};
   }
-  return out;
 }
 
 core::Result<json::value> parseJson(std::string_view text) {

@@ -31,7 +31,8 @@ class FakeClock final : public core::Clock {
   }
 
   static constexpr core::Duration kSteadyStart{1'000'000};
-  static constexpr core::WallTime kWallStart{std::chrono::seconds(1'700'000'000)};
+  static constexpr core::WallTime kWallStart{
+      std::chrono::seconds(1'795'003'200)};  // 2026-11-18T12:00:00Z
 
  private:
   std::atomic<long long> millis_{0};

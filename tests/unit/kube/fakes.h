@@ -1,28 +1,16 @@
 #pragma once
-// Hermetic stand-ins for the kube module's tests: a clock moved by hand and a scripted transport.
+// Hermetic stand-ins for the kube module's tests: the shared fake clock and a scripted transport.
 #include <deque>
 #include <string>
 #include <vector>
 
 #include "core/clock.h"
 #include "kube/client.h"
+#include "support/fake_clock.h"
 
 namespace reaper::kube::test {
 
-class FakeClock final : public core::Clock {
- public:
-  core::SteadyTime now() const override { return steady_; }
-  core::WallTime wallNow() const override { return wall_; }
-  void sleepFor(core::Duration d) override { advance(d); }
-  void advance(core::Duration d) {
-    steady_ += d;
-    wall_ += d;
-  }
-
- private:
-  core::SteadyTime steady_{std::chrono::hours(1)};
-  core::WallTime wall_{std::chrono::seconds(1795003200)};  // 2026-11-18T12:00:00Z
-};
+using FakeClock = ::reaper::test::FakeClock;
 
 // Replies from a script, in order; with no script left it answers `fallback` (default: no reply).
 class FakeTransport final : public ApiTransport {

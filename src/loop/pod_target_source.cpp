@@ -94,7 +94,8 @@ std::optional<Target> PodTargetSource::executorPodTarget(const View& view, const
   target.tree.key = pod.annotatedTaskInstance();
   if (!target.tree.key) {
     target.tree.ambiguous = true;
-    target.tree.ambiguity = "KubernetesExecutor pod without dag_id/task_id/run_id/try_number annotations";
+    target.tree.ambiguity =
+        "KubernetesExecutor pod without dag_id/task_id/run_id/try_number annotations";
   }
   target.cgroupDirs = containerCgroups(pod);
   for (const auto& process : view.snapshot.processes()) {

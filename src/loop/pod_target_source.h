@@ -1,8 +1,8 @@
 #pragma once
-// Kubernetes mode: task-runner trees confined to the pods of this node. A process belongs to the pod
-// whose uid its /proc/PID/cgroup path names; a process in no pod of this node is never a member,
-// whatever its environment says. A KubernetesExecutor pod is one attempt (its TI from the pod's
-// annotations) that owns its workload containers' cgroups whole.
+// Kubernetes mode: task-runner trees confined to the pods of this node. A process belongs to the
+// pod whose uid its /proc/PID/cgroup path names; a process in no pod of this node is never a
+// member, whatever its environment says. A KubernetesExecutor pod is one attempt (its TI from the
+// pod's annotations) that owns its workload containers' cgroups whole.
 #include <functional>
 #include <map>
 #include <optional>

@@ -42,20 +42,28 @@ sigset_t shutdownSignals() {
   return set;
 }
 
-int scan(const Config& config, const CommandLine& commandLine) {
+// Builds and starts the agent (for `run`, with its status server and reports); null after printing
+// why it could not.
+std::unique_ptr<reaper::agent::Agent> startAgent(const Config& config, bool run) {
   auto agent = reaper::agent::buildAgent(config);
   if (!agent) {
     std::cerr << "airflow-reaper: " << agent.error().message << "\n";
-    return kExitFatal;
+    return nullptr;
   }
-  if (auto started = (*agent)->start(false); !started) {
+  if (auto started = (*agent)->start(run); !started) {
     std::cerr << "airflow-reaper: " << started.error().message << "\n";
-    return kExitFatal;
+    return nullptr;
   }
-  const auto assessments = (*agent)->loop().assess();
+  return std::move(agent).value();
+}
+
+int scan(const Config& config, const CommandLine& commandLine) {
+  auto agent = startAgent(config, false);
+  if (!agent) return kExitFatal;
+  const auto assessments = agent->loop().assess();
   std::cout << (commandLine.output == "json" ? reaper::loop::scanJson(assessments)
                                              : reaper::loop::scanTable(assessments));
-  (*agent)->stop();
+  agent->stop();
   return 0;
 }
 
@@ -63,15 +71,8 @@ int run(const Config& config) {
   const sigset_t signals = shutdownSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts
 
-  auto agent = reaper::agent::buildAgent(config);
-  if (!agent) {
-    std::cerr << "airflow-reaper: " << agent.error().message << "\n";
-    return kExitFatal;
-  }
-  if (auto started = (*agent)->start(true); !started) {
-    std::cerr << "airflow-reaper: " << started.error().message << "\n";
-    return kExitFatal;
-  }
+  auto agent = startAgent(config, true);
+  if (!agent) return kExitFatal;
   std::atomic<bool> stop{false};
   std::thread waiter([&] {
     int received = 0;
@@ -84,8 +85,8 @@ int run(const Config& config) {
       "started mode={} node={} dry_run={} poll_interval_ms={} grace_ms={}",
       reaper::config::modeName(config.mode), config.nodeName, config.dryRun,
       config.pollInterval.count(), config.kill.gracePeriod.count());
-  (*agent)->loop().run(stop);
-  (*agent)->stop();
+  agent->loop().run(stop);
+  agent->stop();
   reaper::core::logger("agent")->info("stopped");
   return 0;
 }

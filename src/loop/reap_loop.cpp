@@ -33,13 +33,13 @@ std::string podField(const Target& target) {
   return target.pod ? " pod=" + target.pod->namespaceName + "/" + target.pod->name : "";
 }
 
-std::string stateOf(const airflow::TaskInstanceStatus& status) {
+}  // namespace
+
+std::string stateLabel(const airflow::TaskInstanceStatus& status) {
   if (status.lookup != Lookup::Found)
     return status.lookup == Lookup::Missing ? "missing" : "unknown";
   return status.state.value_or("none");
 }
-
-}  // namespace
 
 ReapLoop::ReapLoop(TargetSource& targets, airflow::TaskInstanceSource& airflow, Reaper& reaper,
                    core::Clock& clock, report::Metrics& metrics, report::Health& health,
@@ -150,7 +150,7 @@ void ReapLoop::logDecision(const Assessment& assessment) {
   lastDecision_[label] = summary;
   log->log(level, "decision ti={}{} root={} processes={} state={} action={} reason=\"{}\"", label,
            podField(assessment.target), assessment.target.tree.root.pid,
-           assessment.target.tree.members.size(), stateOf(assessment.status),
+           assessment.target.tree.members.size(), stateLabel(assessment.status),
            reconcile::actionName(assessment.decision.action), assessment.decision.reason);
 }
 
@@ -174,7 +174,7 @@ void ReapLoop::reportDryRun(const Assessment& assessment) {
   const std::string label = assessment.target.label();
   if (!dryRunReported_.insert(label).second) return;
   deliver(ReapResult{assessment.target,
-                     stateOf(assessment.status),
+                     stateLabel(assessment.status),
                      assessment.decision.reason,
                      "dry_run",
                      {},
@@ -190,7 +190,7 @@ void ReapLoop::startReap(const Assessment& assessment) {
   auto done = std::make_shared<std::atomic<bool>>(false);
   std::thread worker([this, assessment, done] {
     ReapResult result{assessment.target,
-                      stateOf(assessment.status),
+                      stateLabel(assessment.status),
                       assessment.decision.reason,
                       "",
                       reaper_.reap(assessment.target),

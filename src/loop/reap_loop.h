@@ -26,6 +26,10 @@ struct Assessment {
   reconcile::Decision decision;
 };
 
+// The TI state as logs and `scan` show it: the state, "none" when cleared, else "missing" or
+// "unknown".
+std::string stateLabel(const airflow::TaskInstanceStatus& status);
+
 struct ReapResult {
   Target target;
   std::string state;    // the TI state that decided it ("none" when cleared)

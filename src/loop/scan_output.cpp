@@ -71,18 +71,6 @@ value treeJson(const Assessment& assessment) {
   return tree;
 }
 
-std::string stateText(const airflow::TaskInstanceStatus& status) {
-  switch (status.lookup) {
-    case airflow::Lookup::Found:
-      return status.state.value_or("none");
-    case airflow::Lookup::Missing:
-      return "missing";
-    case airflow::Lookup::Unknown:
-      break;
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 std::string scanJson(const std::vector<Assessment>& assessments) {
@@ -100,7 +88,7 @@ std::string scanTable(const std::vector<Assessment>& assessments) {
     const std::string pod =
         a.target.pod ? a.target.pod->namespaceName + "/" + a.target.pod->name : "-";
     out += fmt::format("{:<48} {:<24} {:<10} {:>5} {:>7}  {}\n", a.target.label(), pod,
-                       stateText(a.status), a.target.tree.members.size(),
+                       stateLabel(a.status), a.target.tree.members.size(),
                        reconcile::actionName(a.decision.action), a.decision.reason);
     for (const auto& m : a.target.tree.members) {
       out += fmt::format("    pid={} ppid={} pgid={} sid={}{}{} {}\n", m.id.pid, m.ppid, m.pgid,

@@ -35,7 +35,7 @@ bool retryable(const core::Result<HttpResponse>& response) {
 std::map<core::TaskInstanceKey, TaskInstanceStatus> allUnknown(
     const std::vector<core::TaskInstanceKey>& keys, const std::string& why) {
   std::map<core::TaskInstanceKey, TaskInstanceStatus> result;
-  for (const auto& key : keys) result[key] = {Lookup::Unknown, std::nullopt, 0, "", why};
+  for (const auto& key : keys) result[key] = {.lookup = Lookup::Unknown, .detail = why};
   return result;
 }
 

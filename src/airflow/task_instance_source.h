@@ -17,11 +17,24 @@ namespace reaper::airflow {
 // Missing: the API says 404 / the TI is not in a complete reply. Unknown: could not tell.
 enum class Lookup { Found, Missing, Unknown };
 
+// One map index of a mapped TaskInstance, as a complete listing showed it.
+struct MapIndexState {
+  int mapIndex = -1;
+  std::optional<std::string> state;  // nullopt = no state (cleared)
+  int tryNumber = 0;
+  bool operator==(const MapIndexState&) const = default;
+};
+
 struct TaskInstanceStatus {
   Lookup lookup = Lookup::Unknown;
   std::optional<std::string> state;  // nullopt = TI has no state (cleared)
   int tryNumber = 0;
   std::string uuid;
+  // When the current try started (`start_date`); nullopt when the API has none (not started yet).
+  std::optional<core::WallTime> startDate;
+  // The key's map index is unknown (-1) and the task is mapped: lookup is Found, state is nullopt
+  // and this lists every map index of the TaskInstance (the candidates); empty otherwise.
+  std::vector<MapIndexState> mapIndexes;
   std::string detail;  // why Unknown/Missing, for logs
 };
 

@@ -12,6 +12,7 @@ packages=(
   util-linux procps                            # unshare, setsid, ps for tests
   ca-certificates openssl                      # test CA for the HTTPS stand-ins
   unzip                                        # kubectl/helm come from an npm package (tests only)
+  prometheus                                   # promtool: checks the chart's alerts and /metrics (tests only)
 )
 
 missing=()

@@ -17,11 +17,19 @@ app.kubernetes.io/name: {{ include "airflow-reaper.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
-{{- define "airflow-reaper.labels" -}}
+{{- /* Labels of the agent pods: no helm.sh/chart, so a chart bump alone restarts no agent. */}}
+{{- define "airflow-reaper.podLabels" -}}
 {{ include "airflow-reaper.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/component: agent
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "airflow-reaper.labels" -}}
+{{ include "airflow-reaper.podLabels" . }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end }}
 
@@ -33,8 +41,23 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end }}
 {{- end }}
 
+{{- /* registry/repository:tag, or registry/repository@digest when a digest pins it. */}}
 {{- define "airflow-reaper.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- $i := .Values.image }}
+{{- $name := $i.repository }}
+{{- if $i.registry }}
+{{- $name = printf "%s/%s" $i.registry $i.repository }}
+{{- end }}
+{{- if $i.digest }}
+{{- printf "%s@%s" $name $i.digest }}
+{{- else }}
+{{- printf "%s:%s" $name (default .Chart.AppVersion $i.tag) }}
+{{- end }}
+{{- end }}
+
+{{- /* The PromQL label matchers of every alert, with a trailing comma when there are any. */}}
+{{- define "airflow-reaper.alertSelector" -}}
+{{- with .Values.metrics.prometheusRule.selector }}{{ . }},{{ end }}
 {{- end }}
 
 {{- /* Where the agent finds what the chart mounts. */}}
@@ -69,4 +92,22 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- $_ := set $config "kubernetes" $kube }}
 {{- $_ := set $config "server" $server }}
 {{- toYaml $config }}
+{{- end }}
+
+{{- /* What a ServiceMonitor endpoint and a PodMonitor endpoint share; `.` is their values. */}}
+{{- define "airflow-reaper.scrapeEndpoint" -}}
+interval: {{ .interval }}
+scrapeTimeout: {{ .scrapeTimeout }}
+relabelings:
+  # One agent per node: label its series with the node it runs on.
+  - sourceLabels: [__meta_kubernetes_pod_node_name]
+    targetLabel: node
+    action: replace
+  {{- with .relabelings }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- with .metricRelabelings }}
+metricRelabelings:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end }}

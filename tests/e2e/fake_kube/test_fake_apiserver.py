@@ -456,13 +456,14 @@ class FakeKubeTest(unittest.TestCase):
             json.dump(dict(self.tree("etl-load-1"), metadata={"name": "etl-load-1"}), f)
         fresh.kubectl("apply", "-f", manifest)
         fresh.must("PATCH", "/apis/airflowreaper.io/v1alpha1/namespaces/default/taskrunnertrees/"
-                   "etl-load-1/status", {"status": {"phase": "Reaped"}},
+                   "etl-load-1/status",
+                   {"status": {"phase": "Reaped", "taskInstanceState": "failed"}},
                    "application/merge-patch+json")
         lines = fresh.kubectl("get", "taskrunnertrees", "-A").stdout.splitlines()
         self.assertEqual(lines[0].split(), ["NAMESPACE", "NAME", "POD", "DAG", "TASK", "TRY",
-                                            "PHASE", "AGE"])
-        self.assertEqual(lines[1].split()[:7], ["default", "etl-load-1", "worker-0", "etl", "load",
-                                                "1", "Reaped"])
+                                            "STATE", "PHASE", "AGE"])
+        self.assertEqual(lines[1].split()[:8], ["default", "etl-load-1", "worker-0", "etl", "load",
+                                                "1", "failed", "Reaped"])
         self.assertIn("No resources found", fresh.kubectl("get", "nodereapreports").stderr)
         fresh.kubectl("delete", "crd", "taskrunnertrees.airflowreaper.io")
         gone = fresh.kubectl("get", "taskrunnertrees", "-A", check=False)

@@ -6,6 +6,8 @@ import sys
 
 REPO = os.environ.get("REAPER_SOURCE_DIR") or sys.exit("REAPER_SOURCE_DIR is not set")
 SPECS = os.path.normpath(os.path.join(REPO, "..", "shared", "specs"))
+# Specs the shared folder lacks, vendored next to the tests (specs/SOURCES.md says from where).
+LOCAL_SPECS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "specs")
 CHART = os.path.join(REPO, "charts", "airflow-reaper")
 K8S = os.path.join(REPO, "k8s")
 TOOLS_BIN = os.path.join(REPO, ".tools", "bin")

@@ -26,6 +26,7 @@ FILES = {
     "ClusterRoleBinding": "10-rbac.yaml",
     "ConfigMap": "20-configmap.yaml",
     "DaemonSet": "30-daemonset.yaml",
+    "Service": "40-service.yaml",
 }
 
 
@@ -41,7 +42,8 @@ def _plain(obj):
 
 def render():
     """Returns {file name: text} for k8s/."""
-    out = deploy_env.helm("template", RELEASE, deploy_env.CHART, "--namespace", NAMESPACE).stdout
+    out = deploy_env.helm("template", RELEASE, deploy_env.CHART, "--namespace", NAMESPACE,
+                          "--skip-tests").stdout
     labels = {"app.kubernetes.io/name": "airflow-reaper", "app.kubernetes.io/instance": RELEASE}
     namespace = {"apiVersion": "v1", "kind": "Namespace",
                  "metadata": {"name": NAMESPACE, "labels": labels}}

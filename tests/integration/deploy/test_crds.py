@@ -64,8 +64,10 @@ class CrdTest(unittest.TestCase):
             "firstSeen", "lastSeen", "reapedAt", "message"})
         self.assertEqual(status["phase"]["enum"],
                          ["Running", "Reaping", "Reaped", "Gone", "KillFailed"])
-        columns = [c["name"] for c in version["additionalPrinterColumns"] if not c.get("priority")]
-        self.assertEqual(columns, ["Pod", "Dag", "Task", "Try", "Phase", "Age"])
+        columns = {c["name"]: c for c in version["additionalPrinterColumns"]
+                   if not c.get("priority")}
+        self.assertEqual(list(columns), ["Pod", "Dag", "Task", "Try", "State", "Phase", "Age"])
+        self.assertEqual(columns["State"]["jsonPath"], ".status.taskInstanceState")
 
     def test_node_reap_report_fields_match_the_contract(self):
         (version,) = crd(NAMES[0])["spec"]["versions"]
@@ -74,8 +76,29 @@ class CrdTest(unittest.TestCase):
             "trackedTrees", "trackedProcesses", "reapedTrees", "killedProcesses", "orphansReaped",
             "killFailures"})
         self.assertEqual(status["results"]["maxItems"], 50)
-        self.assertEqual(set(status["results"]["items"]["properties"]), {
-            "time", "pod", "taskInstance", "state", "killed", "orphans", "outcome"})
+        result = status["results"]["items"]["properties"]
+        self.assertEqual(set(result), {
+            "time", "pod", "taskInstance", "state", "reason", "killed", "orphans", "outcome"})
+        self.assertEqual(set(result["taskInstance"]["properties"]),
+                         {"dagId", "taskId", "runId", "mapIndex", "tryNumber"})
+
+    def test_every_field_has_a_description_for_kubectl_explain(self):
+        def walk(node, path):
+            if path.count(".") > 0 and not path.endswith(("apiVersion", "kind", "metadata")):
+                self.assertTrue(node.get("description"), f"{path}: no description")
+            for key, child in node.get("properties", {}).items():
+                walk(child, f"{path}.{key}")
+            if "items" in node:
+                walk(node["items"], f"{path}[]")
+        for name in NAMES:
+            (version,) = crd(name)["spec"]["versions"]
+            walk(version["schema"]["openAPIV3Schema"], version["name"])
+
+    def test_crds_name_no_release(self):
+        for name in NAMES:
+            labels = crd(name)["metadata"]["labels"]
+            self.assertEqual(labels["app.kubernetes.io/name"], "airflow-reaper")
+            self.assertNotIn("app.kubernetes.io/instance", labels)
 
     def test_every_schema_node_is_structural_and_described(self):
         def walk(node, path):

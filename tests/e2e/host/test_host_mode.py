@@ -139,9 +139,22 @@ class CommandLineTest(unittest.TestCase):
             return subprocess.run([AGENT, *args], capture_output=True, text=True, timeout=30)
 
     def test_version(self):
-        out = self.run_agent("version")
-        self.assertEqual(out.returncode, 0)
-        self.assertRegex(out.stdout, r"^airflow-reaper \d+\.\d+\.\d+")
+        for args in (["version"], ["--version"]):
+            out = self.run_agent(*args)
+            self.assertEqual(out.returncode, 0)
+            self.assertRegex(out.stdout, r"^airflow-reaper \d+\.\d+\.\d+\n$")
+
+    def test_help_exits_0_and_prints_the_usage_once(self):
+        for args in (["help"], ["--help"], ["-h"], ["scan", "--help"]):
+            out = self.run_agent(*args)
+            self.assertEqual((out.returncode, out.stderr), (0, ""), args)
+            self.assertEqual(out.stdout.count("usage:"), 1, args)
+            self.assertIn("airflow-reaper scan", out.stdout)
+
+    def test_bad_usage_prints_the_usage_once(self):
+        out = self.run_agent("--bogus")
+        self.assertEqual(out.returncode, 2)
+        self.assertEqual(out.stderr.count("usage:"), 1, out.stderr)
 
     def test_config_errors_exit_2_naming_the_key(self):
         cases = {

@@ -14,7 +14,7 @@ std::string errorOf(const std::vector<std::string>& args) {
 TEST(ParseCommandLine, NoArgumentsMeansRun) {
   auto line = parseCommandLine({});
   ASSERT_TRUE(line.ok());
-  EXPECT_EQ(line->command, "run");
+  EXPECT_EQ(line->command, Command::Run);
   EXPECT_EQ(line->configFile, "");
   EXPECT_FALSE(line->mode);
   EXPECT_FALSE(line->dryRun);
@@ -25,7 +25,7 @@ TEST(ParseCommandLine, RunTakesEveryRunFlag) {
   auto line = parseCommandLine({"run", "--config", "/etc/r.yaml", "--mode=host", "--node-name",
                                 "n1", "--dry-run", "--log-level", "debug", "--log-format=json"});
   ASSERT_TRUE(line.ok()) << line.error().message;
-  EXPECT_EQ(line->command, "run");
+  EXPECT_EQ(line->command, Command::Run);
   EXPECT_EQ(line->configFile, "/etc/r.yaml");
   EXPECT_EQ(line->mode, Mode::Host);
   EXPECT_EQ(line->nodeName, "n1");
@@ -37,20 +37,45 @@ TEST(ParseCommandLine, RunTakesEveryRunFlag) {
 TEST(ParseCommandLine, FlagsWithoutCommandMeanRun) {
   auto line = parseCommandLine({"--mode", "kubernetes"});
   ASSERT_TRUE(line.ok());
-  EXPECT_EQ(line->command, "run");
+  EXPECT_EQ(line->command, Command::Run);
   EXPECT_EQ(line->mode, Mode::Kubernetes);
 }
 
 TEST(ParseCommandLine, ScanTakesConfigAndOutput) {
   auto line = parseCommandLine({"scan", "--config=/c.yaml", "--output", "json"});
   ASSERT_TRUE(line.ok()) << line.error().message;
-  EXPECT_EQ(line->command, "scan");
+  EXPECT_EQ(line->command, Command::Scan);
   EXPECT_EQ(line->configFile, "/c.yaml");
   EXPECT_EQ(line->output, "json");
 }
 
+TEST(ParseCommandLine, ScanTakesFiltersAndProcesses) {
+  auto line = parseCommandLine(
+      {"scan", "--processes", "--state", "failed", "--pod=airflow/worker-0", "--dag", "etl"});
+  ASSERT_TRUE(line.ok()) << line.error().message;
+  EXPECT_TRUE(line->processes);
+  EXPECT_EQ(line->state, "failed");
+  EXPECT_EQ(line->pod, "airflow/worker-0");
+  EXPECT_EQ(line->dag, "etl");
+  EXPECT_EQ(errorOf({"scan", "--processes=yes"}).rfind("--processes takes no value", 0), 0u);
+  EXPECT_EQ(errorOf({"scan", "--dag="}).rfind("--dag: needs a non-empty value", 0), 0u);
+  EXPECT_EQ(errorOf({"run", "--state", "failed"}).rfind("unknown flag '--state' for run", 0), 0u);
+}
+
+TEST(ParseCommandLine, HelpInEveryFormAsksForTheUsage) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"help"}, {"--help"}, {"-h"}, {"scan", "--help"}, {"run", "--config", "x", "-h"}}) {
+    auto line = parseCommandLine(args);
+    ASSERT_TRUE(line.ok()) << args[0];
+    EXPECT_EQ(line->command, Command::Help) << args[0];
+  }
+  EXPECT_EQ(errorOf({"help", "scan"}).rfind("unknown argument 'scan' for help", 0), 0u);
+}
+
 TEST(ParseCommandLine, VersionTakesNothing) {
-  EXPECT_TRUE(parseCommandLine({"version"}).ok());
+  EXPECT_EQ(parseCommandLine({"version"})->command, Command::Version);
+  EXPECT_EQ(parseCommandLine({"--version"})->command, Command::Version);
+  EXPECT_EQ(errorOf({"--version", "extra"}).rfind("unknown argument 'extra' for version", 0), 0u);
   EXPECT_NE(errorOf({"version", "--config", "x"}).find("unknown flag '--config' for version"),
             std::string::npos);
 }
@@ -74,6 +99,12 @@ TEST(ParseCommandLine, RejectsBadValues) {
 
 TEST(ParseCommandLine, ErrorsCarryTheUsage) {
   EXPECT_NE(errorOf({"--bogus"}).find(usage()), std::string::npos);
+}
+
+TEST(Usage, NamesEveryCommandAndScanFlag) {
+  for (const char* word : {"[run]", "scan", "--processes", "--state", "--pod", "--dag", "version",
+                           "--version", "--help", "-h"})
+    EXPECT_NE(usage().find(word), std::string::npos) << word;
 }
 
 }  // namespace

@@ -62,6 +62,17 @@ TEST(EventRecorder, CreatesAValidEventsV1Event) {
   EXPECT_EQ(r.recorder->queued(), 0u);
 }
 
+TEST(EventRecorder, SendsTheEventsTypeAndAction) {
+  Recorder r;
+  r.recorder->record({kPod, "DryRunWouldReap", "would kill", EventType::Normal, "DryRun"});
+  r.transport->reply(201);
+  r.recorder->flush();
+  value event = r.body(0);
+  EXPECT_EQ(event["type"].as_string(), "Normal");
+  EXPECT_EQ(event["action"].as_string(), "DryRun");
+  EXPECT_EQ(event["reason"].as_string(), "DryRunWouldReap");
+}
+
 TEST(EventRecorder, RepeatsJoinASeriesPatchedAfterCreation) {
   Recorder r;
   r.recorder->record(reaped());

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/version.h"
+
 namespace reaper::report {
 namespace {
 
@@ -23,6 +25,11 @@ TEST(Metrics, ExportsEveryUnlabelledOrOutcomeMetricFromTheStart) {
   EXPECT_THAT(text, HasSubstr("# TYPE airflow_reaper_scan_duration_seconds histogram"));
   EXPECT_THAT(text, HasSubstr("# TYPE airflow_reaper_airflow_request_duration_seconds histogram"));
   EXPECT_THAT(text, HasSubstr("# TYPE airflow_reaper_reap_duration_seconds histogram"));
+}
+
+TEST(Metrics, BuildInfoCarriesTheVersion) {
+  EXPECT_THAT(Metrics().render(), HasSubstr("airflow_reaper_build_info{version=\"" +
+                                            std::string(core::kVersion) + "\"} 1\n"));
 }
 
 TEST(Metrics, TrackedGaugesFollowTheLastValue) {

@@ -82,8 +82,9 @@ class HostModeTest(unittest.TestCase):
                 time.sleep(POLL + GRACE + 1.5 if mode == "timeout" else 4 * POLL)
                 self.assertGreaterEqual(len(marked_pids(marker)), alive,
                                         f"killed during fault {mode}\n{self.h.agent_output()}")
-                self.h.fault("none")
+                # State back first: a poll between the two would see the fault gone and "failed".
                 self.h.set_ti(victim, "running")
+                self.h.fault("none")
                 time.sleep(2 * POLL)
         # The same flip without a fault does kill: the checks above could have failed.
         self.assert_reaped_after_flip(lambda: self.h.set_ti(victim, "failed"), marker)

@@ -81,12 +81,12 @@ class KubeModeTest(unittest.TestCase):
         self.h.start_airflow(api="v2", auth="none")
 
     # --- the agent
-    def start_agent(self):
+    def start_agent(self, *flags):
         k = self.kube
         extra = (f"nodeName: {self.node_name}\ncgroupRoot: {CGROUP2}\n"
                  f"kubernetes:\n  apiServer: https://127.0.0.1:{k.port}\n"
                  f"  tokenFile: {self.token_file}\n  caFile: {k.path('ca.crt')}\n")
-        return self.h.start_agent(self.h.write_config(extra=extra), "--mode", "kubernetes")
+        return self.h.start_agent(self.h.write_config(extra=extra), "--mode", "kubernetes", *flags)
 
     def diagnostics(self):
         unshare = read_text(os.path.join(self.node.dir, "unshare.log"))[-2000:]
@@ -211,6 +211,8 @@ class KubeModeTest(unittest.TestCase):
         self.assertEqual((event["type"], event["action"], event["reportingController"]),
                          ("Warning", "Kill", "airflowreaper.io/agent"))
         self.assertIn(f"{DAG_ID}/extract", event["note"])
+        self.assertIn("because state=failed (TaskInstance state failed)", event["note"])
+        self.assertIn("Orphans or escapees (", event["note"])
         tree = self.wait_tree_phase("extract", "Reaped")
         self.assertEqual(tree["spec"]["podName"], "celery-a")
         self.assertEqual(tree["status"]["taskInstanceState"], "failed")
@@ -246,6 +248,22 @@ class KubeModeTest(unittest.TestCase):
         self.assertEqual(self.node.pids_with_role("pause"), sandbox, "the sandbox was killed")
         self.wait_event("etl-train-abc123", {"TaskTreeReaped", "OrphansReaped"})
         self.wait_tree_phase("train", "Reaped")
+
+    def test_dry_run_raises_an_event_and_signals_nothing(self):
+        t = ti("extract")
+        self.celery_pod("celery-dry", [t])
+        self.start_agent("--dry-run")
+        self.wait_registered(t)
+        members = self.node.lasting_pids_with_role("celery-dry/pool-1/task")
+        self.set_ti(t, "failed")
+        event = self.wait_event("celery-dry", {"DryRunWouldReap"})
+        self.assertEqual((event["type"], event["action"]), ("Warning", "DryRun"), "it has orphans")
+        self.assertTrue(event["note"].startswith("Dry run: would kill "), event["note"])
+        self.assertIn("because state=failed", event["note"])
+        time.sleep(2 * POLL + GRACE)
+        self.assertEqual(set(members) - set(self.node.pids_with_role("celery-dry")), set(),
+                         f"a dry run killed{self.diagnostics()}")
+        self.assertEqual(self.node.signalled_roles(), [], "a dry run signalled")
 
     def test_process_outside_every_pod_is_never_touched(self):
         t = ti("extract")

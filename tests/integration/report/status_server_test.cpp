@@ -4,8 +4,14 @@
 #include "report/status_server.h"
 #include "support/fake_clock.h"
 #include <arpa/inet.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <thread>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <cpprest/http_client.h>
@@ -15,6 +21,10 @@ namespace reaper::report {
 namespace {
 
 using core::Duration;
+using ::testing::AnyOf;
+using ::testing::IsEmpty;
+using ::testing::Optional;
+using ::testing::StartsWith;
 using web::http::methods;
 using web::http::client::http_client;
 
@@ -65,11 +75,11 @@ TEST_F(StatusServerTest, HealthzFollowsTheMainLoopTicks) {
   EXPECT_EQ(get("/healthz").status, 200);
 }
 
-TEST_F(StatusServerTest, ReadyzWaitsForTheFirstScanAndApiAnswer) {
+TEST_F(StatusServerTest, ReadyzWaitsForTheFirstScanAndAirflow) {
   EXPECT_EQ(get("/readyz").status, 503);
   health_.markFirstScan();
   EXPECT_EQ(get("/readyz").status, 503);
-  health_.markFirstApiAnswer();
+  health_.markAirflowReached();
   EXPECT_EQ(get("/readyz").status, 200);
 }
 
@@ -98,6 +108,201 @@ TEST(StatusServer, ServesOnAllInterfaces) {
   EXPECT_EQ(client.request(methods::GET, "/healthz").get().status_code(), 200);
 }
 
+// --- limits: every case talks raw HTTP over its own sockets and checks what the server did.
+
+// A connected loopback socket, closed with the object.
+class Socket {
+ public:
+  explicit Socket(int port) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    connected_ =
+        fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    // A server that never answers fails the test instead of hanging it.
+    const timeval timeout{30, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  }
+  ~Socket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  bool connected() const { return connected_; }
+  // Sends all of `data`; false once the peer closed or reset the connection.
+  bool send(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t put = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (put <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(put));
+    }
+    return true;
+  }
+  // Everything the server sends until it closes (or resets) the connection; nullopt when it
+  // keeps it open.
+  std::optional<std::string> readToEnd() {
+    std::string got;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::recv(fd_, buffer, sizeof(buffer), 0)) > 0) got.append(buffer, n);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return std::nullopt;
+    return got;
+  }
+  // One reply whose Content-Length says where it ends.
+  std::string readReply() {
+    std::string got;
+    char buffer[4096];
+    while (true) {
+      const auto end = got.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        const auto length = got.find("Content-Length: ");
+        if (length != std::string::npos &&
+            got.size() >= end + 4 + std::stoul(got.substr(length + 16)))
+          return got;
+      }
+      const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
+      if (n <= 0) return got;
+      got.append(buffer, n);
+    }
+  }
+  // True when the server has closed its end (a read returns EOF or a reset) without waiting.
+  bool closedByPeer() {
+    pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) != 1) return false;
+    char byte;
+    const ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN);
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+size_t openDescriptors() {
+  return static_cast<size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                                           std::filesystem::directory_iterator()));
+}
+
+size_t residentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+class StatusServerLimitsTest : public ::testing::Test {
+ protected:
+  void start(ServerLimits limits) {
+    server_ = std::make_unique<StatusServer>("127.0.0.1:0", metrics_, health_, clock_, kTolerance,
+                                             limits);
+    ASSERT_TRUE(server_->start().ok());
+    health_.markTick(clock_.now());
+  }
+  int port() const { return server_->port(); }
+
+  reaper::test::FakeClock clock_;
+  Metrics metrics_;
+  Health health_;
+  std::unique_ptr<StatusServer> server_;
+};
+
+TEST_F(StatusServerLimitsTest, KeepsAConnectionAliveAcrossRequests) {
+  start({});
+  Socket client(port());
+  ASSERT_TRUE(client.connected());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_THAT(client.readReply(), StartsWith("HTTP/1.1 200 OK\r\n"));
+  }
+  ASSERT_TRUE(client.send("GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  EXPECT_THAT(client.readToEnd(), Optional(StartsWith("HTTP/1.1 503 ")));
+}
+
+// Today's reproduction: a 600 MB POST to /metrics left the agent's RSS at 587 MB.
+TEST_F(StatusServerLimitsTest, AHugeBodyIsRefusedUnreadAndHoldsNoMemory) {
+  start({});
+  const size_t before = residentBytes();
+  Socket client(port());
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(
+      client.send("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 629145600\r\n\r\n"));
+  const std::string chunk(1 << 20, 'x');
+  size_t sent = 0;
+  while (sent < 600 * chunk.size() && client.send(chunk)) sent += chunk.size();
+  EXPECT_LT(sent, 600 * chunk.size()) << "the server read the whole body";
+  // Closing with the body unread resets the connection, which may discard the reply.
+  EXPECT_THAT(client.readToEnd(),
+              Optional(AnyOf(StartsWith("HTTP/1.1 413 Content Too Large\r\n"), IsEmpty())));
+  EXPECT_LT(residentBytes(), before + 32 * chunk.size());
+}
+
+TEST_F(StatusServerLimitsTest, ChunkedBodiesAreRefused) {
+  start({});
+  Socket client(port());
+  ASSERT_TRUE(client.send("POST /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n"));
+  EXPECT_THAT(client.readToEnd(), Optional(StartsWith("HTTP/1.1 413 ")));
+}
+
+TEST_F(StatusServerLimitsTest, AnOversizedHeadIsRefusedAndClosed) {
+  start({});
+  Socket endless(port());
+  // No end of headers ever comes: refused once the limit is passed, not when the client stops.
+  std::string head = "GET /metrics HTTP/1.1\r\nX-Filler: " + std::string(kMaxRequestHeadBytes, 'a');
+  endless.send(head);
+  EXPECT_THAT(endless.readToEnd(), Optional(StartsWith("HTTP/1.1 431 ")));
+
+  Socket complete(port());
+  complete.send(head + "\r\n\r\n");
+  EXPECT_THAT(complete.readToEnd(), Optional(StartsWith("HTTP/1.1 431 ")));
+
+  Socket garbage(port());
+  garbage.send("\x16\x03\x01 not http\r\n\r\n");
+  EXPECT_THAT(garbage.readToEnd(), Optional(StartsWith("HTTP/1.1 400 ")));
+}
+
+TEST_F(StatusServerLimitsTest, IdleAndSlowConnectionsAreClosed) {
+  start({.idleTimeout = core::Duration{200}});
+  Socket idle(port());
+  EXPECT_THAT(idle.readToEnd(), Optional(IsEmpty())) << "closed without a reply";
+  Socket slow(port());
+  for (char c : std::string("GET /healthz HTTP/1.1\r\n")) {
+    if (!slow.send(std::string(1, c))) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_THAT(slow.readToEnd(), Optional(IsEmpty()))
+      << "a request trickling in is cut at the idle timeout";
+}
+
+// Today's reproduction: 3000 idle connections held 3009 descriptors. Now the server holds at most
+// maxConnections, closes the idlest to make room, and still answers a new probe.
+TEST_F(StatusServerLimitsTest, ThousandsOfIdleConnectionsHoldBoundedDescriptors) {
+  // 3000 client ends live in this process too: lift the soft limit (often 1024) to the hard one.
+  rlimit files{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &files), 0);
+  files.rlim_cur = files.rlim_max;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &files), 0);
+  ASSERT_GE(files.rlim_cur, 3000 + 2 * kMaxStatusConnections + 64) << "RLIMIT_NOFILE too low";
+  start({});
+  const size_t before = openDescriptors();
+  std::vector<std::unique_ptr<Socket>> idle;
+  for (int i = 0; i < 3000; ++i) {
+    idle.push_back(std::make_unique<Socket>(port()));
+    ASSERT_TRUE(idle.back()->connected()) << i;
+  }
+  Socket probe(port());
+  ASSERT_TRUE(probe.send("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  EXPECT_THAT(probe.readToEnd(), Optional(StartsWith("HTTP/1.1 200 OK\r\n")));
+  // The probe was accepted after every idle connection: the server has seen them all.
+  size_t stillOpen = 0;
+  for (auto& socket : idle) stillOpen += socket->closedByPeer() ? 0 : 1;
+  EXPECT_LE(stillOpen, kMaxStatusConnections);
+  // This process holds the 3000 client ends plus the server's (probe included).
+  EXPECT_LE(openDescriptors(), before + 3000 + kMaxStatusConnections + 1);
+}
+
 // A port another program listens on (here: a plain socket) cannot be served.
 TEST(StatusServer, ATakenPortIsAStartError) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -118,7 +323,7 @@ TEST(StatusServer, ATakenPortIsAStartError) {
   auto started = server.start();
   ::close(fd);
   ASSERT_FALSE(started.ok());
-  EXPECT_THAT(started.error().message, ::testing::StartsWith("server.bindAddress: cannot serve"));
+  EXPECT_THAT(started.error().message, StartsWith("server.bindAddress: cannot serve"));
 }
 
 }  // namespace

@@ -26,15 +26,15 @@ TEST(Health, LiveWhileTicksArriveWithinTolerance) {
   EXPECT_TRUE(health.live(clock.now(), Duration(10000)));
 }
 
-TEST(Health, ReadyOnlyAfterFirstScanAndFirstApiAnswer) {
+TEST(Health, ReadyOnlyAfterFirstScanAndAirflowReached) {
   Health scannedFirst;
   scannedFirst.markFirstScan();
   EXPECT_FALSE(scannedFirst.ready());
-  scannedFirst.markFirstApiAnswer();
+  scannedFirst.markAirflowReached();
   EXPECT_TRUE(scannedFirst.ready());
 
   Health answeredFirst;
-  answeredFirst.markFirstApiAnswer();
+  answeredFirst.markAirflowReached();
   EXPECT_FALSE(answeredFirst.ready());
   answeredFirst.markFirstScan();
   EXPECT_TRUE(answeredFirst.ready());

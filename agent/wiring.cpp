@@ -214,12 +214,9 @@ core::Result<std::unique_ptr<Agent>> buildAgent(const config::Config& config) {
   crossplat::threadpool::initialize_with_threads(kHttpThreads);
   auto telemetry = std::make_unique<Telemetry>();
   Telemetry* shared = telemetry.get();
-  auto client = airflow::makeRestClient(airflowOptions(config.airflow), shared->clock,
-                                        [shared](int code, double seconds) {
-                                          shared->metrics.countAirflowRequest(code, seconds);
-                                          if (code >= 200 && code < 500)
-                                            shared->health.markFirstApiAnswer();
-                                        });
+  auto client = airflow::makeRestClient(
+      airflowOptions(config.airflow), shared->clock,
+      [shared](int code, double seconds) { shared->metrics.countAirflowRequest(code, seconds); });
   if (!client) return core::makeError("airflow client: " + client.error().message);
   auto agent = std::make_unique<NodeAgent>(config, std::move(telemetry), std::move(client).value());
   if (config.mode == config::Mode::Host) {

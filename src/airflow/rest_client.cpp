@@ -32,6 +32,10 @@ bool retryable(const core::Result<HttpResponse>& response) {
   return !response.ok() || response->status >= 500 || response->status == 429;
 }
 
+std::string versionPath(ApiVersion version) {
+  return version == ApiVersion::V2 ? "/api/v2/version" : "/api/v1/version";
+}
+
 std::map<core::TaskInstanceKey, TaskInstanceStatus> allUnknown(
     const std::vector<core::TaskInstanceKey>& keys, const std::string& why) {
   std::map<core::TaskInstanceKey, TaskInstanceStatus> result;
@@ -81,8 +85,17 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> RestTaskInstanceSource::fetc
 
 core::Status RestTaskInstanceSource::probe() {
   std::lock_guard lock(mutex_);
-  auto version = apiVersion();
-  if (!version.ok()) return version.error();
+  // Detection asks the version endpoints itself; a known (pinned or detected) version is asked
+  // again here, so that a probe always reaches the API.
+  if (!version_) {
+    auto detected = apiVersion();
+    if (!detected.ok()) return detected.error();
+    return core::Ok{};
+  }
+  auto reply = askVersion(*version_);
+  if (!reply.ok()) return core::makeError("API probe failed: " + reply.error().message);
+  if (reply->status != 200 || !isVersionReply(reply->body))
+    return core::makeError("API probe: " + versionPath(*version_) + " " + statusError(*reply));
   return core::Ok{};
 }
 
@@ -110,16 +123,21 @@ std::map<std::string, core::TaskInstanceKey> RestTaskInstanceSource::resolveUuid
 
 core::Result<ApiVersion> RestTaskInstanceSource::apiVersion() {
   if (version_) return *version_;
-  auto v2 = exchange({"GET", "/api/v2/version", {}, ""}, false);
+  auto v2 = askVersion(ApiVersion::V2);
   if (v2.ok() && v2->status == 200 && isVersionReply(v2->body)) return *(version_ = ApiVersion::V2);
   if (!v2.ok()) return core::makeError("API version probe failed: " + v2.error().message);
   if (v2->status != 404)
     return core::makeError("API version probe: /api/v2/version " + statusError(*v2));
-  // Airflow 2 has no /auth/token: a JWT cannot authenticate this probe.
-  auto v1 = exchange({"GET", "/api/v1/version", {}, ""}, options_.authType != "jwt");
+  auto v1 = askVersion(ApiVersion::V1);
   if (v1.ok() && v1->status == 200 && isVersionReply(v1->body)) return *(version_ = ApiVersion::V1);
   return core::makeError("API version probe: neither /api/v2/version nor /api/v1/version answers " +
                          (v1.ok() ? statusError(*v1) : v1.error().message));
+}
+
+core::Result<HttpResponse> RestTaskInstanceSource::askVersion(ApiVersion version) {
+  // Airflow 2 has no /auth/token: a JWT cannot authenticate its version request.
+  const bool authenticated = version == ApiVersion::V1 && options_.authType != "jwt";
+  return exchange({"GET", versionPath(version), {}, ""}, authenticated);
 }
 
 core::Result<std::vector<TaskInstanceRecord>> RestTaskInstanceSource::listAll(

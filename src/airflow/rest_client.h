@@ -28,6 +28,7 @@ class RestTaskInstanceSource final : public TaskInstanceSource {
 
  private:
   core::Result<ApiVersion> apiVersion();
+  core::Result<HttpResponse> askVersion(ApiVersion version);
   core::Result<std::vector<TaskInstanceRecord>> listAll(const ListQuery& query, ApiVersion version);
   core::Result<HttpResponse> exchange(HttpRequest request, bool authenticated);
   core::Result<HttpResponse> sendOnce(const HttpRequest& request);

@@ -81,6 +81,9 @@ std::vector<Assessment> ReapLoop::assess() {
   }
   reconciler_.retain(present);
   metrics_.setTracked(assessments.size(), processes);
+  metrics_.setUndecidedTrees(std::count_if(
+      assessments.begin(), assessments.end(),
+      [](const Assessment& a) { return a.decision.action == reconcile::Action::Unknown; }));
   return assessments;
 }
 
@@ -107,11 +110,27 @@ std::map<core::TaskInstanceKey, airflow::TaskInstanceStatus> ReapLoop::fetchStat
   }
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  // Readiness needs one answer from the API even on a node with nothing to ask about.
-  if (keys.empty() && !apiAnswered_) apiAnswered_ = airflow_.probe().ok();
-  if (keys.empty()) return {};
-  apiAnswered_ = true;
-  return airflow_.fetchStates(keys);
+  bool succeeded = reachAirflow();
+  std::map<core::TaskInstanceKey, airflow::TaskInstanceStatus> states;
+  if (!keys.empty()) states = airflow_.fetchStates(keys);
+  succeeded = succeeded && std::none_of(states.begin(), states.end(), [](const auto& entry) {
+                return entry.second.lookup == Lookup::Unknown;
+              });
+  metrics_.observeAirflowPoll(succeeded, clock_.wallNow());
+  return states;
+}
+
+// Readiness means Airflow can be asked: probed every poll until it answers once, whether or not
+// the node has anything to ask about. Later failures are metrics, not readiness.
+bool ReapLoop::reachAirflow() {
+  if (airflowReached_) return true;
+  if (auto probed = airflow_.probe(); !probed.ok()) {
+    core::logger("loop")->warn("airflow not reached error=\"{}\"", probed.error().message);
+    return false;
+  }
+  airflowReached_ = true;
+  health_.markAirflowReached();
+  return true;
 }
 
 void ReapLoop::pollOnce() {

@@ -80,6 +80,7 @@ class ReapLoop {
   void resolveUuids(std::vector<Target>& targets);
   std::map<core::TaskInstanceKey, airflow::TaskInstanceStatus> fetchStates(
       const std::vector<Target>& targets);
+  bool reachAirflow();
   void logDecision(const Assessment& assessment);
   void act(const Assessment& assessment);
   bool worthReaping(const Target& target) const;
@@ -99,7 +100,7 @@ class ReapLoop {
   std::vector<ReapObserver*> observers_;
 
   std::map<std::string, core::TaskInstanceKey> resolvedUuids_;
-  bool apiAnswered_ = false;
+  bool airflowReached_ = false;
   std::map<std::string, std::string> lastDecision_;  // label -> "action: reason", logged on change
   std::set<std::string> dryRunReported_;
   // Members that survived an earlier reap of the attempt: not reaped again unless others appear.

@@ -45,6 +45,14 @@ Metrics::Metrics()
                           "Task-runner trees currently tracked on this node.")),
       trackedProcesses_(gauge(*registry_, "airflow_reaper_tracked_processes",
                               "Processes in the tracked task-runner trees.")),
+      undecidedTrees_(gauge(*registry_, "airflow_reaper_undecided_trees",
+                            "Trees whose last decision was unknown (never killed).")),
+      lastSuccessfulPoll_(gauge(*registry_, "airflow_reaper_last_successful_poll_timestamp_seconds",
+                                "Unix time of the last poll whose Airflow requests all succeeded "
+                                "(0: none yet).")),
+      airflowFailureStreak_(
+          gauge(*registry_, "airflow_reaper_airflow_consecutive_failures",
+                "Polls in a row with an Airflow request that failed after its retries.")),
       reaps_(counters(*registry_, "airflow_reaper_reaps_total",
                       "Trees reaped, by outcome (killed, failed, dry_run).")),
       processesKilled_(counters(*registry_, "airflow_reaper_processes_killed_total",
@@ -98,6 +106,14 @@ void Metrics::countAirflowRequest(int httpCode, double seconds) {
 
 void Metrics::countKubeRequest(int httpCode) {
   kubeRequests_.Add({{"code", std::to_string(httpCode)}}).Increment();
+}
+
+void Metrics::setUndecidedTrees(size_t trees) { undecidedTrees_.Set(static_cast<double>(trees)); }
+
+void Metrics::observeAirflowPoll(bool succeeded, core::WallTime at) {
+  if (!succeeded) return airflowFailureStreak_.Increment();
+  airflowFailureStreak_.Set(0);
+  lastSuccessfulPoll_.Set(std::chrono::duration<double>(at.time_since_epoch()).count());
 }
 
 void Metrics::observeScan(double seconds) { scanDuration_.Observe(seconds); }

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/clock.h"
+
 namespace prometheus {
 class Registry;
 template <typename T>
@@ -31,6 +33,12 @@ class Metrics {
   void countAirflowRequest(int httpCode, double seconds);
   // One Kubernetes API request; `httpCode` 0 for a transport error.
   void countKubeRequest(int httpCode);
+  // Trees whose decision in the last poll was `unknown` (the API could not tell, or identity is
+  // ambiguous): never killed, so a number that stays up means reaping has stopped for them.
+  void setUndecidedTrees(size_t trees);
+  // One poll's Airflow calls: `succeeded` when every one of them got its answer (a poll that had
+  // nothing to ask succeeded). Sets the last successful poll's time and the failure streak.
+  void observeAirflowPoll(bool succeeded, core::WallTime at);
   // One discovery scan of the process table.
   void observeScan(double seconds);
   // The Prometheus text exposition format (version 0.0.4).
@@ -40,6 +48,9 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Gauge& trackedTrees_;
   prometheus::Gauge& trackedProcesses_;
+  prometheus::Gauge& undecidedTrees_;
+  prometheus::Gauge& lastSuccessfulPoll_;
+  prometheus::Gauge& airflowFailureStreak_;
   prometheus::Family<prometheus::Counter>& reaps_;
   prometheus::Counter& processesKilled_;
   prometheus::Counter& orphansReaped_;

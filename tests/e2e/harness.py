@@ -4,6 +4,7 @@ tracked and stopped by `close()`; trees carry a unique marker in their environme
 only ever signals processes this harness started."""
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -147,6 +148,15 @@ class Harness:
         self.agent = self._start([self.agent_binary, "run", "--config", config, *flags],
                                  stderr=self.agent_log, stdout=self.agent_log)
         return self.agent
+
+    def agent_url(self, timeout=10):
+        """http://host:port of the running agent's status server, from its start-up log line."""
+        found = []
+        wait_for(lambda: found.extend(re.findall(r"serving address=(http://[^ /]+)",
+                                                 self.agent_output())) or found, timeout)
+        if not found:
+            raise RuntimeError(f"agent is not serving:\n{self.agent_output()}")
+        return found[0]
 
     def stop_agent(self):
         self.agent.send_signal(signal.SIGTERM)

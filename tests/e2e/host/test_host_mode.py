@@ -9,6 +9,8 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from harness import TREE_SIZE, Harness, marked_pids, wait_for  # noqa: E402
@@ -103,6 +105,27 @@ class HostModeTest(unittest.TestCase):
         time.sleep(4 * POLL + GRACE)
         self.assertGreaterEqual(len(marked_pids(marker)), TREE_SIZE)
         self.assertIn("outcome=dry_run", self.h.agent_output())
+
+    def test_idle_node_with_a_pinned_api_version_becomes_ready(self):
+        # Nothing to ask about (an empty process table) and no version to detect: the start-up
+        # probe alone must reach Airflow.
+        empty_proc = os.path.join(self.h.tmp, "empty-proc")
+        os.mkdir(empty_proc)
+        config = self.h.write_config(api_version=self.api, extra=f"procRoot: {empty_proc}\n")
+        self.h.start_agent(config)
+        url = self.h.agent_url()
+
+        def readyz():
+            try:
+                return urllib.request.urlopen(url + "/readyz", timeout=2).status
+            except urllib.error.HTTPError as e:
+                return e.code
+            except OSError:
+                return None
+
+        self.assertTrue(wait_for(lambda: readyz() == 200, 20), self.h.agent_output())
+        self.assertIn(f"GET /api/{self.api}/version", json.dumps(self.h.stats()))
+        self.assertEqual(self.h.stop_agent(), 0)
 
     def test_scan_json_matches_the_contract(self):
         _, marker = self.start("extract", map_index=3)

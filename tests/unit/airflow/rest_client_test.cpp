@@ -354,6 +354,37 @@ TEST(RestClient, FailedDetectionIsUnknownAndRetriedNextPoll) {
   EXPECT_EQ(h.observed, (std::vector<int>{0, 200, 200}));
 }
 
+// A pinned version skips detection, yet a probe must still reach the API (readiness depends on it).
+TEST(RestClient, ProbeAsksThePinnedVersionsEndpoint) {
+  for (const auto& [pinned, path] :
+       {std::pair{"v2", "/api/v2/version"}, std::pair{"v1", "/api/v1/version"}}) {
+    SCOPED_TRACE(pinned);
+    bool up = false;
+    ClientOptions options = v2Options();
+    options.apiVersion = pinned;
+    options.maxAttempts = 1;
+    Harness h(options, [&](const HttpRequest&) -> core::Result<HttpResponse> {
+      if (!up) return core::makeError("transport: connection refused");
+      return ok(R"({"version":"3.1.0","git_version":null})");
+    });
+    EXPECT_FALSE(h.client->probe().ok());
+    up = true;
+    EXPECT_TRUE(h.client->probe().ok());
+    ASSERT_EQ(h.transport->requests.size(), 2u);
+    EXPECT_EQ(h.transport->requests[1].method, "GET");
+    EXPECT_EQ(h.transport->requests[1].path, path);
+  }
+}
+
+TEST(RestClient, ProbeFailsWhenThePinnedVersionIsNotServed) {
+  Harness h(v2Options(), [&](const HttpRequest&) -> core::Result<HttpResponse> {
+    return HttpResponse{404, "{}"};
+  });
+  auto probed = h.client->probe();
+  ASSERT_FALSE(probed.ok());
+  EXPECT_THAT(probed.error().message, ::testing::HasSubstr("/api/v2/version HTTP 404"));
+}
+
 TEST(RestClient, ResolvesUuidsAmongInFlightTaskInstances) {
   const TaskInstanceKey second{"dag", "task", "run", 4, 2};
   Harness h(v2Options(), [&](const HttpRequest& request) -> core::Result<HttpResponse> {

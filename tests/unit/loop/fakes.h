@@ -41,6 +41,7 @@ class FakeAirflow final : public airflow::TaskInstanceSource {
   std::map<core::TaskInstanceKey, airflow::TaskInstanceStatus> states;  // by key with try 0
   std::map<std::string, core::TaskInstanceKey> uuids;
   int fetches = 0, resolves = 0, probes = 0;
+  core::Status probeResult = core::Ok{};
 
   void set(core::TaskInstanceKey key, std::string state, int tryNumber = 1) {
     key.tryNumber = 0;
@@ -66,7 +67,7 @@ class FakeAirflow final : public airflow::TaskInstanceSource {
   }
   core::Status probe() override {
     ++probes;
-    return core::Ok{};
+    return probeResult;
   }
 };
 

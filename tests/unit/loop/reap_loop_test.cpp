@@ -146,5 +146,71 @@ TEST_F(ReapLoopTest, ProbesTheApiWhenThereIsNothingToAskAndTicksHealth) {
   EXPECT_EQ(recorder_.snapshots, 2u);
 }
 
+// An idle node (nothing to ask) is Ready once Airflow answers the probe, retried every poll.
+TEST_F(ReapLoopTest, ReadyOnceTheFirstScanIsDoneAndAirflowAnswersTheProbe) {
+  airflow_.probeResult = core::makeError("connection refused");
+  auto& l = loop();
+  l.pollOnce();
+  l.pollOnce();
+  EXPECT_FALSE(health_.ready());
+  airflow_.probeResult = core::Ok{};
+  l.pollOnce();
+  EXPECT_TRUE(health_.ready());
+  l.pollOnce();
+  EXPECT_EQ(airflow_.probes, 3);
+  EXPECT_EQ(airflow_.fetches, 0);
+}
+
+// An answer about a tree is not what readiness waits for: the probe is.
+TEST_F(ReapLoopTest, AnAnswerAboutATreeDoesNotMakeReady) {
+  targets_.targets = {treeTarget(tiKey("extract"), {10})};
+  airflow_.set(tiKey("extract"), "running");
+  airflow_.probeResult = core::makeError("HTTP 404");
+  loop().pollOnce();
+  EXPECT_FALSE(health_.ready());
+}
+
+// After the start, API failures change metrics, never readiness.
+TEST_F(ReapLoopTest, LaterApiFailuresAreMetricsNotReadiness) {
+  auto metric = [&](const std::string& name) {
+    const std::string text = metrics_.render();
+    const auto at = text.find("\n" + name + " ");
+    EXPECT_NE(at, std::string::npos) << name;
+    return std::stod(text.substr(at + name.size() + 2));
+  };
+  targets_.targets = {treeTarget(tiKey("extract"), {10}), treeTarget(tiKey("load"), {20})};
+  airflow_.set(tiKey("extract"), "running");
+  airflow_.set(tiKey("load"), "running");
+  auto& l = loop();
+  l.pollOnce();
+  const double succeededAt =
+      std::chrono::duration<double>(clock_.wallNow().time_since_epoch()).count();
+  EXPECT_TRUE(health_.ready());
+  EXPECT_EQ(metric("airflow_reaper_last_successful_poll_timestamp_seconds"), succeededAt);
+  EXPECT_EQ(metric("airflow_reaper_airflow_consecutive_failures"), 0);
+  EXPECT_EQ(metric("airflow_reaper_undecided_trees"), 0);
+
+  airflow_.states.clear();  // every answer Unknown from now on, as when the API is down
+  for (int poll = 1; poll <= 3; ++poll) {
+    clock_.advance(core::Duration{2000});
+    l.pollOnce();
+    EXPECT_EQ(metric("airflow_reaper_airflow_consecutive_failures"), poll);
+  }
+  EXPECT_TRUE(health_.ready());
+  EXPECT_EQ(metric("airflow_reaper_undecided_trees"), 2);
+  EXPECT_EQ(metric("airflow_reaper_last_successful_poll_timestamp_seconds"), succeededAt);
+
+  airflow_.set(tiKey("extract"), "running");
+  airflow_.set(tiKey("load"), "running");
+  clock_.advance(core::Duration{2000});
+  l.pollOnce();
+  l.drain();
+  EXPECT_EQ(metric("airflow_reaper_airflow_consecutive_failures"), 0);
+  EXPECT_EQ(metric("airflow_reaper_undecided_trees"), 0);
+  EXPECT_EQ(metric("airflow_reaper_last_successful_poll_timestamp_seconds"),
+            std::chrono::duration<double>(clock_.wallNow().time_since_epoch()).count());
+  EXPECT_TRUE(reaper_.reaped.empty());
+}
+
 }  // namespace
 }  // namespace reaper::loop

@@ -22,6 +22,9 @@ TEST(Metrics, ExportsEveryUnlabelledOrOutcomeMetricFromTheStart) {
   EXPECT_THAT(text, HasSubstr("airflow_reaper_reaps_total{outcome=\"dry_run\"} 0"));
   EXPECT_THAT(text, HasSubstr("airflow_reaper_processes_killed_total 0"));
   EXPECT_THAT(text, HasSubstr("airflow_reaper_orphans_reaped_total 0"));
+  EXPECT_THAT(text, HasSubstr("airflow_reaper_undecided_trees 0"));
+  EXPECT_THAT(text, HasSubstr("airflow_reaper_last_successful_poll_timestamp_seconds 0"));
+  EXPECT_THAT(text, HasSubstr("airflow_reaper_airflow_consecutive_failures 0"));
   EXPECT_THAT(text, HasSubstr("# TYPE airflow_reaper_scan_duration_seconds histogram"));
   EXPECT_THAT(text, HasSubstr("# TYPE airflow_reaper_airflow_request_duration_seconds histogram"));
   EXPECT_THAT(text, HasSubstr("# TYPE airflow_reaper_reap_duration_seconds histogram"));
@@ -39,6 +42,23 @@ TEST(Metrics, TrackedGaugesFollowTheLastValue) {
   const std::string text = metrics.render();
   EXPECT_THAT(text, HasSubstr("airflow_reaper_tracked_trees 2\n"));
   EXPECT_THAT(text, HasSubstr("airflow_reaper_tracked_processes 17\n"));
+}
+
+TEST(Metrics, AirflowPollsSetTheFailureStreakAndTheLastSuccess) {
+  Metrics metrics;
+  const core::WallTime at{std::chrono::seconds(1'795'003'200)};
+  metrics.observeAirflowPoll(true, at);
+  metrics.observeAirflowPoll(false, at + std::chrono::seconds(2));
+  metrics.observeAirflowPoll(false, at + std::chrono::seconds(4));
+  std::string text = metrics.render();
+  EXPECT_THAT(text, HasSubstr("airflow_reaper_airflow_consecutive_failures 2\n"));
+  EXPECT_THAT(text,
+              HasSubstr("airflow_reaper_last_successful_poll_timestamp_seconds 1795003200\n"));
+  metrics.observeAirflowPoll(true, at + std::chrono::seconds(6));
+  text = metrics.render();
+  EXPECT_THAT(text, HasSubstr("airflow_reaper_airflow_consecutive_failures 0\n"));
+  EXPECT_THAT(text,
+              HasSubstr("airflow_reaper_last_successful_poll_timestamp_seconds 1795003206\n"));
 }
 
 TEST(Metrics, ReapsCountOutcomesProcessesOrphansAndDuration) {

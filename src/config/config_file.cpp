@@ -86,23 +86,31 @@ class MapReader {
     return MapReader(node ? *node : YAML::Node(), keyPath(key), error_);
   }
 
-  // Reports the first key of this mapping that no reader asked for.
+  // Reports the first key of this mapping that no reader asked for, or that appears twice (YAML
+  // parsers disagree on which of the two wins).
   void rejectUnknownKeys() {
     if (!node_.IsMap()) return;
+    std::set<std::string> seen;
     for (const auto& entry : node_) {
       const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "?";
+      if (!seen.insert(key).second) return fail(keyPath(key), "duplicate key");
       if (!known_.contains(key)) return fail(keyPath(key), "unknown key");
     }
   }
 
  private:
-  // The value under `key`, or nullopt when absent or null (null keeps the default).
+  // The value under `key`, or nullopt when absent. A null value (`key:`, `~`, `null`) is an
+  // error: it reads as "unset" to one reader and as "empty" to another; leave the key out instead.
   std::optional<YAML::Node> lookup(const std::string& key) {
     known_.insert(key);
     if (!node_.IsMap()) return std::nullopt;
     const YAML::Node& map = node_;  // const: a lookup must not add the key
     YAML::Node value = map[key];
-    if (!value.IsDefined() || value.IsNull()) return std::nullopt;
+    if (!value.IsDefined()) return std::nullopt;
+    if (value.IsNull()) {
+      fail(keyPath(key), "has no value (null); remove the key for its default");
+      return std::nullopt;
+    }
     return value;
   }
 

@@ -1,3 +1,5 @@
+#include <dirent.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -38,6 +40,42 @@ std::string inClusterApiServer(const EnvLookup& env) {
   return "https://" + (ipv6 ? "[" + *host + "]" : *host) + ":" + *port;
 }
 
+// `${NAME}` in server.bindAddress is NAME from the environment: the chart binds the pod's own IP
+// (status.podIP through the downward API), which one ConfigMap cannot spell for every pod.
+core::Status expandBindAddress(const EnvLookup& env, std::string& address) {
+  for (auto open = address.find("${"); open != std::string::npos; open = address.find("${")) {
+    const auto close = address.find('}', open);
+    if (close == std::string::npos)
+      return core::makeError("server.bindAddress: unclosed '${' in '" + address + "'");
+    const std::string name = address.substr(open + 2, close - open - 2);
+    const auto value = env(name);
+    if (!value || value->empty())
+      return core::makeError("server.bindAddress: $" + name + " is not set in the environment");
+    address.replace(open, close - open + 1, *value);
+  }
+  return core::Ok{};
+}
+
+// The roots must be directories the agent can list: a wrong one would run and see nothing.
+core::Status checkReadableDirectory(const std::string& key, const std::string& path) {
+  if (path.empty()) return core::Ok{};
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr)
+    return core::makeError(key + ": '" + path + "' cannot be listed: " + std::strerror(errno));
+  ::closedir(dir);
+  return core::Ok{};
+}
+
+core::Status checkRoots(const Config& config) {
+  for (const auto& [key, path] :
+       {std::pair<const char*, const std::string&>{"hostRoot", config.hostRoot},
+        {"procRoot", config.procRoot},
+        {"cgroupRoot", config.cgroupRoot}}) {
+    if (auto readable = checkReadableDirectory(key, path); !readable.ok()) return readable;
+  }
+  return core::Ok{};
+}
+
 void applyDefaults(const EnvLookup& env, const std::string& hostName, Config& config) {
   if (config.nodeName.empty()) config.nodeName = env("NODE_NAME").value_or("");
   if (config.nodeName.empty()) config.nodeName = hostName;
@@ -64,7 +102,10 @@ core::Result<Config> resolveConfig(const CommandLine& commandLine, const EnvLook
   Config config = std::move(*parsed);
   applyFlags(commandLine, config);
   applyDefaults(env, hostName, config);
+  if (auto expanded = expandBindAddress(env, config.server.bindAddress); !expanded.ok())
+    return expanded.error();
   if (auto valid = validateResolved(config); !valid.ok()) return valid.error();
+  if (auto roots = checkRoots(config); !roots.ok()) return roots.error();
   return config;
 }
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "config/config.h"
 
 namespace reaper::config {
@@ -115,11 +117,89 @@ logFormat: json
   EXPECT_EQ(config->logFormat, "json");
 }
 
-TEST(ParseConfig, NullValuesKeepDefaults) {
-  auto config = parseConfig(std::string(kMinimal) + "procRoot:\nkubernetes:\n  namespaces:\n");
-  ASSERT_TRUE(config.ok()) << config.error().message;
-  EXPECT_EQ(config->procRoot, "");
-  EXPECT_TRUE(config->kubernetes.namespaces.empty());
+// A null reads as "unset" to one tool and "empty" to another: leave the key out instead.
+TEST(ParseConfig, NullValuesAreErrorsNamingTheKey) {
+  const std::string why = ": has no value (null); remove the key for its default";
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "pollInterval: ~\n"), "pollInterval" + why);
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "procRoot:\n"), "procRoot" + why);
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "kubernetes:\n  namespaces: null\n"),
+            "kubernetes.namespaces" + why);
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "  auth: ~\n"), "airflow.auth" + why);
+  EXPECT_EQ(errorOf("airflow:\n  baseUrl: Null\n"), "airflow.baseUrl" + why);
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "kill:\n"), "kill" + why);
+  // Quoted, it is a string like any other.
+  auto quoted = parseConfig(std::string(kMinimal) + "nodeName: '~'\n");
+  ASSERT_TRUE(quoted.ok()) << quoted.error().message;
+  EXPECT_EQ(quoted->nodeName, "~");
+}
+
+// Which of two equal keys wins differs between YAML parsers (and between helm and the agent).
+TEST(ParseConfig, DuplicateKeysAreErrorsNamingTheKey) {
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "pollInterval: 1s\npollInterval: 2s\n"),
+            "pollInterval: duplicate key");
+  EXPECT_EQ(errorOf("airflow:\n  baseUrl: http://a\n  baseUrl: http://b\n"),
+            "airflow.baseUrl: duplicate key");
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "kill: {gracePeriod: 1s, gracePeriod: 1s}\n"),
+            "kill.gracePeriod: duplicate key");
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "airflow:\n  baseUrl: http://b\n"),
+            "airflow: duplicate key");
+}
+
+TEST(ParseConfig, MalformedUrlsAreErrorsNamingTheKey) {
+  const std::map<std::string, std::string> bad = {
+      {"'http://[::1'", "has an unclosed '[' in its host"},
+      {"'http://[::1]x'", "has text after its ']'"},
+      {"'http://[zz::1]:80'", "has a bad IPv6 address in brackets"},
+      {"'http://::1:8080'", "has an IPv6 host without brackets"},
+      {"'http://'", "has no host"},
+      {"'http:///api'", "has no host"},
+      {"'http://airflow:'", "has a bad port"},
+      {"'http://airflow:0'", "has a bad port"},
+      {"'http://airflow:65536'", "has a bad port"},
+      {"'http://airflow:80x'", "has a bad port"},
+      {"'http://air flow'", "contains a space or control character"},
+      {"'http://airflow/a b'", "contains a space or control character"},
+      {"'http://air%flow'", "has a bad host name"},
+      {"'http://admin:pw@airflow'", "carries credentials (they belong in files, never in a URL)"},
+      {"'ftp://airflow'", "is not an http:// or https:// URL"},
+      {"airflow:8080", "is not an http:// or https:// URL"},
+  };
+  for (const auto& [url, why] : bad) {
+    std::string shown = url.front() == '\'' ? url.substr(1, url.size() - 2) : url;
+    EXPECT_EQ(errorOf("airflow:\n  baseUrl: " + url + "\n"),
+              "airflow.baseUrl: '" + shown + "' " + why);
+    EXPECT_EQ(errorOf(std::string(kMinimal) + "kubernetes:\n  apiServer: " + url + "\n"),
+              "kubernetes.apiServer: '" + shown + "' " + why);
+  }
+  for (const char* good :
+       {"http://airflow", "https://airflow.example:8443/base/", "http://[::1]:8080",
+        "http://10.0.0.1:8080?x=1", "http://airflow-api_server.ns.svc"}) {
+    auto config = parseConfig(std::string("airflow:\n  baseUrl: '") + good + "'\n");
+    EXPECT_TRUE(config.ok()) << good << ": " << config.error().message;
+  }
+}
+
+TEST(ParseConfig, NamespacesAreNamespaceNamesListedOnce) {
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "kubernetes:\n  namespaces: [airflow, Airflow]\n"),
+            "kubernetes.namespaces: 'Airflow' is not a namespace name");
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "kubernetes:\n  namespaces: [team.a]\n"),
+            "kubernetes.namespaces: 'team.a' is not a namespace name");
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "kubernetes:\n  namespaces: [a, b, a]\n"),
+            "kubernetes.namespaces: 'a' is listed twice");
+}
+
+TEST(ParseConfig, BindAddressesAreHostAndPort) {
+  for (const char* bad : {"9464", ":9464", "0.0.0.0:", "0.0.0.0:65536", "[::1:9464", "a b:1"}) {
+    EXPECT_EQ(errorOf(std::string(kMinimal) + "server:\n  bindAddress: '" + bad + "'\n")
+                  .rfind(std::string("server.bindAddress: '") + bad + "' ", 0),
+              0u)
+        << bad;
+  }
+  for (const char* good : {"0.0.0.0:9464", "127.0.0.1:0", "[::]:9464", "fd00::5:9464",
+                           "localhost:9464", "${POD_IP}:9464"}) {
+    auto config = parseConfig(std::string(kMinimal) + "server:\n  bindAddress: '" + good + "'\n");
+    EXPECT_TRUE(config.ok()) << good << ": " << config.error().message;
+  }
 }
 
 TEST(ParseConfig, MissingBaseUrlIsNamed) {

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -60,9 +61,49 @@ TEST_F(ResolveConfig, NodeNameFallsBackToTheHostName) {
 }
 
 TEST_F(ResolveConfig, ProcRootFollowsHostRoot) {
-  auto config = resolveConfig(withFile(std::string(kHostMode) + "hostRoot: /host\n"), env(), "h");
+  const std::string proc = dir_ + "/proc";
+  ASSERT_EQ(::mkdir(proc.c_str(), 0700), 0);
+  auto config =
+      resolveConfig(withFile(std::string(kHostMode) + "hostRoot: " + dir_ + "\n"), env(), "h");
+  ::rmdir(proc.c_str());
   ASSERT_TRUE(config.ok()) << config.error().message;
-  EXPECT_EQ(config->procRoot, "/host/proc");
+  EXPECT_EQ(config->procRoot, dir_ + "/proc");
+}
+
+// A root that cannot be listed would run and see nothing, exiting 0: a configuration error.
+TEST_F(ResolveConfig, RootsThatCannotBeListedAreErrorsNamingTheKey) {
+  const std::map<std::string, std::string> cases = {
+      {"procRoot: /nonexistent\n", "procRoot: '/nonexistent' cannot be listed: "},
+      {"hostRoot: /nonexistent\n", "hostRoot: '/nonexistent' cannot be listed: "},
+      {"cgroupRoot: /nonexistent/cg\n", "cgroupRoot: '/nonexistent/cg' cannot be listed: "},
+      {"procRoot: /etc/hostname\n", "procRoot: '/etc/hostname' cannot be listed: "},
+  };
+  for (const auto& [yaml, message] : cases) {
+    auto config = resolveConfig(withFile(std::string(kHostMode) + yaml), env(), "h");
+    ASSERT_FALSE(config.ok()) << yaml;
+    EXPECT_EQ(config.error().message.rfind(message, 0), 0u) << config.error().message;
+  }
+}
+
+// One ConfigMap serves every pod of the DaemonSet; each binds its own pod IP.
+TEST_F(ResolveConfig, BindAddressTakesThePodIpFromTheEnvironment) {
+  const std::string yaml = std::string(kHostMode) + "server:\n  bindAddress: ${POD_IP}:9464\n";
+  env_["POD_IP"] = "10.1.2.3";
+  auto config = resolveConfig(withFile(yaml), env(), "h");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->server.bindAddress, "10.1.2.3:9464");
+  env_["POD_IP"] = "fd00::7";
+  config = resolveConfig(withFile(yaml), env(), "h");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->server.bindAddress, "fd00::7:9464");
+  env_.erase("POD_IP");
+  config = resolveConfig(withFile(yaml), env(), "h");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.error().message, "server.bindAddress: $POD_IP is not set in the environment");
+  env_["POD_IP"] = "not an address";
+  config = resolveConfig(withFile(yaml), env(), "h");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.error().message.rfind("server.bindAddress: 'not an address:9464' ", 0), 0u);
 }
 
 TEST_F(ResolveConfig, FlagsOverrideTheFile) {

@@ -84,7 +84,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- $_ := set $airflow "caFile" (printf "%s/ca.crt" (include "airflow-reaper.caDir" .)) }}
 {{- end }}
 {{- $kube := pick $c.kubernetes "namespaces" "events" "taskTrees" "nodeReport" "treeRetention" }}
-{{- $server := dict "bindAddress" (printf "0.0.0.0:%d" (int .Values.metrics.port)) }}
+{{- /* The pod's own IP (POD_IP, from the downward API), not every interface. */}}
+{{- $server := dict "bindAddress" (printf "${POD_IP}:%d" (int .Values.metrics.port)) }}
 {{- $config := dict "mode" "kubernetes" "hostRoot" "/host" "airflow" $airflow "kill" $c.kill }}
 {{- $_ := set $config "pollInterval" $c.pollInterval }}
 {{- $_ := set $config "startupGrace" $c.startupGrace }}

@@ -201,8 +201,7 @@ class ChartTest(unittest.TestCase):
 
     def test_extra_env_args_volumes_and_mounts_are_added_after_the_charts_own(self):
         (c,) = one(self.all_on, "DaemonSet")["spec"]["template"]["spec"]["containers"]
-        self.assertEqual(c["env"][0]["name"], "NODE_NAME")
-        self.assertEqual([e["name"] for e in c["env"][1:]], ["TZ", "POD_IP"])
+        self.assertEqual([e["name"] for e in c["env"]], ["NODE_NAME", "POD_IP", "TZ", "HOST_IP"])
         self.assertEqual(c["args"][-2:], ["--log-level", "trace"])
         self.assertEqual(c["volumeMounts"][-1],
                          {"name": "scratch", "mountPath": "/tmp", "readOnly": True})
@@ -280,7 +279,21 @@ class ChartTest(unittest.TestCase):
         self.assertEqual(c["readinessProbe"]["httpGet"], {"path": "/readyz", "port": "metrics"})
         self.assertTrue({"cpu", "memory"} <= set(c["resources"]["requests"]))
         self.assertIn("memory", c["resources"]["limits"])
-        self.assertEqual(agent_config(self.default)["server"]["bindAddress"], "0.0.0.0:9464")
+        # The pod's own IP, not every interface of its network namespace.
+        pod_ip = {"fieldRef": {"fieldPath": "status.podIP"}}
+        self.assertIn({"name": "POD_IP", "valueFrom": pod_ip}, c["env"])
+        self.assertEqual(agent_config(self.default)["server"]["bindAddress"], "${POD_IP}:9464")
+
+    def test_network_policy_is_opt_in_and_admits_only_the_metrics_port(self):
+        self.assertNotIn("NetworkPolicy", {o["kind"] for o in self.default})
+        policy = one(self.all_on, "NetworkPolicy")["spec"]
+        pod = one(self.all_on, "DaemonSet")["spec"]["template"]["metadata"]["labels"]
+        self.assertTrue(policy["podSelector"]["matchLabels"].items() <= pod.items())
+        self.assertEqual(policy["policyTypes"], ["Ingress"])
+        self.assertEqual(policy["ingress"], [{
+            "ports": [{"port": "metrics", "protocol": "TCP"}],
+            "from": [{"namespaceSelector": {"matchLabels": {
+                "kubernetes.io/metadata.name": "monitoring"}}}]}])
 
     def test_cluster_role_is_least_privilege(self):
         rules = one(self.default, "ClusterRole")["rules"]
@@ -340,7 +353,7 @@ class ChartTest(unittest.TestCase):
         self.assertEqual(config["airflow"]["caFile"], "/etc/airflow-reaper/airflow-ca/ca.crt")
         self.assertEqual(config["kill"], {"gracePeriod": "20s", "onMissingTaskInstance": "kill"})
         self.assertEqual(config["kubernetes"]["namespaces"], ["airflow", "airflow-batch"])
-        self.assertEqual(config["server"]["bindAddress"], "0.0.0.0:9500")
+        self.assertEqual(config["server"]["bindAddress"], "${POD_IP}:9500")
 
     def test_credentials_are_secret_references_mounted_as_files(self):
         pod = one(self.all_on, "DaemonSet")["spec"]["template"]["spec"]

@@ -119,9 +119,11 @@ void KubeReports::observed(const std::vector<loop::Assessment>& assessments) {
   if (!resources_) return;
   std::vector<kube::TreeStatus> trees;
   size_t processes = 0;
+  std::set<std::string> present;
   std::lock_guard lock(mutex_);
   for (const auto& a : assessments) {
     processes += a.target.tree.members.size();
+    present.insert(a.target.label());
     if (!a.target.pod || !a.target.tree.key || finished_.contains(a.target.label())) continue;
     const std::string state =
         a.status.lookup == airflow::Lookup::Found ? a.status.state.value_or("") : "";
@@ -131,10 +133,23 @@ void KubeReports::observed(const std::vector<loop::Assessment>& assessments) {
         std::string(reconcile::actionName(a.decision.action)) + ": " + a.decision.reason;
     trees.push_back(std::move(status));
   }
+  forgetGone(present);
   summary_.trackedTrees = static_cast<int>(assessments.size());
   summary_.trackedProcesses = static_cast<int>(processes);
   latest_ = std::move(trees);
   wake_.notify_all();
+}
+
+// An attempt the scan no longer finds is gone for good (a new try is a new attempt): what was
+// kept about it goes too, or the maps grow with every attempt the node ever ran.
+void KubeReports::forgetGone(const std::set<std::string>& present) {
+  std::erase_if(firstSeen_, [&](const auto& entry) { return !present.contains(entry.first); });
+  std::erase_if(finished_, [&](const std::string& label) { return !present.contains(label); });
+}
+
+size_t KubeReports::attemptsRemembered() {
+  std::lock_guard lock(mutex_);
+  return firstSeen_.size() + finished_.size();
 }
 
 void KubeReports::reaped(const loop::ReapResult& result) {

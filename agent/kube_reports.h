@@ -36,6 +36,9 @@ class KubeReports final : public loop::ReapObserver {
   void observed(const std::vector<loop::Assessment>& assessments) override;
   void reaped(const loop::ReapResult& result) override;
 
+  // Attempts with state kept here (first sight, reaped for good): those still on the node.
+  size_t attemptsRemembered();
+
  private:
   struct Reaped {
     kube::TreeStatus tree;
@@ -43,6 +46,7 @@ class KubeReports final : public loop::ReapObserver {
   };
 
   kube::TreeStatus treeStatus(const loop::Target& target, const std::string& state);
+  void forgetGone(const std::set<std::string>& present);
   void work();
   void writeSnapshot(const std::vector<kube::TreeStatus>& trees);
   void queueReaped(Reaped reaped);

@@ -13,6 +13,8 @@ packages=(
   ca-certificates openssl                      # test CA for the HTTPS stand-ins
   unzip                                        # kubectl/helm come from an npm package (tests only)
   prometheus                                   # promtool: checks the chart's alerts and /metrics (tests only)
+  python3-venv python3-pip                     # real Airflow from PyPI in virtualenvs (tests only)
+  redis-server postgresql                      # its Celery broker and database (tests only)
 )
 
 missing=()

@@ -8,8 +8,8 @@
 #   2.10  the newest 2.10.x.
 # Airflow's constraint files cannot be downloaded here: what breaks without them is pinned in
 # tests/e2e/airflow/requirements-<major.minor>.txt. Idempotent: a virtualenv whose stamp matches the
-# version and its pins is left alone; pip's cache makes a reinstall cheap. A failed download fails
-# with pip's own message.
+# version and its pins is left alone, one whose pins changed is updated in place; pip's cache makes a
+# fresh install cheap. A failed download fails with pip's own message.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -38,9 +38,8 @@ install() { # install VERSION [EXTRA]
   if [ "$(cat "${venv}/.reaper-stamp" 2>/dev/null)" == "${stamp}" ]; then
     return 0
   fi
-  echo "install-airflow: apache-airflow ${version} into ${venv}"
-  rm -rf "${venv}"
-  "${python}" -m venv "${venv}"
+  echo "install-airflow: ${requirement} into ${venv}"
+  [ -x "${venv}/bin/pip" ] || "${python}" -m venv "${venv}"
   "${venv}/bin/pip" install --quiet --progress-bar off "${requirement}" -r "${pins}"
   echo "${stamp}" >"${venv}/.reaper-stamp"
 }

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 
 # Long-lived processes that run many TaskInstances: never part of one. Everything else between a
 # marked process and its service is the task runner (supervisor, task process, --raw runner).
+# `airflow supervisor: <uuid>` is the title Airflow 3.3's run_workload() gives the Celery pool
+# process that supervises a task in-process (it keeps it after the task).
 WORKER_TITLES = ("LocalExecutor", "ForkPoolWorker", "[celeryd:", "airflow scheduler",
-                 "airflow celery worker", "celery worker")
+                 "airflow celery worker", "celery worker", "airflow supervisor:")
 
 
 @dataclass(frozen=True)

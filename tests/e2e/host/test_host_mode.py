@@ -187,6 +187,11 @@ class CommandLineTest(unittest.TestCase):
             "airflow: {baseUrl: http://x}\nkill: {gracePeriod: [1]}\n": "kill.gracePeriod",
             "airflow: {baseUrl: http://x}\nnoSuchKey: 1\n": "noSuchKey",
             "airflow: {baseUrl: http://x}\ndryRun: maybe\n": "dryRun",
+            "airflow: {baseUrl: http://x}\npollInterval: ~\n": "pollInterval: has no value",
+            "airflow: {baseUrl: http://x}\ndryRun: true\ndryRun: false\n": "dryRun: duplicate key",
+            "airflow: {baseUrl: 'http://[::1'}\n": "airflow.baseUrl: 'http://[::1' has an unclosed",
+            "mode: host\nairflow: {baseUrl: http://x}\nprocRoot: /nonexistent\n":
+                "procRoot: '/nonexistent' cannot be listed",
         }
         for text, key in cases.items():
             with self.subTest(key=key):

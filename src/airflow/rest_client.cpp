@@ -13,7 +13,15 @@ namespace {
 constexpr int kMaxPagesPerQuery = 1000;
 constexpr core::Duration kMaxBackoff{10000};
 constexpr std::chrono::seconds kMaxRefreshMargin{30};
-// The TI states in which a task process can still be running (resolveUuids looks only there).
+// A uuid search reads at most this many pages of in-flight, then of recently ended TaskInstances.
+constexpr int kMaxSearchPages = 20;
+// "Recently ended": a tree outlives its TaskInstance by a poll or, after an agent restart, by
+// however long the agent was down.
+constexpr std::chrono::hours kRecentlyEnded{1};
+// An unresolved uuid is searched again after 5 s, 10 s, ... up to every 10 minutes.
+constexpr core::Duration kUuidRetryBase{5000};
+constexpr core::Duration kUuidRetryCap{600000};
+// The TI states in which a task process can still be running.
 const std::vector<std::string> kInFlightStates = {
     "running",           "queued",     "scheduled",   "deferred",
     "up_for_reschedule", "restarting", "up_for_retry"};
@@ -71,14 +79,22 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> RestTaskInstanceSource::fetc
   }
   std::map<core::TaskInstanceKey, TaskInstanceStatus> result;
   for (const auto& query : planQueries(keys, static_cast<size_t>(options_.pageSize))) {
-    auto records = listAll(query, *version);
-    if (!records.ok()) {
+    auto listing = listAll(query, *version, kMaxPagesPerQuery);
+    if (!listing.ok()) {
       core::logger("airflow")->warn("task instance states unknown keys={} reason=\"{}\"",
-                                    query.keys.size(), records.error().message);
-      result.merge(allUnknown(query.keys, records.error().message));
+                                    query.keys.size(), listing.error().message);
+      result.merge(allUnknown(query.keys, listing.error().message));
       continue;
     }
-    result.merge(matchRecords(query.keys, *records));
+    if (!listing->complete()) {
+      core::logger("airflow")->warn("task instance listing incomplete keys={} reason=\"{}\"",
+                                    query.keys.size(), listing->incompleteReason());
+    }
+    if (!listing->bad().empty()) {
+      core::logger("airflow")->warn("task instance records unreadable count={} first=\"{}\"",
+                                    listing->bad().size(), listing->bad().front().reason);
+    }
+    result.merge(matchRecords(query.keys, *listing));
   }
   return result;
 }
@@ -102,23 +118,70 @@ core::Status RestTaskInstanceSource::probe() {
 std::map<std::string, core::TaskInstanceKey> RestTaskInstanceSource::resolveUuids(
     const std::vector<std::string>& uuids) {
   std::lock_guard lock(mutex_);
-  if (uuids.empty()) return {};
+  const std::set<std::string> asked(uuids.begin(), uuids.end());
+  // A uuid no longer asked about belongs to a tree that is gone.
+  std::erase_if(pendingUuids_, [&](const auto& entry) { return !asked.contains(entry.first); });
+  if (asked.empty()) return {};
   auto version = apiVersion();
   if (!version.ok() || *version != ApiVersion::V2) return {};
-  ListQuery query;
-  query.states = kInFlightStates;
-  auto records = listAll(query, ApiVersion::V2);
-  if (!records.ok()) {
-    core::logger("airflow")->warn("task instance uuids unresolved count={} reason=\"{}\"",
-                                  uuids.size(), records.error().message);
-    return {};
+  std::set<std::string> full, recent;
+  const auto now = clock_.now();
+  for (const auto& uuid : asked) {
+    auto pending = pendingUuids_.find(uuid);
+    if (pending == pendingUuids_.end()) {
+      full.insert(uuid);
+    } else if (pending->second.retryAt <= now) {
+      (pending->second.searchFailed ? full : recent).insert(uuid);
+    }
   }
-  const std::set<std::string> wanted(uuids.begin(), uuids.end());
   std::map<std::string, core::TaskInstanceKey> resolved;
-  for (const auto& record : *records) {
-    if (wanted.contains(record.uuid)) resolved[record.uuid] = record.key;
+  for (auto [wanted, recentOnly] : {std::pair{&full, false}, std::pair{&recent, true}}) {
+    if (wanted->empty()) continue;
+    auto searched = searchUuids(*wanted, recentOnly, resolved);
+    if (!searched.ok()) {
+      core::logger("airflow")->warn("task instance uuids unresolved count={} reason=\"{}\"",
+                                    wanted->size(), searched.error().message);
+    }
+    rememberUnresolved(*wanted, !searched.ok());
   }
+  for (const auto& [uuid, key] : resolved) pendingUuids_.erase(uuid);
   return resolved;
+}
+
+core::Status RestTaskInstanceSource::searchUuids(
+    std::set<std::string>& wanted, bool recentOnly,
+    std::map<std::string, core::TaskInstanceKey>& resolved) {
+  const Enough take = [&](const Listing& listing) {
+    for (const auto& record : listing.records()) {
+      if (wanted.erase(record.uuid) > 0) resolved[record.uuid] = record.key;
+    }
+    return wanted.empty();
+  };
+  if (!recentOnly) {
+    ListQuery inFlight;
+    inFlight.states = kInFlightStates;
+    inFlight.orderBy = "-id";  // uuid7: the newest tries, those of trees just seen, come first
+    auto listed = listAll(inFlight, ApiVersion::V2, kMaxSearchPages, take);
+    if (!listed.ok()) return listed.error();
+    if (wanted.empty()) return core::Ok{};
+  }
+  // The TaskInstance ended before its tree was seen (e.g. while the agent was down), or between
+  // the pages of the search above. A retry reads only the first page: what ended since the last.
+  ListQuery ended;
+  ended.endedSince = clock_.wallNow() - kRecentlyEnded;
+  ended.orderBy = "-end_date";
+  auto listed = listAll(ended, ApiVersion::V2, recentOnly ? 1 : kMaxSearchPages, take);
+  if (!listed.ok()) return listed.error();
+  return core::Ok{};
+}
+
+void RestTaskInstanceSource::rememberUnresolved(const std::set<std::string>& uuids, bool failed) {
+  for (const auto& uuid : uuids) {
+    auto& pending = pendingUuids_[uuid];
+    ++pending.misses;
+    pending.searchFailed = failed;
+    pending.retryAt = clock_.now() + backoffDelay(kUuidRetryBase, pending.misses, kUuidRetryCap);
+  }
 }
 
 core::Result<ApiVersion> RestTaskInstanceSource::apiVersion() {
@@ -140,33 +203,25 @@ core::Result<HttpResponse> RestTaskInstanceSource::askVersion(ApiVersion version
   return exchange({"GET", versionPath(version), {}, ""}, authenticated);
 }
 
-core::Result<std::vector<TaskInstanceRecord>> RestTaskInstanceSource::listAll(
-    const ListQuery& query, ApiVersion version) {
-  std::vector<TaskInstanceRecord> records;
-  std::optional<int64_t> total;
-  int64_t offset = 0;
-  for (int page = 0; page < kMaxPagesPerQuery; ++page) {
+core::Result<Listing> RestTaskInstanceSource::listAll(const ListQuery& query, ApiVersion version,
+                                                      int maxPages, const Enough& enough) {
+  Listing listing;
+  for (int page = 0; page < maxPages; ++page) {
     HttpRequest request{"POST",
                         listPath(version),
                         {{"Content-Type", "application/json"}},
-                        buildListBody(query, offset, options_.pageSize)};
+                        buildListBody(query, version, listing.nextOffset(), options_.pageSize)};
     auto response = exchange(std::move(request), true);
     if (!response.ok()) return response.error();
     if (response->status != 200) return core::makeError(statusError(*response), response->status);
     auto parsed = parseListReply(response->body, version);
     if (!parsed.ok()) return parsed.error();
-    // A TI that moved between pages could be skipped and then look missing.
-    if (total && *total != parsed->totalEntries) {
-      return core::makeError("total_entries changed while paging");
-    }
-    total = parsed->totalEntries;
-    offset += static_cast<int64_t>(parsed->records.size());
-    std::move(parsed->records.begin(), parsed->records.end(), std::back_inserter(records));
-    if (offset >= *total) return records;
-    // An incomplete reply would make the rows it left out look missing.
-    if (parsed->records.empty()) return core::makeError("reply ended before total_entries");
+    const bool more = listing.add(std::move(parsed).value());
+    const bool satisfied = enough && enough(listing);
+    if (!more || satisfied) return listing;
   }
-  return core::makeError("more than " + std::to_string(kMaxPagesPerQuery) + " pages");
+  listing.truncate("more than " + std::to_string(maxPages) + " pages");
+  return listing;
 }
 
 core::Result<HttpResponse> RestTaskInstanceSource::exchange(HttpRequest request,
@@ -187,7 +242,7 @@ core::Result<HttpResponse> RestTaskInstanceSource::exchange(HttpRequest request,
       continue;
     }
     if (!retryable(response) || attempt >= options_.maxAttempts) return response;
-    backoff(attempt);
+    clock_.sleepFor(backoffDelay(options_.backoffBase, attempt, kMaxBackoff));
   }
 }
 
@@ -252,11 +307,11 @@ void RestTaskInstanceSource::dropCredentials() {
   if (tokenFile_) tokenFile_->invalidate();
 }
 
-void RestTaskInstanceSource::backoff(int attempt) {
-  const auto base = options_.backoffBase * (1 << std::min(attempt - 1, 16));
+core::Duration RestTaskInstanceSource::backoffDelay(core::Duration base, int attempt,
+                                                    core::Duration cap) {
+  const auto doubled = base * (int64_t{1} << std::clamp(attempt - 1, 0, 16));
   std::uniform_real_distribution<double> spread(0.5, 1.5);
-  const auto delay = std::chrono::duration_cast<core::Duration>(base * spread(jitter_));
-  clock_.sleepFor(std::min(delay, kMaxBackoff));
+  return std::min(std::chrono::duration_cast<core::Duration>(doubled * spread(jitter_)), cap);
 }
 
 }  // namespace reaper::airflow

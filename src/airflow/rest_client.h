@@ -2,10 +2,12 @@
 // TaskInstanceSource over the Airflow REST API: v2 (Airflow 3) or v1 (Airflow 2), batched list
 // requests, auth (none, basic, jwt, bearer), retries with backoff. Every error becomes
 // Lookup::Unknown.
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 
 #include "airflow/file_secret.h"
 #include "airflow/http_transport.h"
@@ -27,15 +29,31 @@ class RestTaskInstanceSource final : public TaskInstanceSource {
   core::Status probe() override;
 
  private:
+  // A uuid that a search did not resolve: searched again after a backoff, and then only among the
+  // TaskInstances that ended most recently (unless the search failed: then in full again).
+  struct PendingUuid {
+    int misses = 0;
+    core::SteadyTime retryAt{};
+    bool searchFailed = false;
+  };
+  using Enough = std::function<bool(const Listing&)>;
+
   core::Result<ApiVersion> apiVersion();
   core::Result<HttpResponse> askVersion(ApiVersion version);
-  core::Result<std::vector<TaskInstanceRecord>> listAll(const ListQuery& query, ApiVersion version);
+  core::Result<Listing> listAll(const ListQuery& query, ApiVersion version, int maxPages,
+                                const Enough& enough = nullptr);
+  // Looks for `wanted` among in-flight, then recently ended TaskInstances; moves hits into
+  // `resolved`.
+  core::Status searchUuids(std::set<std::string>& wanted, bool recentOnly,
+                           std::map<std::string, core::TaskInstanceKey>& resolved);
+  void rememberUnresolved(const std::set<std::string>& uuids, bool failed);
   core::Result<HttpResponse> exchange(HttpRequest request, bool authenticated);
   core::Result<HttpResponse> sendOnce(const HttpRequest& request);
   core::Status authorize(HttpRequest& request);
   core::Result<std::string> bearerToken();
   void dropCredentials();
-  void backoff(int attempt);
+  // Exponential backoff with jitter: `base` doubled per attempt after the first, capped.
+  core::Duration backoffDelay(core::Duration base, int attempt, core::Duration cap);
 
   ClientOptions options_;
   core::Clock& clock_;
@@ -47,6 +65,7 @@ class RestTaskInstanceSource final : public TaskInstanceSource {
   std::optional<ApiVersion> version_;
   std::string jwt_;
   core::WallTime jwtRefreshAt_{};
+  std::map<std::string, PendingUuid> pendingUuids_;
   std::minstd_rand jitter_;
 };
 

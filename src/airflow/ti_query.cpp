@@ -4,6 +4,9 @@
 #include <cpprest/json.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <limits>
 #include <set>
 #include <tuple>
 
@@ -34,16 +37,14 @@ ListQuery queryFor(std::vector<core::TaskInstanceKey> keys) {
   return query;
 }
 
-// The identity of a TaskInstance, any try.
-using TiIdentity = std::tuple<std::string, std::string, std::string, int>;
-
-TiIdentity identityOf(const core::TaskInstanceKey& key) {
-  return {key.dagId, key.taskId, key.runId, key.mapIndex};
+// The identity of a TaskInstance, any try (tryNumber 0).
+core::TaskInstanceKey identityOf(const core::TaskInstanceKey& key) {
+  return {key.dagId, key.taskId, key.runId, key.mapIndex, 0};
 }
 
 core::Result<std::string> stringField(const json::value& object, const char* name) {
   if (!object.has_field(name) || !object.at(name).is_string()) {
-    return core::makeError(std::string("task instance lacks string field ") + name);
+    return core::makeError(std::string("lacks string field ") + name);
   }
   return object.at(name).as_string();
 }
@@ -56,34 +57,101 @@ core::Result<int64_t> integerField(const json::value& object, const char* name) 
   return object.at(name).as_number().to_int64();
 }
 
-core::Result<TaskInstanceRecord> parseRecord(const json::value& item, ApiVersion version) {
-  if (!item.is_object()) return core::makeError("task instance is not an object");
+core::Result<int> intField(const json::value& object, const char* name) {
+  auto value = integerField(object, name);
+  if (!value.ok()) return value.error();
+  if (*value < std::numeric_limits<int>::min() || *value > std::numeric_limits<int>::max()) {
+    return core::makeError(std::string("field ") + name + " out of range");
+  }
+  return static_cast<int>(*value);
+}
+
+core::Result<core::TaskInstanceKey> parseIdentity(const json::value& item) {
+  if (!item.is_object()) return core::makeError("is not an object");
   auto dag = stringField(item, "dag_id");
   if (!dag.ok()) return dag.error();
   auto task = stringField(item, "task_id");
   if (!task.ok()) return task.error();
   auto run = stringField(item, "dag_run_id");
   if (!run.ok()) return run.error();
-  auto mapIndex = integerField(item, "map_index");
+  auto mapIndex = intField(item, "map_index");
   if (!mapIndex.ok()) return mapIndex.error();
-  auto tryNumber = integerField(item, "try_number");
-  if (!tryNumber.ok()) return tryNumber.error();
-  TaskInstanceRecord record;
-  record.key = {*dag, *task, *run, static_cast<int>(*mapIndex), static_cast<int>(*tryNumber)};
-  if (!item.has_field("state")) return core::makeError("task instance lacks field state");
+  return core::TaskInstanceKey{*dag, *task, *run, *mapIndex, 0};
+}
+
+// Airflow 2 before 2.7 wrote a cleared TI as "none"; both mean "no state".
+core::Result<std::optional<std::string>> parseState(const json::value& item) {
+  if (!item.has_field("state")) return core::makeError("lacks field state");
   const auto& state = item.at("state");
-  // Airflow 2 before 2.7 wrote a cleared TI as "none"; both mean "no state".
-  if (state.is_string() && state.as_string() != "none") {
-    record.state = state.as_string();
-  } else if (!state.is_null() && !state.is_string()) {
-    return core::makeError("task instance state is neither a string nor null");
+  if (state.is_null() || (state.is_string() && state.as_string() == "none")) {
+    return std::optional<std::string>{};
   }
+  if (!state.is_string()) return core::makeError("state is neither a string nor null");
+  return std::optional<std::string>(state.as_string());
+}
+
+core::Result<std::optional<core::WallTime>> parseStartDate(const json::value& item) {
+  if (!item.has_field("start_date") || item.at("start_date").is_null()) {
+    return std::optional<core::WallTime>{};
+  }
+  const auto& value = item.at("start_date");
+  auto time = value.is_string() ? parseTimestamp(value.as_string()) : std::nullopt;
+  if (!time) return core::makeError("start_date is not an ISO 8601 date-time");
+  return std::optional<core::WallTime>(time);
+}
+
+// The fields after the identity; `record.key` holds the identity already.
+core::Status parseAttempt(const json::value& item, ApiVersion version, TaskInstanceRecord& record) {
+  auto tryNumber = intField(item, "try_number");
+  if (!tryNumber.ok()) return tryNumber.error();
+  record.key.tryNumber = *tryNumber;
+  auto state = parseState(item);
+  if (!state.ok()) return state.error();
+  record.state = *state;
+  auto startDate = parseStartDate(item);
+  if (!startDate.ok()) return startDate.error();
+  record.startDate = *startDate;
   if (version == ApiVersion::V2) {
     auto id = stringField(item, "id");
     if (!id.ok()) return id.error();
     record.uuid = *id;
   }
-  return record;
+  return core::Ok{};
+}
+
+void parseRecord(const json::value& item, ApiVersion version, ListPage& page) {
+  auto identity = parseIdentity(item);
+  if (!identity.ok()) {
+    page.bad.push_back({std::nullopt, "task instance " + identity.error().message});
+    return;
+  }
+  TaskInstanceRecord record;
+  record.key = *identity;
+  auto parsed = parseAttempt(item, version, record);
+  if (!parsed.ok()) {
+    page.bad.push_back({*identity, "task instance " + parsed.error().message});
+    return;
+  }
+  page.records.push_back(std::move(record));
+}
+
+using TaskRef = std::tuple<std::string, std::string, std::string>;  // dag, task, run
+
+TaskRef taskOf(const core::TaskInstanceKey& key) { return {key.dagId, key.taskId, key.runId}; }
+
+// Every map index of each mapped task in the listing; tasks with an unreadable map index record
+// are left out (their list would be partial).
+std::map<TaskRef, std::vector<MapIndexState>> mapIndexesByTask(const Listing& listing) {
+  std::map<TaskRef, std::vector<MapIndexState>> byTask;
+  for (const auto& record : listing.records()) {
+    if (record.key.mapIndex < 0) continue;
+    byTask[taskOf(record.key)].push_back({record.key.mapIndex, record.state, record.key.tryNumber});
+  }
+  for (auto& [task, indexes] : byTask) {
+    std::sort(indexes.begin(), indexes.end(),
+              [](const auto& a, const auto& b) { return a.mapIndex < b.mapIndex; });
+  }
+  return byTask;
 }
 
 // JWT segments are base64url without padding (RFC 7515); cpprestsdk decodes standard base64.
@@ -127,7 +195,7 @@ std::string listPath(ApiVersion version) {
                                    : "/api/v1/dags/~/dagRuns/~/taskInstances/list";
 }
 
-std::string buildListBody(const ListQuery& query, int64_t offset, int limit) {
+std::string buildListBody(const ListQuery& query, ApiVersion version, int64_t offset, int limit) {
   json::value body = json::value::object();
   if (!query.keys.empty() || !query.dagIds.empty()) {
     body["dag_ids"] = stringArray(query.dagIds);
@@ -135,6 +203,9 @@ std::string buildListBody(const ListQuery& query, int64_t offset, int limit) {
     body["task_ids"] = stringArray(query.taskIds);
   }
   if (!query.states.empty()) body["state"] = stringArray(query.states);
+  if (query.endedSince)
+    body["end_date_gte"] = json::value::string(formatTimestamp(*query.endedSince));
+  if (version == ApiVersion::V2) body["order_by"] = json::value::string(query.orderBy);
   body["page_offset"] = json::value::number(offset);
   body["page_limit"] = json::value::number(limit);
   return body.serialize();
@@ -152,38 +223,111 @@ core::Result<ListPage> parseListReply(std::string_view text, ApiVersion version)
   if (!total.ok()) return core::makeError("reply " + total.error().message);
   ListPage page;
   page.totalEntries = *total;
-  for (const auto& item : root.at("task_instances").as_array()) {
-    auto record = parseRecord(item, version);
-    if (!record.ok()) return record.error();
-    page.records.push_back(std::move(record).value());
-  }
+  for (const auto& item : root.at("task_instances").as_array()) parseRecord(item, version, page);
   return page;
 }
 
-std::map<core::TaskInstanceKey, TaskInstanceStatus> matchRecords(
-    const std::vector<core::TaskInstanceKey>& keys,
-    const std::vector<TaskInstanceRecord>& records) {
-  std::map<TiIdentity, const TaskInstanceRecord*> byIdentity;
-  std::set<std::tuple<std::string, std::string, std::string>> mappedTasks;
-  for (const auto& record : records) {
-    byIdentity[identityOf(record.key)] = &record;
-    if (record.key.mapIndex >= 0) {
-      mappedTasks.emplace(record.key.dagId, record.key.taskId, record.key.runId);
+bool Listing::add(ListPage page) {
+  if (!broken_.empty()) return false;
+  if (total_ && *total_ != page.totalEntries) {
+    broken_ = "total_entries changed while paging";
+    return false;
+  }
+  total_ = page.totalEntries;
+  const auto rows = static_cast<int64_t>(page.records.size() + page.bad.size());
+  offset_ += rows;
+  for (auto& record : page.records) {
+    const auto identity = identityOf(record.key);
+    if (auto at = recordAt_.find(identity); at != recordAt_.end()) {
+      records_[at->second] = std::move(record);
+    } else {
+      recordAt_.emplace(identity, records_.size());
+      records_.push_back(std::move(record));
     }
   }
+  std::move(page.bad.begin(), page.bad.end(), std::back_inserter(bad_));
+  if (offset_ >= *total_) return false;
+  // An empty page before the total would leave the rest unseen.
+  if (rows == 0) broken_ = "reply ended before total_entries";
+  return rows != 0;
+}
+
+void Listing::truncate(std::string reason) {
+  if (broken_.empty() && !complete()) broken_ = std::move(reason);
+}
+
+size_t Listing::distinctRows() const {
+  std::set<core::TaskInstanceKey> identities;
+  size_t unidentified = 0;
+  for (const auto& [identity, index] : recordAt_) identities.insert(identity);
+  for (const auto& bad : bad_) {
+    if (bad.identity) {
+      identities.insert(*bad.identity);
+    } else {
+      ++unidentified;
+    }
+  }
+  return identities.size() + unidentified;
+}
+
+bool Listing::complete() const { return incompleteReason().empty(); }
+
+std::string Listing::incompleteReason() const {
+  if (!broken_.empty()) return broken_;
+  if (!total_ || offset_ < *total_) return "listing not finished";
+  const auto distinct = static_cast<int64_t>(distinctRows());
+  if (distinct != *total_) {
+    return "rows repeated or missing across pages (" + std::to_string(distinct) + " distinct of " +
+           std::to_string(*total_) + ")";
+  }
+  return {};
+}
+
+std::map<core::TaskInstanceKey, TaskInstanceStatus> matchRecords(
+    const std::vector<core::TaskInstanceKey>& keys, const Listing& listing) {
+  std::map<core::TaskInstanceKey, const TaskInstanceRecord*> byIdentity;
+  for (const auto& record : listing.records()) byIdentity[identityOf(record.key)] = &record;
+  std::map<core::TaskInstanceKey, std::string> badByIdentity;
+  std::set<TaskRef> tasksWithBadRecords;
+  std::string unidentified;
+  for (const auto& bad : listing.bad()) {
+    if (!bad.identity) {
+      unidentified = bad.reason;
+      continue;
+    }
+    badByIdentity[*bad.identity] = bad.reason;
+    tasksWithBadRecords.insert(taskOf(*bad.identity));
+  }
+  const auto mapped = mapIndexesByTask(listing);
+  const std::string incomplete = listing.incompleteReason();
+
   std::map<core::TaskInstanceKey, TaskInstanceStatus> result;
   for (const auto& key : keys) {
     TaskInstanceStatus status;
-    auto found = byIdentity.find(identityOf(key));
-    if (found != byIdentity.end()) {
+    const auto identity = identityOf(key);
+    const auto task = mapped.find(taskOf(key));
+    if (auto found = byIdentity.find(identity); found != byIdentity.end()) {
       status.lookup = Lookup::Found;
       status.state = found->second->state;
       status.tryNumber = found->second->key.tryNumber;
       status.uuid = found->second->uuid;
-    } else if (key.mapIndex < 0 && mappedTasks.contains({key.dagId, key.taskId, key.runId})) {
-      // A tree known only by AIRFLOW_CTX_* without AIRFLOW_CTX_MAP_INDEX: which map index it runs
-      // is unknown, so it is not "missing".
-      status.detail = "task is mapped and the tree's map index is unknown";
+      status.startDate = found->second->startDate;
+    } else if (auto bad = badByIdentity.find(identity); bad != badByIdentity.end()) {
+      status.detail = bad->second;
+    } else if (key.mapIndex < 0 && task != mapped.end()) {
+      // A tree known only by AIRFLOW_CTX_* (no map index): every map index is a candidate, and
+      // only a complete list of them says which.
+      if (incomplete.empty() && unidentified.empty() &&
+          !tasksWithBadRecords.contains(task->first)) {
+        status.lookup = Lookup::Found;
+        status.mapIndexes = task->second;
+      } else {
+        status.detail = "task is mapped and the listing of its map indexes is incomplete";
+      }
+    } else if (!incomplete.empty()) {
+      status.detail = "listing incomplete: " + incomplete;
+    } else if (!unidentified.empty()) {
+      status.detail = "a record of the reply did not parse: " + unidentified;
     } else {
       status.lookup = Lookup::Missing;
       status.detail = "task instance not in the API reply";
@@ -191,6 +335,69 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> matchRecords(
     result[key] = std::move(status);
   }
   return result;
+}
+
+std::optional<core::WallTime> parseTimestamp(std::string_view text) {
+  // YYYY-MM-DDTHH:MM:SS, then an optional fraction, then Z or +HH:MM / -HH:MM.
+  auto digits = [&](size_t at, size_t count) -> std::optional<int> {
+    if (at + count > text.size()) return std::nullopt;
+    int value = 0;
+    for (size_t i = at; i < at + count; ++i) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      value = value * 10 + (text[i] - '0');
+    }
+    return value;
+  };
+  const auto year = digits(0, 4), month = digits(5, 2), day = digits(8, 2);
+  const auto hour = digits(11, 2), minute = digits(14, 2), second = digits(17, 2);
+  if (!year || !month || !day || !hour || !minute || !second || text[4] != '-' || text[7] != '-' ||
+      (text[10] != 'T' && text[10] != ' ') || text[13] != ':' || text[16] != ':' || *month < 1 ||
+      *month > 12 || *day < 1 || *day > 31 || *hour > 23 || *minute > 59 || *second > 60) {
+    return std::nullopt;
+  }
+  size_t at = 19;
+  std::chrono::microseconds fraction{0};
+  if (at < text.size() && text[at] == '.') {
+    int64_t scale = 100000;
+    size_t first = ++at;
+    for (; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at, scale /= 10) {
+      fraction += std::chrono::microseconds((text[at] - '0') * scale);
+    }
+    if (at == first) return std::nullopt;
+  }
+  std::chrono::minutes offset{0};
+  if (at < text.size() && text[at] == 'Z') {
+    ++at;
+  } else if (at < text.size() && (text[at] == '+' || text[at] == '-')) {
+    const auto offsetHours = digits(at + 1, 2), offsetMinutes = digits(at + 4, 2);
+    if (!offsetHours || !offsetMinutes || text[at + 3] != ':') return std::nullopt;
+    offset = std::chrono::minutes(*offsetHours * 60 + *offsetMinutes);
+    if (text[at] == '-') offset = -offset;
+    at += 6;
+  } else {
+    return std::nullopt;  // a date-time without zone is ambiguous
+  }
+  if (at != text.size()) return std::nullopt;
+  const std::chrono::sys_days date = std::chrono::year_month_day(
+      std::chrono::year(*year), std::chrono::month(static_cast<unsigned>(*month)),
+      std::chrono::day(static_cast<unsigned>(*day)));
+  return std::chrono::time_point_cast<core::WallTime::duration>(
+      date + std::chrono::hours(*hour) + std::chrono::minutes(*minute) +
+      std::chrono::seconds(*second) + fraction - offset);
+}
+
+std::string formatTimestamp(core::WallTime time) {
+  const auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(time);
+  const std::chrono::sys_days day = std::chrono::floor<std::chrono::days>(seconds);
+  const std::chrono::year_month_day date(day);
+  const std::chrono::hh_mm_ss clock(seconds - day);
+  char text[32];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02ld:%02ld:%02lldZ",
+                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                static_cast<unsigned>(date.day()), static_cast<long>(clock.hours().count()),
+                static_cast<long>(clock.minutes().count()),
+                static_cast<long long>(clock.seconds().count()));
+  return text;
 }
 
 std::string buildTokenBody(const std::string& username, const std::string& password) {

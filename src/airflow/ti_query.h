@@ -19,7 +19,11 @@ enum class ApiVersion { V1, V2 };
 // One POST .../taskInstances/list: the filters and the keys whose answers it carries.
 struct ListQuery {
   std::vector<std::string> dagIds, runIds, taskIds;
-  std::vector<std::string> states;  // empty: any state
+  std::vector<std::string> states;           // empty: any state
+  std::optional<core::WallTime> endedSince;  // end_date_gte
+  // v2 only (Airflow 2's batch body has no order_by). The default, the primary key, is unique, so
+  // no row moves between pages while paging by offset.
+  std::string orderBy = "id";
   std::vector<core::TaskInstanceKey> keys;
 };
 
@@ -29,26 +33,72 @@ struct ListQuery {
 std::vector<ListQuery> planQueries(const std::vector<core::TaskInstanceKey>& keys, size_t maxKeys);
 
 std::string listPath(ApiVersion version);
-std::string buildListBody(const ListQuery& query, int64_t offset, int limit);
+std::string buildListBody(const ListQuery& query, ApiVersion version, int64_t offset, int limit);
 
 struct TaskInstanceRecord {
   core::TaskInstanceKey key;  // tryNumber = the TI's current try
   std::optional<std::string> state;
   std::string uuid;  // empty on Airflow 2
+  std::optional<core::WallTime> startDate;
+};
+
+// A record of a reply that did not parse.
+struct BadRecord {
+  // dag, task, run and map index (tryNumber 0) when that much could be read.
+  std::optional<core::TaskInstanceKey> identity;
+  std::string reason;
 };
 
 struct ListPage {
   std::vector<TaskInstanceRecord> records;
+  std::vector<BadRecord> bad;
   int64_t totalEntries = 0;
 };
 
-// Parses a TaskInstanceCollectionResponse (v2) or TaskInstanceCollection (v1).
+// Parses a TaskInstanceCollectionResponse (v2) or TaskInstanceCollection (v1). Fails only when the
+// reply as a whole is unreadable; a malformed record becomes a BadRecord.
 core::Result<ListPage> parseListReply(std::string_view json, ApiVersion version);
 
-// Found for keys present in `records` (matched by dag, task, run and map index); Unknown for a key
-// with map index -1 whose task the reply shows mapped; Missing otherwise.
+// The pages of one listing put together: rows de-duplicated by TaskInstance (a later copy wins),
+// total_entries checked across pages. Complete only when every page agreed on the total and the
+// distinct rows add up to it: paging by offset over rows that move skips some and repeats others.
+class Listing {
+ public:
+  // Adds the next page; false when no further page should be asked for.
+  bool add(ListPage page);
+  // Ends the listing before total_entries was reached (page cap).
+  void truncate(std::string reason);
+  int64_t nextOffset() const { return offset_; }
+  bool complete() const;
+  // Why the listing is not complete (empty when it is).
+  std::string incompleteReason() const;
+  const std::vector<TaskInstanceRecord>& records() const { return records_; }
+  const std::vector<BadRecord>& bad() const { return bad_; }
+
+ private:
+  size_t distinctRows() const;
+
+  std::vector<TaskInstanceRecord> records_;
+  std::map<core::TaskInstanceKey, size_t> recordAt_;  // identity (tryNumber 0) -> index
+  std::vector<BadRecord> bad_;
+  std::optional<int64_t> total_;
+  int64_t offset_ = 0;
+  std::string broken_;
+};
+
+// Found for keys present in the listing (matched by dag, task, run and map index). A key with map
+// index -1 whose task the listing shows mapped: Found with every map index when the listing is
+// complete, Unknown otherwise. Unknown for a key whose record did not parse, and for every other
+// key when the listing is incomplete or holds a record without readable identity; Missing
+// otherwise.
 std::map<core::TaskInstanceKey, TaskInstanceStatus> matchRecords(
-    const std::vector<core::TaskInstanceKey>& keys, const std::vector<TaskInstanceRecord>& records);
+    const std::vector<core::TaskInstanceKey>& keys, const Listing& listing);
+
+// ISO 8601 date-times as Airflow writes them: 2026-01-01T00:00:01Z,
+// 2026-01-01T00:00:01.123456+00:00.
+std::optional<core::WallTime> parseTimestamp(std::string_view text);
+// 2026-01-01T00:00:01Z
+std::string formatTimestamp(core::WallTime time);
 
 // POST /auth/token body and the access_token of its LoginResponse.
 std::string buildTokenBody(const std::string& username, const std::string& password);

@@ -11,10 +11,17 @@ v2-rest-api-generated.yaml + auth/*) or Airflow 2 (API v1, spec v1.yaml) with th
                   --username U --password P [--token T] [--token-ttl S] [--hang-seconds S]
                   [--tls-cert C --tls-key K]
 
+v2 sorts by `order_by` (the attributes Airflow 3 accepts); without it, and always on v1 (whose batch
+body has no order_by), rows come in table order, or in a fresh random order per request under the
+"shuffle" fault, as a database without ORDER BY may return them.
+
 Control API, no auth, JSON bodies:
-  PUT    /_fake/ti      {dag_id, task_id, run_id, map_index=-1, try_number, state, id?} -> the TI
+  PUT    /_fake/ti      {dag_id, task_id, run_id, map_index=-1, try_number, state, id?, start_date?,
+                         end_date?, hostname?, overrides?} -> the TI (overrides: fields written over
+                         the rendered record, e.g. a wrong type)
+  PUT    /_fake/tis     {"tis": [TI, ...]}  many at once
   DELETE /_fake/ti      {dag_id, task_id, run_id, map_index}
-  POST   /_fake/fault   {"mode": "none|500|503|timeout|garbage|401|422", "count": N?}  (API routes
+  POST   /_fake/fault   {"mode": "none|500|503|timeout|garbage|401|422|shuffle", "count": N?}  (API routes
                         only; timeout holds the request --hang-seconds, then drops it)
   PUT    /_fake/token   {"token": T}   bearer mode: the token now accepted
   POST   /_fake/revoke  jwt mode: every token issued so far is rejected from now on
@@ -23,10 +30,12 @@ Control API, no auth, JSON bodies:
 """
 import argparse
 import base64
+import datetime
 import hashlib
 import hmac
 import json
 import os
+import random
 import secrets
 import ssl
 import sys
@@ -49,6 +58,10 @@ for _prefix in ("run_after", "logical_date", "start_date", "end_date"):
         V2_LIST_FIELDS[f"{_prefix}_{_op}"] = "str"
 for _op in ("gte", "gt", "lte", "lt"):
     V2_LIST_FIELDS[f"duration_{_op}"] = "number"
+# TaskInstance attributes the v2 batch list sorts by (SortParam in Airflow 3.x).
+V2_ORDER_BY = {"id", "state", "duration", "start_date", "end_date", "map_index", "try_number",
+               "logical_date", "run_after", "data_interval_start", "data_interval_end",
+               "rendered_map_index", "operator"}
 V1_LIST_FIELDS = {
     "page_offset": "int", "page_limit": "int", "dag_ids": "strlist", "dag_run_ids": "strlist",
     "task_ids": "strlist", "execution_date_gte": "str", "execution_date_lte": "str",
@@ -88,6 +101,23 @@ class State:
         self.fault_count = None
         self.stats = {}
         self.token_issues = 0
+
+    def put_ti(self, body):
+        """Adds or updates one TI; the caller holds the lock."""
+        key = (body["dag_id"], body["run_id"], body["task_id"], int(body.get("map_index", -1)))
+        previous = self.tis.get(key, {})
+
+        def field(name, default):
+            return body[name] if name in body else previous.get(name, default)
+        self.tis[key] = {
+            "dag_id": key[0], "run_id": key[1], "task_id": key[2], "map_index": key[3],
+            "try_number": int(field("try_number", 1)), "state": field("state", None),
+            "id": body.get("id") or previous.get("id") or uuid7_like(),
+            "start_date": field("start_date", "2026-01-01T00:00:01Z"),
+            "end_date": field("end_date", None), "hostname": field("hostname", "worker-0"),
+            "overrides": field("overrides", None),
+        }
+        return self.tis[key]
 
     def take_fault(self):
         with self.lock:
@@ -136,10 +166,10 @@ def v2_ti(ti):
         "id": ti["id"], "task_id": ti["task_id"], "dag_id": ti["dag_id"],
         "dag_run_id": ti["run_id"], "map_index": ti["map_index"],
         "logical_date": "2026-01-01T00:00:00Z", "run_after": "2026-01-01T00:00:00Z",
-        "start_date": "2026-01-01T00:00:01Z", "end_date": None, "duration": None,
+        "start_date": ti["start_date"], "end_date": ti["end_date"], "duration": None,
         "state": ti["state"], "try_number": ti["try_number"], "max_tries": 3,
         "task_display_name": ti["task_id"], "dag_display_name": ti["dag_id"],
-        "hostname": "worker-0", "unixname": "airflow", "pool": "default_pool", "pool_slots": 1,
+        "hostname": ti["hostname"], "unixname": "airflow", "pool": "default_pool", "pool_slots": 1,
         "queue": "default", "priority_weight": 1, "operator": "BashOperator",
         "operator_name": "BashOperator", "queued_when": None, "scheduled_when": None, "pid": None,
         "executor": None, "executor_config": "{}", "note": None, "rendered_map_index": None,
@@ -147,13 +177,19 @@ def v2_ti(ti):
     }
 
 
+def v1_time(text):
+    """Airflow 2 writes UTC offsets as +00:00."""
+    return text.replace("Z", "+00:00") if text else text
+
+
 def v1_ti(ti):
     return {
         "task_id": ti["task_id"], "task_display_name": ti["task_id"], "dag_id": ti["dag_id"],
         "dag_run_id": ti["run_id"], "execution_date": "2026-01-01T00:00:00+00:00",
-        "start_date": "2026-01-01T00:00:01+00:00", "end_date": None, "duration": None,
-        "state": ti["state"], "try_number": ti["try_number"], "map_index": ti["map_index"],
-        "max_tries": 3, "hostname": "worker-0", "unixname": "airflow", "pool": "default_pool",
+        "start_date": v1_time(ti["start_date"]), "end_date": v1_time(ti["end_date"]),
+        "duration": None, "state": ti["state"], "try_number": ti["try_number"],
+        "map_index": ti["map_index"],
+        "max_tries": 3, "hostname": ti["hostname"], "unixname": "airflow", "pool": "default_pool",
         "pool_slots": 1, "queue": "default", "priority_weight": 1, "operator": "BashOperator",
         "queued_when": None, "pid": None, "executor": None, "executor_config": "{}",
         "sla_miss": None, "rendered_map_index": None, "rendered_fields": {}, "trigger": None,
@@ -188,7 +224,11 @@ def validate_list_body(body, fields, states, nullable):
     return problems
 
 
-def select(tis, body):
+def parse_time(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def select(tis, body, shuffle):
     def matches(ti):
         for field, attr in (("dag_ids", "dag_id"), ("dag_run_ids", "run_id"), ("task_ids", "task_id")):
             wanted = body.get(field)
@@ -199,8 +239,27 @@ def select(tis, body):
             normalised = [None if s == "none" else s for s in states]
             if ti["state"] not in normalised:
                 return False
+        ended_since = body.get("end_date_gte")
+        if ended_since is not None:
+            if ti["end_date"] is None or parse_time(ti["end_date"]) < parse_time(ended_since):
+                return False
         return True
-    return [ti for key, ti in sorted(tis.items()) if matches(ti)]
+    rows = [ti for key, ti in sorted(tis.items()) if matches(ti)]
+    if shuffle:
+        random.shuffle(rows)
+    order_by = body.get("order_by")
+    if order_by:
+        field = order_by.lstrip("-")
+        # None sorts first ascending, last descending (PostgreSQL sorts NULL as the largest).
+        rows.sort(key=lambda ti: (ti.get(field) is not None, ti.get(field) or 0, ti["id"]),
+                  reverse=order_by.startswith("-"))
+    return rows
+
+
+def render_ti(ti, v2):
+    record = v2_ti(ti) if v2 else v1_ti(ti)
+    record.update(ti.get("overrides") or {})
+    return record
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -217,6 +276,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def reply(self, status, payload, extra_headers=None, raw=None):
         data = raw if raw is not None else json.dumps(payload).encode()
+        # Counted before the reply leaves: a client that reads the stats next must see it.
+        path = self.path.split("?")[0]
+        if not path.startswith("/_fake/"):
+            self.state.count(self.command, path, status)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -224,9 +287,6 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
-        path = self.path.split("?")[0]
-        if not path.startswith("/_fake/"):
-            self.state.count(self.command, path, status)
 
     def v1_error(self, status, title, detail):
         self.reply(status, {"type": f"https://airflow.apache.org/docs/apache-airflow/2.10.5/"
@@ -298,6 +358,9 @@ class Handler(BaseHTTPRequestHandler):
         mode = self.state.take_fault()
         if mode == "none":
             return False
+        if mode == "shuffle":
+            self.shuffle = True
+            return False
         if mode == "timeout":
             time.sleep(self.state.args.hang_seconds)
             self.close_connection = True
@@ -318,6 +381,7 @@ class Handler(BaseHTTPRequestHandler):
         return "/api/v2" if self.state.args.api == "v2" else "/api/v1"
 
     def handle_api(self, method, path):
+        self.shuffle = False
         if self.apply_fault():
             return
         if method == "POST" and path == "/auth/token":
@@ -349,15 +413,17 @@ class Handler(BaseHTTPRequestHandler):
         problems = validate_list_body(body, fields, states, nullable=v2)
         if not v2 and not problems and body.get("page_limit", 1) < 1:
             problems = [("page_limit", "must be greater than or equal to 1")]
+        if not problems and v2 and body.get("order_by") \
+                and body["order_by"].lstrip("-") not in V2_ORDER_BY:
+            return self.api_error(400, f"Ordering with '{body['order_by']}' is not supported")
         if problems:
             return self.validation_error(problems)
         offset = body.get("page_offset") or 0
         limit = body.get("page_limit")
         limit = min(100 if limit is None else limit, MAX_PAGE_LIMIT)
         with self.state.lock:
-            selected = select(self.state.tis, body)
-        render = v2_ti if v2 else v1_ti
-        self.reply(200, {"task_instances": [render(ti) for ti in selected[offset:offset + limit]],
+            selected = select(self.state.tis, body, self.shuffle)
+        self.reply(200, {"task_instances": [render_ti(ti, v2) for ti in selected[offset:offset + limit]],
                          "total_entries": len(selected)})
 
     # ---- control ----
@@ -368,17 +434,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, {"detail": "bad json"})
         state = self.state
         if method == "PUT" and path == "/_fake/ti":
-            key = (body["dag_id"], body["run_id"], body["task_id"], int(body.get("map_index", -1)))
             with state.lock:
-                previous = state.tis.get(key, {})
-                state.tis[key] = {
-                    "dag_id": key[0], "run_id": key[1], "task_id": key[2], "map_index": key[3],
-                    "try_number": int(body.get("try_number", previous.get("try_number", 1))),
-                    "state": body.get("state", previous.get("state")),
-                    "id": body.get("id") or previous.get("id") or uuid7_like(),
-                }
-                ti = dict(state.tis[key])
+                ti = dict(state.put_ti(body))
             return self.reply(200, ti)
+        if method == "PUT" and path == "/_fake/tis":
+            with state.lock:
+                for item in body["tis"]:
+                    state.put_ti(item)
+            return self.reply(200, {"count": len(body["tis"])})
         if method == "DELETE" and path == "/_fake/ti":
             key = (body["dag_id"], body["run_id"], body["task_id"], int(body.get("map_index", -1)))
             with state.lock:

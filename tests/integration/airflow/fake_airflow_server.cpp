@@ -110,11 +110,27 @@ std::string FakeAirflowServer::control(const std::string& method, const std::str
 }
 
 std::string FakeAirflowServer::putTi(const core::TaskInstanceKey& key,
-                                     std::optional<std::string> state, const std::string& id) {
-  json::value body = tiBody(key);
+                                     std::optional<std::string> state, const std::string& id,
+                                     const std::string& fields) {
+  json::value body = json::value::parse(fields);
+  const json::value identity = tiBody(key);
+  for (const auto& [name, value] : identity.as_object()) body[name] = value;
   body["state"] = state ? json::value::string(*state) : json::value::null();
   if (!id.empty()) body["id"] = json::value::string(id);
   return json::value::parse(control("PUT", "/_fake/ti", body.serialize())).at("id").as_string();
+}
+
+void FakeAirflowServer::putTis(const std::vector<core::TaskInstanceKey>& keys,
+                               const std::string& state) {
+  std::vector<json::value> tis;
+  for (const auto& key : keys) {
+    json::value ti = tiBody(key);
+    ti["state"] = json::value::string(state);
+    tis.push_back(std::move(ti));
+  }
+  json::value body = json::value::object();
+  body["tis"] = json::value::array(std::move(tis));
+  control("PUT", "/_fake/tis", body.serialize());
 }
 
 void FakeAirflowServer::deleteTi(const core::TaskInstanceKey& key) {

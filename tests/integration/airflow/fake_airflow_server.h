@@ -35,9 +35,12 @@ class FakeAirflowServer {
   const std::string& startError() const { return startError_; }
   std::string baseUrl() const;
 
-  // `state` nullopt = a TI without state (cleared). Returns the TI's uuid.
+  // `state` nullopt = a TI without state (cleared). `fields`: a JSON object of further control
+  // fields (start_date, end_date, hostname, overrides). Returns the TI's uuid.
   std::string putTi(const core::TaskInstanceKey& key, std::optional<std::string> state,
-                    const std::string& id = "");
+                    const std::string& id = "", const std::string& fields = "{}");
+  // Many TIs in one state at once.
+  void putTis(const std::vector<core::TaskInstanceKey>& keys, const std::string& state);
   void deleteTi(const core::TaskInstanceKey& key);
   void fault(const std::string& mode, int count = 0);  // count 0: until changed
   void setBearerToken(const std::string& token);

@@ -9,7 +9,9 @@
 #include <thread>
 
 #include "airflow/task_instance_source.h"
+#include "airflow/ti_query.h"
 #include "integration/airflow/fake_airflow_server.h"
+#include "support/fake_clock.h"
 #include "support/test_support.h"
 
 namespace reaper::airflow {
@@ -301,6 +303,145 @@ TEST_F(RestClientIntegration, ResolvesTaskInstanceUuids) {
   auto resolved = client(optionsFor(*server))->resolveUuids({uuid, "no-such-uuid"});
   ASSERT_EQ(resolved.size(), 1u);
   EXPECT_EQ(resolved[uuid], running);
+}
+
+// A server that returns rows in a different order on every request (a database without ORDER BY):
+// paging by offset repeats some rows and skips others.
+std::vector<TaskInstanceKey> mappedTask(FakeAirflowServer& server, int count) {
+  std::vector<TaskInstanceKey> keys;
+  for (int i = 0; i < count; ++i) keys.push_back({"dag", "mapped", "run", i, 1});
+  server.putTis(keys, "running");
+  return keys;
+}
+
+TEST_F(RestClientIntegration, ShuffledPagesOnV1AreUnknownNeverMissing) {
+  auto server = start({.api = "v1"});
+  const auto keys = mappedTask(*server, 250);
+  server->fault("shuffle");
+  auto options = optionsFor(*server);
+  options.apiVersion = "v1";
+  auto states = client(options)->fetchStates(keys);
+  int unknown = 0;
+  for (const auto& key : keys) {
+    EXPECT_NE(states[key].lookup, Lookup::Missing) << key.toString();
+    if (states[key].lookup == Lookup::Unknown) ++unknown;
+    if (states[key].lookup == Lookup::Found) EXPECT_EQ(states[key].state, "running");
+  }
+  EXPECT_GT(unknown, 0);  // 250 rows in 3 pages, each page from a fresh random order
+}
+
+TEST_F(RestClientIntegration, ShuffledServerIsReadCompletelyInStableOrderOnV2) {
+  auto server = start({.api = "v2"});
+  const auto keys = mappedTask(*server, 250);
+  server->fault("shuffle");
+  auto options = optionsFor(*server);
+  options.apiVersion = "v2";
+  auto states = client(options)->fetchStates(keys);
+  for (const auto& key : keys) EXPECT_EQ(states[key].lookup, Lookup::Found) << key.toString();
+}
+
+TEST_F(RestClientIntegration, MalformedRecordSpoilsOnlyItsTaskInstance) {
+  for (const std::string api : {"v2", "v1"}) {
+    auto server = start({.api = api});
+    const TaskInstanceKey spoilt{"etl", "load", "manual__2026-01-01", -1, 1};
+    const TaskInstanceKey gone{"etl", "gone", "manual__2026-01-01", -1, 1};
+    server->putTi(kKey, "failed");
+    server->putTi(spoilt, "running", "", R"({"overrides":{"try_number":"two"}})");
+    auto options = optionsFor(*server);
+    options.apiVersion = api;
+    auto states = client(options)->fetchStates({kKey, spoilt, gone});
+    EXPECT_EQ(states[kKey].state, "failed") << api;
+    EXPECT_EQ(states[spoilt].lookup, Lookup::Unknown) << api;
+    EXPECT_EQ(states[gone].lookup, Lookup::Missing) << api;
+  }
+}
+
+TEST_F(RestClientIntegration, StartDateAndMapIndexCandidates) {
+  for (const std::string api : {"v2", "v1"}) {
+    auto server = start({.api = api});
+    server->putTi({"dag", "mapped", "run", 0, 1}, "success");
+    server->putTi({"dag", "mapped", "run", 1, 2}, "running", "",
+                  R"({"start_date":"2026-11-18T11:59:00Z"})");
+    auto options = optionsFor(*server);
+    options.apiVersion = api;
+    const TaskInstanceKey noMapIndex{"dag", "mapped", "run", -1, 1};
+    const TaskInstanceKey second{"dag", "mapped", "run", 1, 2};
+    auto states = client(options)->fetchStates({noMapIndex, second});
+    EXPECT_EQ(states[noMapIndex].lookup, Lookup::Found) << api;
+    EXPECT_EQ(states[noMapIndex].state, std::nullopt) << api;
+    EXPECT_THAT(
+        states[noMapIndex].mapIndexes,
+        ::testing::ElementsAre(MapIndexState{0, "success", 1}, MapIndexState{1, "running", 2}))
+        << api;
+    EXPECT_EQ(states[second].startDate, test::FakeClock::kWallStart - std::chrono::minutes(1))
+        << api;
+  }
+}
+
+TEST_F(RestClientIntegration, ResolvesTheUuidOfATaskInstanceThatAlreadyEnded) {
+  auto server = start({.api = "v2"});
+  const TaskInstanceKey ended{"etl", "extract", "run", -1, 2};
+  const auto endedAt = core::WallTime(std::chrono::floor<std::chrono::seconds>(
+      std::chrono::system_clock::now() - std::chrono::minutes(5)));
+  const std::string uuid =
+      server->putTi(ended, "success", "", R"({"end_date":")" + formatTimestamp(endedAt) + R"("})");
+  server->putTi(kKey, "running");
+  auto resolved = client(optionsFor(*server))->resolveUuids({uuid});
+  EXPECT_EQ(resolved[uuid], ended);
+}
+
+// Steady state: ceil(tracked / 100) + 1 requests per poll. 1000 running TIs tracked by key, plus
+// two trees known only by uuid: one whose TI ended before it was seen, one that never resolves.
+TEST_F(RestClientIntegration, SteadyStateRequestsPerPollWithAThousandRunningTaskInstances) {
+  auto server = start({.api = "v2"});
+  std::vector<TaskInstanceKey> keys;
+  for (int dag = 0; dag < 10; ++dag) {
+    for (int task = 0; task < 100; ++task) {
+      keys.push_back({"dag" + std::to_string(dag), "task" + std::to_string(task), "run", -1, 1});
+    }
+  }
+  server->putTis(keys, "running");
+  test::FakeClock clock;  // the client's backoff runs on it; a poll every 2 s
+  const TaskInstanceKey ended{"done", "task", "run", -1, 1};
+  const std::string endedUuid = server->putTi(
+      ended, "success", "", R"({"end_date":")" + formatTimestamp(clock.wallNow()) + R"("})");
+  const std::vector<std::string> uuids = {endedUuid, "0195f0a0-0000-7000-8000-00000000dead"};
+  auto options = optionsFor(*server);
+  options.apiVersion = "v2";
+  auto made = makeRestClient(options, clock, nullptr);
+  ASSERT_TRUE(made.ok());
+  auto& source = **made;
+
+  // What the loop does: uuids it could not resolve yet, then the states of every key it knows.
+  std::map<std::string, TaskInstanceKey> resolved;
+  std::vector<int> perPoll;
+  for (int poll = 0; poll < 10; ++poll) {
+    const int before = server->totalRequests();
+    std::vector<std::string> unresolved;
+    for (const auto& uuid : uuids) {
+      if (!resolved.contains(uuid)) unresolved.push_back(uuid);
+    }
+    resolved.merge(source.resolveUuids(unresolved));
+    std::vector<TaskInstanceKey> asked = keys;
+    for (const auto& [uuid, key] : resolved) asked.push_back(key);
+    auto states = source.fetchStates(asked);
+    EXPECT_EQ(states[ended].state, "success");
+    perPoll.push_back(server->totalRequests() - before);
+    clock.advance(core::Duration(2000));
+  }
+  EXPECT_EQ(resolved.size(), 1u);
+  EXPECT_EQ(resolved[endedUuid], ended);
+  const int tracked = static_cast<int>(keys.size() + uuids.size());
+  const int bound = (tracked + 99) / 100 + 1;
+  int retries = 0;
+  for (size_t poll = 1; poll < perPoll.size(); ++poll) {
+    EXPECT_LE(perPoll[poll], bound) << "poll " << poll;
+    retries += perPoll[poll] - (bound - 1);
+  }
+  EXPECT_GE(retries, 1);  // the unresolvable uuid is retried, within the budget
+  std::string counts;
+  for (int n : perPoll) counts += std::to_string(n) + " ";
+  std::printf("requests per poll: %s(bound %d)\n", counts.c_str(), bound);
 }
 
 TEST_F(RestClientIntegration, TlsWithCaFile) {

@@ -385,16 +385,131 @@ TEST(RestClient, ProbeFailsWhenThePinnedVersionIsNotServed) {
   EXPECT_THAT(probed.error().message, ::testing::HasSubstr("/api/v2/version HTTP 404"));
 }
 
-TEST(RestClient, ResolvesUuidsAmongInFlightTaskInstances) {
+TEST(RestClient, ResolvesUuidsAmongInFlightTaskInstancesNewestFirst) {
   const TaskInstanceKey second{"dag", "task", "run", 4, 2};
   Harness h(v2Options(), [&](const HttpRequest& request) -> core::Result<HttpResponse> {
     EXPECT_THAT(request.body, ::testing::HasSubstr(R"("state":["running")"));
+    EXPECT_THAT(request.body, ::testing::HasSubstr(R"("order_by":"-id")"));
     return ok(listReply(
         {tiJson(kRunning, R"("running")", "u1"), tiJson(second, R"("queued")", "u2")}, 2));
   });
-  auto resolved = h.client->resolveUuids({"u2", "nope"});
+  auto resolved = h.client->resolveUuids({"u2"});
   ASSERT_EQ(resolved.size(), 1u);
   EXPECT_EQ(resolved["u2"], second);
+  EXPECT_EQ(h.transport->requests.size(), 1u);
+}
+
+bool isEndedSearch(const HttpRequest& request) {
+  return request.body.find("end_date_gte") != std::string::npos;
+}
+
+// A tree seen only after its TaskInstance ended (agent restart): found among recently ended TIs.
+TEST(RestClient, ResolvesAUuidWhoseTaskInstanceAlreadyEnded) {
+  const TaskInstanceKey ended{"dag", "task", "run", -1, 3};
+  Harness h(v2Options(), [&](const HttpRequest& request) -> core::Result<HttpResponse> {
+    if (!isEndedSearch(request)) return ok(listReply({tiJson(kRunning, R"("running")", "u1")}, 1));
+    EXPECT_THAT(request.body, ::testing::HasSubstr(R"("order_by":"-end_date")"));
+    // 2026-11-18T12:00:00Z less an hour
+    EXPECT_THAT(request.body, ::testing::HasSubstr(R"("end_date_gte":"2026-11-18T11:00:00Z")"));
+    return ok(listReply({tiJson(ended, R"("success")", "gone")}, 1));
+  });
+  auto resolved = h.client->resolveUuids({"gone"});
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_EQ(resolved["gone"], ended);
+}
+
+// An unresolvable uuid is not searched on every poll: after 5 s, 10 s, 20 s ..., and then only in
+// the first page of recently ended TaskInstances; a uuid no longer asked about is forgotten.
+TEST(RestClient, UnresolvedUuidsAreRetriedWithBackoffNotEveryPoll) {
+  std::string endedUuid = "none-yet";
+  const TaskInstanceKey ended{"dag", "task", "run", -1, 3};
+  Harness h(v2Options(), [&](const HttpRequest& request) -> core::Result<HttpResponse> {
+    if (isEndedSearch(request)) return ok(listReply({tiJson(ended, R"("failed")", endedUuid)}, 1));
+    return ok(listReply({tiJson(kRunning, R"("running")", "u1")}, 1));
+  });
+  EXPECT_TRUE(h.client->resolveUuids({"lost"}).empty());
+  EXPECT_EQ(h.transport->requests.size(), 2u);  // in flight, then recently ended
+  std::vector<size_t> requestsPerPoll;
+  for (int poll = 0; poll < 40; ++poll) {
+    const size_t before = h.transport->requests.size();
+    h.clock.advance(core::Duration(2000));
+    EXPECT_TRUE(h.client->resolveUuids({"lost"}).empty());
+    requestsPerPoll.push_back(h.transport->requests.size() - before);
+  }
+  size_t retries = 0;
+  for (size_t count : requestsPerPoll) {
+    EXPECT_LE(count, 1u);
+    retries += count;
+  }
+  // 80 s: retries at about 5, 15, 35 and 75 s (jitter 0.5..1.5).
+  EXPECT_GE(retries, 2u);
+  EXPECT_LE(retries, 6u);
+  EXPECT_TRUE(isEndedSearch(h.transport->requests.back()));
+  EXPECT_THAT(h.transport->requests.back().body, ::testing::HasSubstr(R"("page_offset":0)"));
+
+  endedUuid = "lost";  // it ended meanwhile and shows up among the recently ended
+  h.clock.advance(core::Duration(600000));
+  auto resolved = h.client->resolveUuids({"lost"});
+  EXPECT_EQ(resolved["lost"], ended);
+
+  // A new uuid is searched at once; one asked again after being dropped starts afresh.
+  const size_t before = h.transport->requests.size();
+  EXPECT_TRUE(h.client->resolveUuids({"other"}).empty());
+  EXPECT_EQ(h.transport->requests.size() - before, 2u);
+}
+
+TEST(RestClient, FailedUuidSearchIsRetriedInFullAfterBackoff) {
+  bool up = false;
+  ClientOptions options = v2Options();
+  options.maxAttempts = 1;
+  Harness h(options, [&](const HttpRequest&) -> core::Result<HttpResponse> {
+    if (!up) return core::makeError("transport: connection refused");
+    return ok(listReply({tiJson(kRunning, R"("running")", "u1")}, 1));
+  });
+  EXPECT_TRUE(h.client->resolveUuids({"u1"}).empty());
+  EXPECT_EQ(h.transport->requests.size(), 1u);
+  up = true;
+  EXPECT_TRUE(h.client->resolveUuids({"u1"}).empty());  // backing off
+  EXPECT_EQ(h.transport->requests.size(), 1u);
+  h.clock.advance(core::Duration(10000));
+  EXPECT_EQ(h.client->resolveUuids({"u1"})["u1"], kRunning);
+  EXPECT_FALSE(isEndedSearch(h.transport->requests.back()));
+}
+
+// One record with wrong types: that TaskInstance unknown, the rest of the reply used.
+TEST(RestClient, OneMalformedRecordSpoilsOnlyItsTaskInstance) {
+  const TaskInstanceKey spoilt{"dag", "spoilt", "run", -1, 1};
+  const TaskInstanceKey failed{"dag", "failed", "run", -1, 1};
+  Harness h(v2Options(), [&](const HttpRequest&) -> core::Result<HttpResponse> {
+    return ok(listReply(
+        {tiJson(kRunning, R"("running")", "u1"), tiJson(spoilt, R"({"not":"a state"})", "u2"),
+         tiJson(failed, R"("failed")", "u3")},
+        3));
+  });
+  auto states = h.client->fetchStates({kRunning, spoilt, failed});
+  EXPECT_EQ(states[kRunning].lookup, Lookup::Found);
+  EXPECT_EQ(states[spoilt].lookup, Lookup::Unknown);
+  EXPECT_EQ(states[failed].state, "failed");
+}
+
+// Airflow 2 cannot sort the batch listing: rows that move between pages are caught by the
+// de-duplication and total check, and the keys left unseen are Unknown, never Missing.
+TEST(RestClient, V1ShiftingPagesAreUnknownNotMissing) {
+  ClientOptions options = v2Options();
+  options.apiVersion = "v1";
+  options.pageSize = 2;
+  const TaskInstanceKey a{"dag", "a", "run", -1, 1}, b{"dag", "b", "run", -1, 1},
+      c{"dag", "c", "run", -1, 1};
+  Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
+    EXPECT_THAT(request.body, ::testing::Not(::testing::HasSubstr("order_by")));
+    if (request.body.find("\"page_offset\":0") != std::string::npos) {
+      return ok(listReply({tiJson(a, R"("running")", ""), tiJson(b, R"("running")", "")}, 3));
+    }
+    return ok(listReply({tiJson(b, R"("running")", "")}, 3));  // c moved to page 1, b to page 2
+  });
+  auto states = h.client->fetchStates({a, b, c});
+  EXPECT_EQ(states[a].lookup, Lookup::Found);
+  EXPECT_EQ(states[c].lookup, Lookup::Unknown);
 }
 
 TEST(RestClient, NoUuidsOnAirflow2) {

@@ -50,7 +50,7 @@ TEST(BuildListBody, CarriesFiltersAndPage) {
   query.runIds = {"r"};
   query.taskIds = {"t"};
   query.keys = {{"d\"q", "t", "r", -1, 1}};
-  const std::string body = buildListBody(query, 200, 100);
+  const std::string body = buildListBody(query, ApiVersion::V2, 200, 100);
   EXPECT_THAT(body, HasSubstr(R"("dag_ids":["d\"q"])"));
   EXPECT_THAT(body, HasSubstr(R"("dag_run_ids":["r"])"));
   EXPECT_THAT(body, HasSubstr(R"("task_ids":["t"])"));
@@ -62,9 +62,22 @@ TEST(BuildListBody, CarriesFiltersAndPage) {
 TEST(BuildListBody, StateFilterWithoutKeys) {
   ListQuery query;
   query.states = {"running", "queued"};
-  const std::string body = buildListBody(query, 0, 50);
+  const std::string body = buildListBody(query, ApiVersion::V2, 0, 50);
   EXPECT_THAT(body, HasSubstr(R"("state":["running","queued"])"));
   EXPECT_THAT(body, ::testing::Not(HasSubstr("dag_ids")));
+}
+
+// Paging by offset is only sound over a stable order: v2 sorts by the primary key. Airflow 2's
+// batch body has no order_by (v1.yaml ListTaskInstanceForm; its schema rejects unknown fields).
+TEST(BuildListBody, StableOrderOnV2OnlyAndEndedSince) {
+  ListQuery query;
+  EXPECT_THAT(buildListBody(query, ApiVersion::V2, 0, 100), HasSubstr(R"("order_by":"id")"));
+  EXPECT_THAT(buildListBody(query, ApiVersion::V1, 0, 100), ::testing::Not(HasSubstr("order_by")));
+  query.orderBy = "-end_date";
+  query.endedSince = core::WallTime(std::chrono::seconds(1'795'003'200));
+  const std::string body = buildListBody(query, ApiVersion::V2, 0, 100);
+  EXPECT_THAT(body, HasSubstr(R"("order_by":"-end_date")"));
+  EXPECT_THAT(body, HasSubstr(R"("end_date_gte":"2026-11-18T12:00:00Z")"));
 }
 
 TEST(ListPath, PerApiVersion) {
@@ -95,14 +108,20 @@ TEST(ParseListReply, V1WithoutIdAndLegacyNoneState) {
   EXPECT_EQ(page->records[0].uuid, "");
 }
 
-TEST(ParseListReply, V2RequiresId) {
+TEST(ParseListReply, StartDateIso8601OrNull) {
   const std::string json =
-      R"({"task_instances":[{"dag_id":"d","task_id":"t","dag_run_id":"r",)"
-      R"("map_index":-1,"try_number":1,"state":"running"}],"total_entries":1})";
-  EXPECT_FALSE(parseListReply(json, ApiVersion::V2).ok());
+      R"({"task_instances":[{"id":"a","dag_id":"d","task_id":"t","dag_run_id":"r","map_index":-1,)"
+      R"("try_number":1,"state":"running","start_date":"2026-01-01T00:00:01.5+01:00"},)"
+      R"({"id":"b","dag_id":"d","task_id":"u","dag_run_id":"r","map_index":-1,"try_number":1,)"
+      R"("state":"queued","start_date":null}],"total_entries":2})";
+  auto page = parseListReply(json, ApiVersion::V2);
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page->records.size(), 2u);
+  EXPECT_EQ(page->records[0].startDate, parseTimestamp("2025-12-31T23:00:01.500Z"));
+  EXPECT_EQ(page->records[1].startDate, std::nullopt);
 }
 
-TEST(ParseListReply, RejectsBrokenReplies) {
+TEST(ParseListReply, RejectsRepliesThatAreUnreadableAsAWhole) {
   for (const std::string& json : {
            std::string(R"({"task_instances": [{"dag_id": "x", "tas)"),
            std::string("<html>502</html>"),
@@ -110,29 +129,69 @@ TEST(ParseListReply, RejectsBrokenReplies) {
            std::string(R"({"task_instances":[]})"),
            std::string(R"({"task_instances":{},"total_entries":0})"),
            std::string(R"([1,2])"),
-           R"({"task_instances":[)" + tiJson("d", "t", "r", -1, 1, "7") + R"(],"total_entries":1})",
            R"({"task_instances":[)" + tiJson("d", "t", "r", -1, 1, R"("running")") +
                R"(],"total_entries":"1"})",
-           std::string(R"({"task_instances":[{"dag_id":"d","task_id":"t","dag_run_id":"r",)"
-                       R"("map_index":-1,"try_number":1,"id":"x"}],"total_entries":1})"),
-           std::string(
-               R"({"task_instances":[{"dag_id":"d","task_id":"t","dag_run_id":"r",)"
-               R"("map_index":"0","try_number":1,"state":null,"id":"x"}],"total_entries":1})"),
        }) {
     EXPECT_FALSE(parseListReply(json, ApiVersion::V2).ok()) << json;
   }
 }
 
-TEST(MatchRecords, MatchesByIdentityIgnoringTryAndReportsMissing) {
-  std::vector<TaskInstanceRecord> records = {
-      {{"d", "t", "r", -1, 3}, "success", "u1"},
-      {{"d", "t", "r", 0, 1}, std::nullopt, "u2"},
+// One record with wrong types spoils that record only; its identity is kept when readable.
+TEST(ParseListReply, BadRecordsAreSetAsideWithTheirIdentity) {
+  const std::vector<std::string> withIdentity = {
+      tiJson("d", "t", "r", -1, 1, "7"),
+      R"({"dag_id":"d","task_id":"t","dag_run_id":"r","map_index":-1,"try_number":1,"id":"x"})",
+      R"({"dag_id":"d","task_id":"t","dag_run_id":"r","map_index":-1,"try_number":"1",)"
+      R"("state":null,"id":"x"})",
+      R"({"dag_id":"d","task_id":"t","dag_run_id":"r","map_index":-1,"try_number":1,)"
+      R"("state":null})",  // v2 without id
+      R"({"dag_id":"d","task_id":"t","dag_run_id":"r","map_index":-1,"try_number":1,)"
+      R"("state":null,"id":"x","start_date":"yesterday"})",
   };
+  for (const auto& bad : withIdentity) {
+    const std::string json = R"({"task_instances":[)" + tiJson("d", "ok", "r", -1, 1, "null") +
+                             "," + bad + R"(],"total_entries":2})";
+    auto page = parseListReply(json, ApiVersion::V2);
+    ASSERT_TRUE(page.ok()) << bad;
+    ASSERT_EQ(page->records.size(), 1u) << bad;
+    ASSERT_EQ(page->bad.size(), 1u) << bad;
+    EXPECT_EQ(page->bad[0].identity, (TaskInstanceKey{"d", "t", "r", -1, 0})) << bad;
+  }
+  for (const std::string& bad : {
+           std::string("7"),
+           std::string(R"({"dag_id":"d","task_id":"t","dag_run_id":"r","map_index":"0"})"),
+           std::string(R"({"dag_id":null,"task_id":"t","dag_run_id":"r","map_index":0})"),
+           std::string(R"({"dag_id":"d","task_id":"t","dag_run_id":"r","map_index":99999999999})"),
+       }) {
+    const std::string json = R"({"task_instances":[)" + bad + R"(],"total_entries":1})";
+    auto page = parseListReply(json, ApiVersion::V2);
+    ASSERT_TRUE(page.ok()) << bad;
+    ASSERT_EQ(page->bad.size(), 1u) << bad;
+    EXPECT_EQ(page->bad[0].identity, std::nullopt) << bad;
+  }
+}
+
+TaskInstanceRecord record(TaskInstanceKey key, std::optional<std::string> state,
+                          std::string uuid = "") {
+  return {std::move(key), std::move(state), std::move(uuid), std::nullopt};
+}
+
+// One page holding every row.
+Listing listingOf(std::vector<TaskInstanceRecord> records, std::vector<BadRecord> bad = {}) {
+  Listing listing;
+  const auto total = static_cast<int64_t>(records.size() + bad.size());
+  EXPECT_FALSE(listing.add({std::move(records), std::move(bad), total}));
+  return listing;
+}
+
+TEST(MatchRecords, MatchesByIdentityIgnoringTryAndReportsMissing) {
+  auto listing = listingOf({record({"d", "t", "r", -1, 3}, "success", "u1"),
+                            record({"d", "t", "r2", 0, 1}, std::nullopt, "u2")});
   const TaskInstanceKey oldTry{"d", "t", "r", -1, 1};
-  const TaskInstanceKey mapped{"d", "t", "r", 0, 1};
-  const TaskInstanceKey otherMap{"d", "t", "r", 1, 1};
-  const TaskInstanceKey otherRun{"d", "t", "r2", -1, 1};
-  auto result = matchRecords({oldTry, mapped, otherMap, otherRun}, records);
+  const TaskInstanceKey mapped{"d", "t", "r2", 0, 1};
+  const TaskInstanceKey otherMap{"d", "t", "r2", 1, 1};
+  const TaskInstanceKey otherRun{"d", "t", "r3", -1, 1};
+  auto result = matchRecords({oldTry, mapped, otherMap, otherRun}, listing);
   ASSERT_EQ(result.size(), 4u);
   EXPECT_EQ(result[oldTry].lookup, Lookup::Found);
   EXPECT_EQ(result[oldTry].tryNumber, 3);
@@ -140,17 +199,118 @@ TEST(MatchRecords, MatchesByIdentityIgnoringTryAndReportsMissing) {
   EXPECT_EQ(result[oldTry].uuid, "u1");
   EXPECT_EQ(result[mapped].lookup, Lookup::Found);
   EXPECT_EQ(result[mapped].state, std::nullopt);
+  EXPECT_TRUE(result[mapped].mapIndexes.empty());
   EXPECT_EQ(result[otherMap].lookup, Lookup::Missing);
   EXPECT_EQ(result[otherRun].lookup, Lookup::Missing);
 }
 
-TEST(MatchRecords, UnmappedKeyOfAMappedTaskIsUnknownNotMissing) {
-  std::vector<TaskInstanceRecord> records = {{{"d", "t", "r", 0, 1}, "success", "u0"},
-                                             {{"d", "t", "r", 1, 1}, "running", "u1"}};
+TEST(MatchRecords, CarriesTheStartDate) {
+  auto running = record({"d", "t", "r", -1, 2}, "running", "u1");
+  running.startDate = parseTimestamp("2026-01-01T00:00:01Z");
+  const TaskInstanceKey key{"d", "t", "r", -1, 2};
+  auto result = matchRecords({key}, listingOf({running}));
+  EXPECT_EQ(result[key].startDate, running.startDate);
+}
+
+// A key without map index of a mapped task: every map index is a candidate.
+TEST(MatchRecords, UnmappedKeyOfAMappedTaskListsEveryMapIndex) {
+  auto listing = listingOf({record({"d", "t", "r", 1, 2}, "running", "u1"),
+                            record({"d", "t", "r", 0, 1}, "success", "u0"),
+                            record({"d", "other", "r", 4, 1}, "failed", "u4")});
   const TaskInstanceKey noMapIndex{"d", "t", "r", -1, 1};
-  auto result = matchRecords({noMapIndex}, records);
-  EXPECT_EQ(result[noMapIndex].lookup, Lookup::Unknown);
-  EXPECT_THAT(result[noMapIndex].detail, HasSubstr("mapped"));
+  auto result = matchRecords({noMapIndex}, listing);
+  EXPECT_EQ(result[noMapIndex].lookup, Lookup::Found);
+  EXPECT_EQ(result[noMapIndex].state, std::nullopt);
+  EXPECT_THAT(result[noMapIndex].mapIndexes,
+              ElementsAre(MapIndexState{0, "success", 1}, MapIndexState{1, "running", 2}));
+}
+
+TEST(MatchRecords, MappedCandidatesNeedACompleteListing) {
+  const TaskInstanceKey noMapIndex{"d", "t", "r", -1, 1};
+  // A map index whose record did not parse.
+  auto withBad = listingOf({record({"d", "t", "r", 0, 1}, "success", "u0")},
+                           {{TaskInstanceKey{"d", "t", "r", 1, 0}, "state is 7"}});
+  EXPECT_EQ(matchRecords({noMapIndex}, withBad)[noMapIndex].lookup, Lookup::Unknown);
+  // A page short of the total.
+  Listing partial;
+  EXPECT_TRUE(partial.add({{record({"d", "t", "r", 0, 1}, "success", "u0")}, {}, 2}));
+  partial.truncate("page cap");
+  EXPECT_EQ(matchRecords({noMapIndex}, partial)[noMapIndex].lookup, Lookup::Unknown);
+}
+
+TEST(MatchRecords, BadRecordMakesOnlyItsTaskInstanceUnknown) {
+  const TaskInstanceKey good{"d", "t", "r", -1, 1};
+  const TaskInstanceKey spoilt{"d", "u", "r", -1, 1};
+  const TaskInstanceKey absent{"d", "v", "r", -1, 1};
+  auto listing = listingOf({record(good, "failed", "u1")},
+                           {{TaskInstanceKey{"d", "u", "r", -1, 0}, "state is 7"}});
+  auto result = matchRecords({good, spoilt, absent}, listing);
+  EXPECT_EQ(result[good].lookup, Lookup::Found);
+  EXPECT_EQ(result[spoilt].lookup, Lookup::Unknown);
+  EXPECT_THAT(result[spoilt].detail, HasSubstr("state is 7"));
+  EXPECT_EQ(result[absent].lookup, Lookup::Missing);
+}
+
+// When a bad record's own identity is unreadable, it could be any key the reply did not match.
+TEST(MatchRecords, UnidentifiableRecordMakesUnmatchedKeysUnknown) {
+  const TaskInstanceKey good{"d", "t", "r", -1, 1};
+  const TaskInstanceKey absent{"d", "v", "r", -1, 1};
+  auto listing = listingOf({record(good, "failed", "u1")}, {{std::nullopt, "not an object"}});
+  auto result = matchRecords({good, absent}, listing);
+  EXPECT_EQ(result[good].lookup, Lookup::Found);
+  EXPECT_EQ(result[absent].lookup, Lookup::Unknown);
+}
+
+// Rows shifted between pages: one row repeated, another never seen. Never "missing".
+TEST(Listing, RepeatedRowsAcrossPagesMakeItIncompleteNotMissing) {
+  const TaskInstanceKey a{"d", "a", "r", -1, 1}, b{"d", "b", "r", -1, 1}, c{"d", "c", "r", -1, 1};
+  Listing listing;
+  EXPECT_TRUE(listing.add({{record(a, "running"), record(b, "running")}, {}, 3}));
+  EXPECT_EQ(listing.nextOffset(), 2);
+  EXPECT_FALSE(listing.add({{record(b, "success")}, {}, 3}));
+  EXPECT_FALSE(listing.complete());
+  EXPECT_THAT(listing.incompleteReason(), HasSubstr("2 distinct of 3"));
+  ASSERT_EQ(listing.records().size(), 2u);
+  auto result = matchRecords({a, b, c}, listing);
+  EXPECT_EQ(result[a].lookup, Lookup::Found);
+  EXPECT_EQ(result[b].state, "success");  // the later copy
+  EXPECT_EQ(result[c].lookup, Lookup::Unknown);
+  EXPECT_THAT(result[c].detail, HasSubstr("incomplete"));
+}
+
+TEST(Listing, CompleteWhenDistinctRowsMatchTheTotal) {
+  const TaskInstanceKey a{"d", "a", "r", -1, 1}, b{"d", "b", "r", -1, 1};
+  Listing listing;
+  EXPECT_TRUE(listing.add({{record(a, "running")}, {}, 2}));
+  EXPECT_FALSE(listing.complete());
+  EXPECT_FALSE(listing.add({{record(b, "running")}, {}, 2}));
+  EXPECT_TRUE(listing.complete()) << listing.incompleteReason();
+}
+
+TEST(Listing, TotalChangingOrEmptyPageBreaksIt) {
+  const TaskInstanceKey a{"d", "a", "r", -1, 1};
+  Listing changed;
+  EXPECT_TRUE(changed.add({{record(a, "running")}, {}, 2}));
+  EXPECT_FALSE(changed.add({{}, {}, 3}));
+  EXPECT_THAT(changed.incompleteReason(), HasSubstr("total_entries changed"));
+  Listing ended;
+  EXPECT_TRUE(ended.add({{record(a, "running")}, {}, 2}));
+  EXPECT_FALSE(ended.add({{}, {}, 2}));
+  EXPECT_THAT(ended.incompleteReason(), HasSubstr("ended before"));
+}
+
+TEST(Timestamp, ParsesAirflowForms) {
+  const core::WallTime base{std::chrono::seconds(1'767'225'601)};  // 2026-01-01T00:00:01Z
+  EXPECT_EQ(parseTimestamp("2026-01-01T00:00:01Z"), base);
+  EXPECT_EQ(parseTimestamp("2026-01-01T00:00:01+00:00"), base);
+  EXPECT_EQ(parseTimestamp("2026-01-01T02:00:01+02:00"), base);
+  EXPECT_EQ(parseTimestamp("2025-12-31T23:30:01-00:30"), base);
+  EXPECT_EQ(parseTimestamp("2026-01-01T00:00:01.250000Z"), base + std::chrono::milliseconds(250));
+  for (const char* bad : {"", "2026-01-01", "2026-01-01T00:00:01", "2026-13-01T00:00:01Z",
+                          "2026-01-01T00:00:01.Z", "2026-01-01T00:00:01Zjunk", "yesterday"}) {
+    EXPECT_EQ(parseTimestamp(bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(formatTimestamp(base + std::chrono::milliseconds(900)), "2026-01-01T00:00:01Z");
 }
 
 TEST(TokenReply, ParsesAccessToken) {

@@ -325,7 +325,9 @@ TEST_F(RestClientIntegration, ShuffledPagesOnV1AreUnknownNeverMissing) {
   for (const auto& key : keys) {
     EXPECT_NE(states[key].lookup, Lookup::Missing) << key.toString();
     if (states[key].lookup == Lookup::Unknown) ++unknown;
-    if (states[key].lookup == Lookup::Found) EXPECT_EQ(states[key].state, "running");
+    if (states[key].lookup == Lookup::Found) {
+      EXPECT_EQ(states[key].state, "running");
+    }
   }
   EXPECT_GT(unknown, 0);  // 250 rows in 3 pages, each page from a fresh random order
 }

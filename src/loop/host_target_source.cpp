@@ -4,19 +4,20 @@
 
 namespace reaper::loop {
 
-std::vector<proc::TaskTree> HostTargetSource::trees() {
-  const auto snapshot = proc::ProcessSnapshot::capture(procfs_, {.cgroups = false});
+std::vector<proc::TaskTree> HostTargetSource::trees(const proc::ProcessSnapshot& snapshot) const {
   return proc::identifyTrees(snapshot, proc::IdentityOptions{selfPid_, {}});
 }
 
 std::vector<Target> HostTargetSource::discover() {
   std::vector<Target> targets;
-  for (auto& tree : trees()) targets.push_back(Target{std::move(tree), std::nullopt, {}});
+  for (auto& tree : trees(tracker_.capture()))
+    targets.push_back(Target{std::move(tree), std::nullopt, {}});
   return targets;
 }
 
 std::vector<core::ProcessIdentity> HostTargetSource::currentMembers(const Target& target) {
-  return membersOfSameTree(trees(), target.tree);
+  const auto snapshot = proc::ProcessSnapshot::capture(procfs_, {.cgroups = false});
+  return membersOfSameTree(trees(snapshot), target.tree);
 }
 
 std::vector<core::ProcessIdentity> membersOfSameTree(const std::vector<proc::TaskTree>& trees,

@@ -36,12 +36,13 @@ std::optional<PodPlacement> placementOf(const proc::Process& process) {
 PodTargetSource::PodTargetSource(os::ProcFs& procfs, PodLister pods,
                                  std::vector<std::string> cgroupRoots, core::Pid selfPid)
     : procfs_(procfs),
+      tracker_(procfs),
       pods_(std::move(pods)),
       cgroupRoots_(std::move(cgroupRoots)),
       selfPid_(selfPid) {}
 
-PodTargetSource::View PodTargetSource::capture() {
-  View view{proc::ProcessSnapshot::capture(procfs_), {}, {}};
+PodTargetSource::View PodTargetSource::capture(proc::ProcessSnapshot snapshot) {
+  View view{std::move(snapshot), {}, {}};
   for (auto& pod : pods_()) view.podsByUid.emplace(pod.ref.uid, std::move(pod));
   for (const auto& process : view.snapshot.processes()) {
     auto placement = placementOf(process);
@@ -52,7 +53,7 @@ PodTargetSource::View PodTargetSource::capture() {
 }
 
 std::vector<Target> PodTargetSource::discover() {
-  const View view = capture();
+  const View view = capture(tracker_.capture());
   std::vector<Target> targets = treeTargets(view);
   auto executorPods = executorPodTargets(view);
   std::move(executorPods.begin(), executorPods.end(), std::back_inserter(targets));
@@ -137,7 +138,7 @@ std::vector<std::string> PodTargetSource::containerCgroups(const kube::Pod& pod)
 }
 
 std::vector<core::ProcessIdentity> PodTargetSource::currentMembers(const Target& target) {
-  const View view = capture();
+  const View view = capture(proc::ProcessSnapshot::capture(procfs_));
   std::vector<proc::TaskTree> trees;
   for (auto& candidate : treeTargets(view)) {
     if (candidate.pod == target.pod) trees.push_back(std::move(candidate.tree));

@@ -39,13 +39,14 @@ class PodTargetSource final : public TargetSource {
 
  private:
   struct View;  // one snapshot joined with the pods
-  View capture();
+  View capture(proc::ProcessSnapshot snapshot);
   std::vector<Target> treeTargets(const View& view);
   std::vector<Target> executorPodTargets(const View& view);
   std::optional<Target> executorPodTarget(const View& view, const kube::Pod& pod);
   std::vector<std::string> containerCgroups(const kube::Pod& pod);
 
   os::ProcFs& procfs_;
+  proc::ProcessTracker tracker_;  // discover() only: the loop thread's
   PodLister pods_;
   std::vector<std::string> cgroupRoots_;
   core::Pid selfPid_;

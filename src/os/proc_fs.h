@@ -1,6 +1,14 @@
 #pragma once
 // Read access to a /proc tree under a configurable root (the host's /proc is mounted at /host/proc
 // in the DaemonSet). Everything above this interface is tested against an in-memory fake.
+//
+// Threads: a ProcFs may be shared by threads (the real one keeps no mutable state); a
+// ProcessFiles or KeptFile belongs to whoever opened it.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -9,6 +17,26 @@
 #include "core/types.h"
 
 namespace reaper::os {
+
+// One file of one process kept open, re-read from offset 0 without a path lookup. It stays bound to
+// the process it was opened for: once that process is gone, even if its pid is reused, reads fail
+// with ESRCH (or ENOENT).
+class KeptFile {
+ public:
+  virtual ~KeptFile() = default;
+  // Reads from offset 0 into `buffer`, at most its size, in one read: the count of bytes read.
+  virtual core::Result<size_t> readFromStart(std::span<char> buffer) = 0;
+};
+
+// The files of one process, all of the process the directory was opened for: after that process
+// is gone, reads fail (ENOENT or ESRCH) rather than read a later process that reused its pid.
+class ProcessFiles {
+ public:
+  virtual ~ProcessFiles() = default;
+  // Reads <file>, at most `maxBytes`.
+  virtual core::Result<std::string> read(std::string_view file, size_t maxBytes) = 0;
+  virtual core::Result<std::unique_ptr<KeptFile>> keep(std::string_view file) = 0;
+};
 
 class ProcFs {
  public:
@@ -20,6 +48,12 @@ class ProcFs {
   virtual core::Result<std::string> read(core::Pid pid, std::string_view file, size_t maxBytes) = 0;
   // Reads <root>/<file>, e.g. "uptime".
   virtual core::Result<std::string> readRoot(std::string_view file) = 0;
+  // Opens <root>/<pid>/; ENOENT when there is no such process.
+  virtual core::Result<std::unique_ptr<ProcessFiles>> openProcess(core::Pid pid) = 0;
+  // CPU time used by every thread of the process, in nanoseconds: the same value on two calls
+  // means the process did not run in between. nullopt when there is no such process, or when the
+  // root's pids are not the caller's (a proc root of another PID namespace).
+  virtual std::optional<uint64_t> cpuTime(core::Pid pid) = 0;
 };
 
 }  // namespace reaper::os

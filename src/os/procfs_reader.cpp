@@ -2,8 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -14,6 +18,23 @@ namespace {
 // Small files (stat, status, uptime) fit in one read; larger ones grow the buffer up to maxBytes.
 constexpr size_t kInitialRead = 4096;
 constexpr size_t kRootFileMax = 64 * 1024;
+constexpr size_t kDirentBuffer = 32 * 1024;
+// Descriptors left for everything but kept files: the HTTP clients' sockets, logs, the status
+// server, and the one-shot reads of the reap threads.
+constexpr rlim_t kReservedDescriptors = 1024;
+constexpr size_t kMaxPathName = 64;  // "<pid>/<file>": pids have at most 10 digits
+
+// Where a file is, for messages only: built when an error is returned, never per read.
+struct Where {
+  std::string_view dir;
+  const char* path;
+};
+
+core::Error errnoError(const char* what, Where where, int err) {
+  return core::makeError(std::string(what) + " " + std::string(where.dir) + "/" + where.path +
+                             ": " + std::strerror(err),
+                         err);
+}
 
 bool parsePidName(const char* name, core::Pid& pid) {
   const char* end = name + std::strlen(name);
@@ -21,61 +42,211 @@ bool parsePidName(const char* name, core::Pid& pid) {
   return ec == std::errc() && ptr == end && pid > 0;
 }
 
-}  // namespace
-
-ProcfsReader::ProcfsReader(std::string procRoot) : root_(std::move(procRoot)) {
-  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
-}
-
-std::vector<core::Pid> ProcfsReader::listPids() {
-  std::vector<core::Pid> pids;
-  DIR* dir = ::opendir(root_.c_str());
-  if (dir == nullptr) return pids;
-  while (const dirent* entry = ::readdir(dir)) {
-    core::Pid pid = 0;
-    if (parsePidName(entry->d_name, pid)) pids.push_back(pid);
-  }
-  ::closedir(dir);
-  return pids;
-}
-
-core::Result<std::string> ProcfsReader::read(core::Pid pid, std::string_view file,
-                                             size_t maxBytes) {
-  char pidText[16];
-  auto [end, ec] = std::to_chars(pidText, pidText + sizeof pidText, pid);
-  path_.assign(root_).append("/").append(pidText, end).append("/").append(file);
-  return readPath(path_.c_str(), maxBytes);
-}
-
-core::Result<std::string> ProcfsReader::readRoot(std::string_view file) {
-  path_.assign(root_).append("/").append(file);
-  return readPath(path_.c_str(), kRootFileMax);
-}
-
-core::Result<std::string> ProcfsReader::readPath(const char* path, size_t maxBytes) {
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    return core::makeError(std::string("open ") + path + ": " + std::strerror(err), err);
-  }
+// Reads a whole procfs file. A short read is its end: procfs fills every read as far as it can,
+// so no extra read is spent to see end of file.
+core::Result<std::string> readAll(int fd, Where where, size_t maxBytes) {
   std::string data;
   data.resize(std::min(kInitialRead, maxBytes));
   size_t used = 0;
   while (used < maxBytes) {
     if (used == data.size()) data.resize(std::min(data.size() * 2, maxBytes));
-    ssize_t n = ::read(fd, data.data() + used, data.size() - used);
+    const size_t want = data.size() - used;
+    ssize_t n = ::read(fd, data.data() + used, want);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return core::makeError(std::string("read ") + path + ": " + std::strerror(err), err);
-    }
-    if (n == 0) break;
+    if (n < 0) return errnoError("read", where, errno);
     used += static_cast<size_t>(n);
+    if (static_cast<size_t>(n) < want) break;
   }
-  ::close(fd);
   data.resize(used);
   return data;
+}
+
+core::Result<std::string> readAt(int dirFd, Where where, size_t maxBytes) {
+  int fd = ::openat(dirFd, where.path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errnoError("open", where, errno);
+  auto data = readAll(fd, where, maxBytes);
+  ::close(fd);
+  return data;
+}
+
+// "<pid>" or "<pid>/<file>" into `out`; false when it does not fit.
+bool pidPath(core::Pid pid, std::string_view file, char (&out)[kMaxPathName]) {
+  auto [end, ec] = std::to_chars(out, out + kMaxPathName, pid);
+  if (ec != std::errc()) return false;
+  size_t used = static_cast<size_t>(end - out);
+  if (!file.empty()) {
+    if (used + 1 + file.size() + 1 > kMaxPathName) return false;
+    out[used++] = '/';
+    std::memcpy(out + used, file.data(), file.size());
+    used += file.size();
+  }
+  out[used] = '\0';
+  return true;
+}
+
+bool plainName(std::string_view file) {
+  return !file.empty() && file.size() < kMaxPathName && file.find('/') == std::string_view::npos;
+}
+
+// The soft limit raised to the hard one; how many files may be kept.
+size_t keptFileLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return 1 << 20;
+  return limit.rlim_cur > kReservedDescriptors ? limit.rlim_cur - kReservedDescriptors : 0;
+}
+
+// The root shows this process's PID namespace when its "self" is this process's pid.
+bool showsOwnPidNamespace(int rootFd) {
+  char target[32];
+  ssize_t n = ::readlinkat(rootFd, "self", target, sizeof target - 1);
+  if (n <= 0) return false;
+  core::Pid pid = 0;
+  auto [ptr, ec] = std::from_chars(target, target + n, pid);
+  return ec == std::errc() && ptr == target + n && pid == ::getpid();
+}
+
+// clockid_t of a process's CPU clock (all threads, scheduler precision), as glibc's
+// clock_getcpuclockid makes it: CPUCLOCK_SCHED (2) of pid in the bits above 3, inverted.
+clockid_t processCpuClock(core::Pid pid) {
+  return static_cast<clockid_t>((~static_cast<uint32_t>(pid) << 3) | 2u);
+}
+
+class FdKeptFile final : public KeptFile {
+ public:
+  FdKeptFile(int fd, std::shared_ptr<std::atomic<size_t>> count)
+      : fd_(fd), count_(std::move(count)) {}
+  ~FdKeptFile() override {
+    ::close(fd_);
+    --*count_;
+  }
+  FdKeptFile(const FdKeptFile&) = delete;
+  FdKeptFile& operator=(const FdKeptFile&) = delete;
+
+  core::Result<size_t> readFromStart(std::span<char> buffer) override {
+    for (;;) {
+      ssize_t n = ::pread(fd_, buffer.data(), buffer.size(), 0);
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) return errnoError("pread", {"kept", "file"}, errno);
+    }
+  }
+
+ private:
+  int fd_;
+  std::shared_ptr<std::atomic<size_t>> count_;
+};
+
+// A /proc/<pid> directory: files opened relative to it belong to the process it was opened for.
+class ProcessDirectory final : public ProcessFiles {
+ public:
+  ProcessDirectory(int fd, std::string name, std::shared_ptr<std::atomic<size_t>> kept,
+                   size_t limit)
+      : fd_(fd), name_(std::move(name)), kept_(std::move(kept)), limit_(limit) {}
+  ~ProcessDirectory() override { ::close(fd_); }
+  ProcessDirectory(const ProcessDirectory&) = delete;
+  ProcessDirectory& operator=(const ProcessDirectory&) = delete;
+
+  core::Result<std::string> read(std::string_view file, size_t maxBytes) override {
+    if (!plainName(file)) return core::makeError("bad proc file name", EINVAL);
+    char path[kMaxPathName];
+    std::memcpy(path, file.data(), file.size());
+    path[file.size()] = '\0';
+    return readAt(fd_, {name_, path}, maxBytes);
+  }
+
+  core::Result<std::unique_ptr<KeptFile>> keep(std::string_view file) override {
+    if (!plainName(file)) return core::makeError("bad proc file name", EINVAL);
+    if (kept_->fetch_add(1) >= limit_) {
+      --*kept_;
+      return core::makeError("no descriptor left to keep " + std::string(file), EMFILE);
+    }
+    char path[kMaxPathName];
+    std::memcpy(path, file.data(), file.size());
+    path[file.size()] = '\0';
+    int fd = ::openat(fd_, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      --*kept_;
+      return errnoError("open", {name_, path}, err);
+    }
+    return std::unique_ptr<KeptFile>(new FdKeptFile(fd, kept_));
+  }
+
+ private:
+  int fd_;
+  std::string name_;
+  std::shared_ptr<std::atomic<size_t>> kept_;
+  size_t limit_;
+};
+
+}  // namespace
+
+ProcfsReader::ProcfsReader(const std::string& procRoot)
+    : rootFd_(::open(procRoot.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
+      root_(procRoot),
+      kept_(std::make_shared<std::atomic<size_t>>(0)),
+      keptLimit_(keptFileLimit()),
+      ownPidNamespace_(rootFd_ >= 0 && showsOwnPidNamespace(rootFd_)) {}
+
+std::optional<uint64_t> ProcfsReader::cpuTime(core::Pid pid) {
+  timespec time{};
+  if (!ownPidNamespace_ || pid <= 0 || ::clock_gettime(processCpuClock(pid), &time) != 0)
+    return std::nullopt;
+  return static_cast<uint64_t>(time.tv_sec) * 1000000000u + static_cast<uint64_t>(time.tv_nsec);
+}
+
+ProcfsReader::~ProcfsReader() {
+  if (rootFd_ >= 0) ::close(rootFd_);
+}
+
+std::vector<core::Pid> ProcfsReader::listPids() {
+  std::vector<core::Pid> pids;
+  int fd = ::openat(rootFd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return pids;
+  alignas(dirent64) char buffer[kDirentBuffer];
+  for (;;) {
+    long n = ::syscall(SYS_getdents64, fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (long offset = 0; offset < n;) {
+      const auto* entry = reinterpret_cast<const dirent64*>(buffer + offset);
+      core::Pid pid = 0;
+      if (entry->d_type == DT_DIR && parsePidName(entry->d_name, pid)) pids.push_back(pid);
+      offset += entry->d_reclen;
+    }
+  }
+  ::close(fd);
+  return pids;
+}
+
+core::Result<std::string> ProcfsReader::read(core::Pid pid, std::string_view file,
+                                             size_t maxBytes) {
+  char path[kMaxPathName];
+  if (!plainName(file) || !pidPath(pid, file, path))
+    return core::makeError("bad proc file name", EINVAL);
+  return readAt(rootFd_, {root_, path}, maxBytes);
+}
+
+core::Result<std::string> ProcfsReader::readRoot(std::string_view file) {
+  char path[kMaxPathName];
+  if (!plainName(file)) return core::makeError("bad proc file name", EINVAL);
+  std::memcpy(path, file.data(), file.size());
+  path[file.size()] = '\0';
+  return readAt(rootFd_, {root_, path}, kRootFileMax);
+}
+
+core::Result<std::unique_ptr<ProcessFiles>> ProcfsReader::openProcess(core::Pid pid) {
+  char path[kMaxPathName];
+  if (!pidPath(pid, {}, path)) return core::makeError("bad pid", EINVAL);
+  int fd = ::openat(rootFd_, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errnoError("open", {root_, path}, errno);
+  return std::unique_ptr<ProcessFiles>(
+      new ProcessDirectory(fd, root_ + "/" + path, kept_, keptLimit_));
 }
 
 }  // namespace reaper::os

@@ -1,5 +1,13 @@
 #pragma once
-// ProcFs over a real procfs mount. One instance per thread: it reuses a path buffer between reads.
+// ProcFs over a real procfs mount. Thread-safe: it holds only a descriptor of the root, opened
+// once, and every read opens its own file relative to it (no path is rebuilt from the root, and
+// nothing mutable is shared), so the loop and reap threads may share one reader.
+//
+// Kept files cost one descriptor each. The reader raises the soft RLIMIT_NOFILE to the hard limit
+// and refuses to keep more files than that limit less a reserve for sockets and logs (keep() then
+// fails with EMFILE and discovery reads that process by path instead).
+#include <atomic>
+#include <memory>
 #include <string>
 
 #include "os/proc_fs.h"
@@ -8,17 +16,27 @@ namespace reaper::os {
 
 class ProcfsReader final : public ProcFs {
  public:
-  explicit ProcfsReader(std::string procRoot);
+  explicit ProcfsReader(const std::string& procRoot);
+  ~ProcfsReader() override;
+  ProcfsReader(const ProcfsReader&) = delete;
+  ProcfsReader& operator=(const ProcfsReader&) = delete;
 
   std::vector<core::Pid> listPids() override;
   core::Result<std::string> read(core::Pid pid, std::string_view file, size_t maxBytes) override;
   core::Result<std::string> readRoot(std::string_view file) override;
+  core::Result<std::unique_ptr<ProcessFiles>> openProcess(core::Pid pid) override;
+  // From the kernel's per-process CPU clock (clock_gettime, one syscall and no file; any process
+  // may read any other's, as /proc/PID/stat shows it to all).
+  std::optional<uint64_t> cpuTime(core::Pid pid) override;
 
  private:
-  core::Result<std::string> readPath(const char* path, size_t maxBytes);
-
-  std::string root_;
-  std::string path_;  // reused to build file paths without allocating per read
+  int rootFd_ = -1;
+  std::string root_;  // for messages
+  // Files kept by every ProcessFiles of this reader; each kept file holds the counter, which may
+  // outlive the reader.
+  std::shared_ptr<std::atomic<size_t>> kept_;
+  size_t keptLimit_ = 0;
+  bool ownPidNamespace_ = false;  // the root's pids are this process's (its "self" is getpid())
 };
 
 }  // namespace reaper::os

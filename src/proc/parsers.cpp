@@ -1,6 +1,7 @@
 #include "proc/parsers.h"
 
 #include <charconv>
+#include <iterator>
 
 namespace reaper::proc {
 namespace {
@@ -86,11 +87,12 @@ core::Result<StatFields> parseStat(std::string_view text) {
   if (!toNumber(trim(text.substr(0, open)), stat.pid)) return core::makeError("stat: bad pid");
   stat.comm = text.substr(open + 1, close - open - 1);
   std::string_view rest = text.substr(close + 1);
-  // Fields 3.. after the comm; index 0 here is field 3 (state).
-  std::string_view fields[20];
-  for (auto& field : fields) {
-    field = nextField(rest);
-    if (field.empty()) return core::makeError("stat: too few fields");
+  // Fields 3.. after the comm; index 0 here is field 3 (state). Up to field 22 they are required.
+  constexpr size_t kRequired = 20;
+  std::string_view fields[49];
+  for (size_t i = 0; i < std::size(fields); ++i) {
+    fields[i] = nextField(rest);
+    if (fields[i].empty() && i < kRequired) return core::makeError("stat: too few fields");
   }
   if (fields[0].size() != 1) return core::makeError("stat: bad state");
   stat.state = fields[0][0];
@@ -98,6 +100,10 @@ core::Result<StatFields> parseStat(std::string_view text) {
             toNumber(fields[3], stat.session) && toNumber(fields[6], stat.flags) &&
             toNumber(fields[19], stat.starttime);
   if (!ok) return core::makeError("stat: bad number");
+  // Absent on old kernels, 0 when the reader may not see them: then no exec is told apart by them.
+  if (!toNumber(fields[47], stat.envStart) || !toNumber(fields[48], stat.envEnd)) {
+    stat.envStart = stat.envEnd = 0;
+  }
   return stat;
 }
 

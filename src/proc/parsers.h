@@ -24,6 +24,10 @@ struct StatFields {
   core::Pid session = 0;
   unsigned flags = 0;      // field 9; PF_KTHREAD marks kernel threads
   uint64_t starttime = 0;  // field 22, clock ticks after boot
+  // Fields 50 and 51 (Linux 3.5+; 0 when absent or hidden): where the environment lies. An exec
+  // maps a new one, so together with the start time they tell whether environ needs a re-read.
+  uint64_t envStart = 0;
+  uint64_t envEnd = 0;
 };
 
 // /proc/PID/status fields discovery needs.

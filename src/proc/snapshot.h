@@ -1,5 +1,10 @@
 #pragma once
-// Every process under a proc root, captured once per scan.
+// Every process under a proc root, captured once per poll.
+//
+// Threads: a ProcessSnapshot is an immutable value. A ProcessTracker belongs to one thread (the
+// loop's): it is not thread-safe. The one-shot ProcessSnapshot::capture keeps nothing and may run
+// on any thread whose ProcFs allows it.
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -24,7 +29,8 @@ struct CaptureOptions {
 
 class ProcessSnapshot {
  public:
-  // Processes vanishing mid-read are skipped silently; an unreadable environ means no context.
+  // Reads every process once. Processes vanishing mid-read are skipped silently; an unreadable
+  // environ means no context.
   static ProcessSnapshot capture(os::ProcFs& fs, CaptureOptions options = {});
   // For tests and callers that already hold the processes.
   ProcessSnapshot(std::vector<Process> processes, double uptimeSeconds, long clockTicksPerSecond);
@@ -41,6 +47,59 @@ class ProcessSnapshot {
   std::unordered_multimap<core::Pid, size_t> byParent_;
   double uptimeSeconds_ = 0;
   long clockTicksPerSecond_ = 100;
+};
+
+// Discovery that remembers what it read, so that a poll costs in proportion to what changed.
+//
+// A poll lists the proc root. A pid it has not seen is read in full (stat, status, cmdline,
+// environ, cgroup) through one open /proc/<pid> directory, so that every file is of the same
+// process, and its cmdline is kept open. A known process is checked in two cheap steps:
+//   1. its CPU time (the per-process CPU clock, one syscall, no file): unchanged, it has not run
+//      since the last poll, and a process that has not run has not retitled, exec'd, exited or
+//      changed its session: nothing more is read. Most processes of a node sleep through a poll.
+//   2. otherwise one pread of the kept cmdline:
+//      - the same bytes: nothing changed that discovery uses;
+//      - other bytes: retitled in place (setproctitle overwrites argv and sets comm to 15 bytes,
+//        so only the title itself tells a LocalExecutor worker's next task) or exec'd: stat and
+//        cmdline are read again, environ and cgroup too when its start time or environment
+//        address (stat fields 50-51: an exec maps a new one) changed;
+//      - no bytes, for a process that had a command line: its memory is gone (exiting, or a
+//        zombie): stat is read again until it is a zombie or gone;
+//      - ESRCH: gone. The kept file is bound to the process, not the pid: a reused pid reads
+//        ESRCH on the old file and is read in full as a new process.
+// A process's parent changes only when the parent exits, so the children of a process that died
+// or turned zombie (and of any parent it does not know) get their stat read again.
+// Without a kept file (no descriptor left) step 2 re-reads by path; without the CPU clock (a
+// proc root of another PID namespace) every process takes step 2.
+// What this cannot see: an exec that keeps the argv bytes exactly and, with address-space layout
+// randomisation off, the environment's size; memory rewritten by another process (a debugger);
+// a change of session or process group without an exec (informs logs and scan output only).
+class ProcessTracker {
+ public:
+  explicit ProcessTracker(os::ProcFs& fs, CaptureOptions options = {});
+  ~ProcessTracker();
+  ProcessTracker(const ProcessTracker&) = delete;
+  ProcessTracker& operator=(const ProcessTracker&) = delete;
+
+  ProcessSnapshot capture();
+
+ private:
+  struct Entry;
+  enum class Probe { Same, Changed, Gone };
+  ProcessTracker(os::ProcFs& fs, CaptureOptions options, bool keepFiles);
+  Probe probe(Entry& entry);
+  std::unique_ptr<Entry> read(core::Pid pid, const Entry* known);
+  void readImage(os::ProcessFiles& dir, Process& process);
+  bool readCommandLine(os::ProcessFiles& dir, Entry& entry, const Entry* known);
+  void refreshChildrenOf(const std::vector<core::Pid>& changedParents);
+
+  friend class ProcessSnapshot;
+  os::ProcFs& fs_;
+  CaptureOptions options_;
+  bool keepFiles_ = true;
+  std::unordered_map<core::Pid, std::unique_ptr<Entry>> entries_;
+  std::vector<char> buffer_;  // the kept cmdlines are read into it
+  uint64_t poll_ = 0;
 };
 
 }  // namespace reaper::proc

@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """Benchmarks of the running agent in host mode against the stand-in Airflow API (v2) and real task
-trees: its footprint and API requests per poll while it tracks 500 TaskInstances (2000 processes),
-and the state-change-to-tree-dead latency over 50 reaps. Prints numbers beside their goals; asserts
-none. Everything it starts is tracked by the e2e harness and killed on exit, trees by their
-marker."""
+trees, printed side by side: at 1,000, 2,000, 5,000 and 10,000 processes (a quarter of them TaskInstances'
+trees of four) the agent's CPU per poll and per process beside the floor (every /proc/PID/stat read
+once, by `scan_bench --floor`), its syscalls per poll (strace -c over a few polls), RSS and Airflow
+requests per poll; then the state-change-to-tree-dead latency over 50 reaps among 2,000 processes.
+CPU is user+sys time from /proc, not wall time: the machine may be shared. Prints numbers beside
+their goals; asserts none. Everything it starts is tracked by the e2e harness and killed on exit,
+trees by their marker."""
 import argparse
 import json
 import math
@@ -11,6 +14,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -21,15 +25,18 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
-from harness import Harness, marked_pids, process_state, wait_for  # noqa: E402
+from harness import Harness, marked_pids, process_state, read_text, wait_for  # noqa: E402
 
 TREE_STARTER = os.path.join(HERE, "tree_starter.py")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
 
-FOOTPRINT_TIS, FOOTPRINT_TREE_SIZE, FOOTPRINT_POLL, FOOTPRINT_SECONDS = 500, 4, 2.0, 20.0
+FOOTPRINT_PROCESSES = (1000, 2000, 5000, 10000)
+FOOTPRINT_TREE_SIZE, FOOTPRINT_POLL, FOOTPRINT_SECONDS = 4, 2.0, 20.0
 FOOTPRINT_DAGS = 10
+STRACE_POLLS = 3
 LATENCY_TREES, LATENCY_POLL, LATENCY_GRACE, LATENCY_SPREAD = 50, 1.0, 1.0, 15.0
+LATENCY_BACKGROUND = 2000  # processes of running TaskInstances around the reaped trees
 CLIENT_TIMEOUT = "5s"
 LATENCY_GIVE_UP = 15.0  # seconds after its flip a tree counts as not reaped
 
@@ -160,19 +167,69 @@ def start_light_trees(harness, idle_tree, tis):
     return marker
 
 
-def footprint(agent_binary, idle_tree):
+def node_processes():
+    return sum(1 for entry in os.listdir("/proc") if entry.isdigit())
+
+
+def stat_floor(scan_bench):
+    """CPU microseconds per process to read every /proc/PID/stat once, on the node as it is."""
+    out = subprocess.run([scan_bench, "--floor"], capture_output=True, text=True,
+                         timeout=300).stdout
+    match = re.search(r"floor_us_per_process ([0-9.]+)", out)
+    return float(match.group(1)) if match else math.nan
+
+
+def parse_strace_summary(text):
+    """(total calls, [(calls, name)] most frequent first) from `strace -c` output."""
+    total, rows = 0, []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 5 or not re.match(r"^[0-9.]+$", fields[0]):
+            continue
+        calls, name = int(fields[3]), fields[-1]
+        if name == "total":
+            total = calls
+        else:
+            rows.append((calls, name))
+    return total, sorted(rows, reverse=True)
+
+
+def syscalls_per_poll(harness, agent):
+    """strace -c -f attached to the agent between two polls, for STRACE_POLLS polls: syscalls
+    per poll (every thread: discovery, HTTP, metrics) and the most frequent ones. None without
+    strace."""
+    if not shutil.which("strace"):
+        return None
+    out = os.path.join(harness.tmp, "strace.txt")
+    after_poll(harness, agent)
+    start = agent.polls()
+    tracer = subprocess.Popen(["strace", "-c", "-f", "-o", out, "-p", str(agent.proc.pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: agent.polls() >= start + STRACE_POLLS, 30 * STRACE_POLLS, step=0.2)
+        after_poll(harness, agent)
+        polls = agent.polls() - start
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(timeout=30)
+    total, rows = parse_strace_summary(read_text(out))
+    return {"per_poll": total / max(polls, 1),
+            "top": [(calls / max(polls, 1), name) for calls, name in rows[:6]]}
+
+
+def footprint(agent_binary, idle_tree, scan_bench, processes):
     h = Harness(agent_binary)
     try:
         h.start_airflow(api="v2", auth="jwt")
-        per_dag = FOOTPRINT_TIS // FOOTPRINT_DAGS
-        tis = [ti(f"bench_dag_{d}", f"task_{t:03d}", f"scheduled__2026-01-{d + 1:02d}T00:00:00")
-               for d in range(FOOTPRINT_DAGS) for t in range(per_dag)]
+        count = processes // FOOTPRINT_TREE_SIZE
+        per_dag = math.ceil(count / FOOTPRINT_DAGS)
+        tis = [ti(f"bench_dag_{i // per_dag}", f"task_{i % per_dag:04d}",
+                  f"scheduled__2026-01-{i // per_dag + 1:02d}T00:00:00") for i in range(count)]
         for t in tis:
             h.set_ti(t, "running")
         marker = start_light_trees(h, idle_tree, tis)
-        processes = len(tis) * FOOTPRINT_TREE_SIZE
         agent = Agent(h, poll=f"{FOOTPRINT_POLL:g}s", grace="1s")
-        if not wait_for(lambda: agent.tracking(len(tis), processes), 60, step=0.5):
+        if not wait_for(lambda: agent.tracking(len(tis), processes), 180, step=0.5):
             raise RuntimeError(f"agent did not track the trees: {agent.metrics()}\n"
                                f"{h.agent_output()[-2000:]}")
         after_poll(h, agent)  # the first polls also detect the API and fetch a token
@@ -180,42 +237,62 @@ def footprint(agent_binary, idle_tree):
         time.sleep(FOOTPRINT_SECONDS - 1)
         after_poll(h, agent)
         last = sample(h, agent)
-        memory = agent.memory_mib()
-        alive = len(marked_pids(marker)) - 1  # the starter carries the marker too
-        report_footprint(first, last, memory, len(tis), processes, alive, agent)
+        result = {"tis": len(tis), "processes": processes, "on_node": node_processes(),
+                  "memory": agent.memory_mib(), "first": first, "last": last,
+                  "alive": len(marked_pids(marker)) - 1,  # the starter carries the marker too
+                  "floor": stat_floor(scan_bench), "syscalls": syscalls_per_poll(h, agent),
+                  "load": load()}
         report_warnings(h)
+        return result
     finally:
         h.close()
 
 
-def report_footprint(first, last, memory, tis, processes, alive, agent):
-    polls = last["polls"] - first["polls"]
-    elapsed = last["t"] - first["t"]
-    cpu = last["cpu"] - first["cpu"]
-    requests = last["requests"] - first["requests"]
-    scan = agent.metrics()
-    scan_ms = 1000 * scan.get("airflow_reaper_scan_duration_seconds_sum", 0) / max(
-        1, scan.get("airflow_reaper_scan_duration_seconds_count", 1))
-    print(f"agent with {tis} TIs / {processes} processes, pollInterval {FOOTPRINT_POLL:g}s, "
-          f"client timeout {CLIENT_TIMEOUT}: "
-          f"{polls} polls measured over {elapsed:.1f} s "
-          f"(cadence says {elapsed / FOOTPRINT_POLL:.1f}); "
-          f"{alive} tracked processes still alive; mean in-agent scan {scan_ms:.1f} ms; {load()}")
-    rss, hwm = memory.get("VmRSS", 0), memory.get("VmHWM", 0)
-    print(f"  memory: VmRSS {rss:.1f} MiB, VmHWM {hwm:.1f} MiB (goal < 20 MiB): "
-          f"{verdict(hwm < 20)}")
-    percent = 100 * cpu / elapsed
-    print(f"  cpu: {cpu / max(polls, 1) * 1000:.1f} ms per poll, {percent:.2f} % of one core "
-          f"(goal < 1 %): {verdict(percent < 1)}")
-    per_poll = requests / max(polls, 1)
-    goal = math.ceil(tis / 100)
-    print(f"  api: {requests} requests in {polls} polls = {per_poll:.2f} per poll "
-          f"(goal <= ceil({tis}/100) = {goal}): {verdict(per_poll <= goal)}")
-    for route, count in sorted(route_delta(first, last).items()):
-        print(f"    {count:4d}  {route}")
-    codes = {code: n - first["agent"].get(code, 0) for code, n in last["agent"].items()}
-    print("    as the agent counted them (code 0: transport error or timeout, then retried): " +
-          (", ".join(f"{code}: {n:.0f}" for code, n in sorted(codes.items()) if n) or "none"))
+def report_footprints(results):
+    print(f"agent in host mode, pollInterval {FOOTPRINT_POLL:g}s, client timeout "
+          f"{CLIENT_TIMEOUT}, {FOOTPRINT_SECONDS:g} s measured at each size; CPU is the agent's "
+          f"user+sys time (every thread) per poll; the floor is every /proc/PID/stat read once")
+    print(f"{'processes':>9} {'cpu/poll':>9} {'us/proc':>8} {'floor':>7} {'ratio':>6} "
+          f"{'% core':>7} {'syscalls/poll':>13} {'RSS / HWM MiB':>14} {'API req/poll':>13}")
+    for r in results:
+        first, last = r["first"], r["last"]
+        polls = max(last["polls"] - first["polls"], 1)
+        elapsed = last["t"] - first["t"]
+        cpu = last["cpu"] - first["cpu"]
+        per_poll = cpu / polls
+        per_process = per_poll * 1e6 / r["on_node"]
+        requests = (last["requests"] - first["requests"]) / polls
+        calls = r["syscalls"]["per_poll"] if r["syscalls"] else math.nan
+        memory = r["memory"]
+        print(f"{r['on_node']:>9,} {per_poll * 1000:>6.1f} ms {per_process:>8.2f} "
+              f"{r['floor']:>7.2f} {per_process / r['floor']:>6.2f} "
+              f"{100 * cpu / elapsed:>6.2f}% {calls:>13,.0f} "
+              f"{memory.get('VmRSS', 0):>6.1f} / {memory.get('VmHWM', 0):>5.1f} "
+              f"{requests:>6.2f} (<={math.ceil(r['tis'] / 100)})")
+    for r in results:
+        first, last = r["first"], r["last"]
+        polls = last["polls"] - first["polls"]
+        top = ", ".join(f"{name} {calls:,.0f}" for calls, name in (r["syscalls"] or {}).get(
+            "top", []))
+        print(f"  {r['on_node']:,} processes: {polls} polls over {last['t'] - first['t']:.1f} s; "
+              f"{r['alive']:,} tracked processes alive; {r['load']}")
+        print(f"    syscalls per poll, most frequent: {top or 'strace not installed'}")
+        for route, count in sorted(route_delta(first, last).items()):
+            print(f"    {count:5d}  {route}")
+    goal = next((r for r in results if r["processes"] == 2000), None)
+    if goal:
+        elapsed = goal["last"]["t"] - goal["first"]["t"]
+        percent = 100 * (goal["last"]["cpu"] - goal["first"]["cpu"]) / elapsed
+        hwm = goal["memory"].get("VmHWM", 0)
+        print(f"  at 2,000 processes: {percent:.2f} % of one core (goal <= 1 %, aim 0.5 %): "
+              f"{verdict(percent <= 1)}; VmHWM {hwm:.1f} MiB (goal <= 20 MiB): "
+              f"{verdict(hwm <= 20)}")
+    hwm = max(r["memory"].get("VmHWM", 0) for r in results)
+    per = [(r["last"]["cpu"] - r["first"]["cpu"]) /
+           max(r["last"]["polls"] - r["first"]["polls"], 1) / r["on_node"] for r in results]
+    print(f"  linear: CPU per process at {results[-1]['on_node']:,} processes is "
+          f"{per[-1] / per[0]:.2f}x that at {results[0]['on_node']:,}; highest VmHWM "
+          f"{hwm:.1f} MiB")
 
 
 def report_warnings(harness):
@@ -254,10 +331,15 @@ class Liveness:
         return any(process_state(pid) not in (None, "Z") for pid in self.members[index])
 
 
-def latency(agent_binary):
+def latency(agent_binary, idle_tree):
     h = Harness(agent_binary)
     try:
         h.start_airflow(api="v2", auth="jwt")
+        background = [ti("bench_background", f"task_{i:04d}", "scheduled__2026-02-01T00:00:00")
+                      for i in range(LATENCY_BACKGROUND // FOOTPRINT_TREE_SIZE)]
+        for t in background:
+            h.set_ti(t, "running")
+        start_light_trees(h, idle_tree, background)
         tis = [ti("bench_latency", f"task_{i:02d}", "scheduled__2026-02-01T00:00:00+00:00")
                for i in range(LATENCY_TREES)]
         markers = []
@@ -273,8 +355,8 @@ def latency(agent_binary):
         m = agent.metrics()
         reaps = m.get("airflow_reaper_reap_duration_seconds_count", 0)
         mean = m.get("airflow_reaper_reap_duration_seconds_sum", 0) / max(reaps, 1)
-        print(f"  the agent's own reap duration (decision to tree dead, grace included): mean "
-              f"{mean:.2f} s over {reaps:.0f} reaps; {load()}")
+        print(f"  among {node_processes():,} processes; the agent's own reap duration (decision "
+              f"to tree dead, grace included): mean {mean:.2f} s over {reaps:.0f} reaps; {load()}")
         report_warnings(h)
     finally:
         h.close()
@@ -326,11 +408,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--agent", required=True, help="the airflow-reaper binary")
     parser.add_argument("--idle-tree", required=True, help="the idle_tree helper binary")
+    parser.add_argument("--scan-bench", required=True, help="the scan_bench binary (the floor)")
+    parser.add_argument("--processes", type=int, nargs="*", default=FOOTPRINT_PROCESSES,
+                        help="node sizes to measure the footprint at")
     args = parser.parse_args()
     # Make termination unwind through the harness cleanup.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    footprint(args.agent, args.idle_tree)
-    latency(args.agent)
+    print(f"machine: {os.cpu_count()} cores, kernel {os.uname().release}; {load()}", flush=True)
+    results = [footprint(args.agent, args.idle_tree, args.scan_bench, n) for n in args.processes]
+    report_footprints(results)
+    latency(args.agent, args.idle_tree)
 
 
 if __name__ == "__main__":

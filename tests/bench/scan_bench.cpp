@@ -1,13 +1,15 @@
 // Scan cost per process: starts N idle processes (a quarter of them carrying AIRFLOW_CTX_*, as
-// trees of four per TaskInstance), then times one discovery pass, snapshot capture plus tree
-// identity, over the real /proc. Prints numbers; asserts nothing about them.
+// trees of four per TaskInstance), then measures the CPU time per process, side by side, of the
+// floor (every /proc/PID/stat read once), a full read of every process (what each poll cost before
+// discovery kept state) and the agent's tracked poll, over the real /proc. Prints numbers;
+// asserts nothing about them. `--floor` prints the floor of the node as it is.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -126,55 +128,64 @@ class Children {
   size_t trees_ = 0;
 };
 
-struct Pass {
-  double wallSeconds = 0;
-  double cpuSeconds = 0;
-  size_t processes = 0;
-  size_t trees = 0;
-};
-
 double cpuNow() {
   timespec ts{};
   ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-// Times `work`, which returns how many processes it covered and how many trees it found.
+// One pass of some work over the node: how many processes it covered.
+struct Pass {
+  double cpuSeconds = 0;
+  size_t processes = 0;
+  size_t trees = 0;
+};
+
 template <typename Work>
 Pass timed(Work work) {
-  const auto wallStart = std::chrono::steady_clock::now();
-  const double cpuStart = cpuNow();
+  const double start = cpuNow();
   Pass pass = work();
-  pass.cpuSeconds = cpuNow() - cpuStart;
-  pass.wallSeconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
+  pass.cpuSeconds = cpuNow() - start;
   return pass;
 }
 
-Pass discover(os::ProcFs& fs) {
-  return timed([&fs] {
-    const auto snapshot = proc::ProcessSnapshot::capture(fs);
-    const auto trees = proc::identifyTrees(snapshot, proc::IdentityOptions{::getpid(), {}});
-    return Pass{0, 0, snapshot.processes().size(), trees.size()};
+// The floor: /proc/PID/stat of every process read once (open, one read, close), parsing nothing.
+Pass statFloor() {
+  return timed([] {
+    static char buffer[4096];
+    char path[300];
+    size_t processes = 0;
+    DIR* dir = ::opendir("/proc");
+    while (const dirent* entry = dir ? ::readdir(dir) : nullptr) {
+      if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+      std::snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
+      const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      (void)!::read(fd, buffer, sizeof buffer);
+      ::close(fd);
+      ++processes;
+    }
+    if (dir) ::closedir(dir);
+    return Pass{0, processes, 0};
   });
 }
 
-// The kernel's share: open, read and close the files a scan reads, parsing nothing.
-Pass rawReads(os::ProcFs& fs) {
+// What every poll cost before discovery kept state: every process read in full.
+Pass fullRead(os::ProcFs& fs) {
   return timed([&fs] {
-    static char buffer[64 * 1024];
-    const auto pids = fs.listPids();
-    for (core::Pid pid : pids) {
-      for (const char* file : {"stat", "status", "cmdline", "environ", "cgroup"}) {
-        const std::string path = "/proc/" + std::to_string(pid) + "/" + file;
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) continue;
-        while (::read(fd, buffer, sizeof buffer) > 0) {
-        }
-        ::close(fd);
-      }
-    }
-    return Pass{0, 0, pids.size(), 0};
+    const auto snapshot = proc::ProcessSnapshot::capture(fs, {.cgroups = false});
+    const auto trees = proc::identifyTrees(snapshot, proc::IdentityOptions{::getpid(), {}});
+    return Pass{0, snapshot.processes().size(), trees.size()};
+  });
+}
+
+// A poll of the agent's discovery in host mode: the tracker's capture plus tree identity.
+Pass trackedPoll(proc::ProcessTracker& tracker, bool trees) {
+  return timed([&tracker, trees] {
+    const auto snapshot = tracker.capture();
+    size_t found = 0;
+    if (trees) found = proc::identifyTrees(snapshot, {::getpid(), {}}).size();
+    return Pass{0, snapshot.processes().size(), found};
   });
 }
 
@@ -185,30 +196,26 @@ double median(std::vector<double> values) {
 }
 
 struct PerProcess {
-  double wall = 0;
-  double cpu = 0;
+  double cpu = 0;  // median microseconds of CPU per process
   Pass last;
 };
 
-// Median microseconds per process over `repetitions` passes, after one pass that warms the dentry
-// and inode caches the way a long-running agent has them.
+// Median CPU microseconds per process over `repetitions` passes, after one pass that warms the
+// dentry and inode caches (and the tracker) the way a long-running agent has them.
 template <typename Run>
 PerProcess medianPerProcess(Run run, int repetitions) {
   run();
-  std::vector<double> wall, cpu;
+  std::vector<double> cpu;
   PerProcess result;
   for (int i = 0; i < repetitions; ++i) {
     result.last = run();
-    const auto n = static_cast<double>(result.last.processes);
-    wall.push_back(result.last.wallSeconds * 1e6 / n);
-    cpu.push_back(result.last.cpuSeconds * 1e6 / n);
+    cpu.push_back(result.last.cpuSeconds * 1e6 / static_cast<double>(result.last.processes));
   }
-  result.wall = median(wall);
   result.cpu = median(cpu);
   return result;
 }
 
-// How busy the machine was: wall times mean little on a machine shared with other work.
+// How busy the machine was: CPU times inflate too on a machine shared with other work.
 std::string loadAverage() {
   double load[3] = {0, 0, 0};
   if (::getloadavg(load, 3) != 3) return "unknown";
@@ -220,26 +227,40 @@ std::string loadAverage() {
 
 void measure(const Children& children, int repetitions) {
   os::ProcfsReader fs("/proc");
-  const PerProcess scan = medianPerProcess([&fs] { return discover(fs); }, repetitions);
-  const PerProcess floor = medianPerProcess([&fs] { return rawReads(fs); }, repetitions);
+  proc::ProcessTracker tracker(fs, {.cgroups = false});
+  const PerProcess floor = medianPerProcess(statFloor, repetitions);
+  const PerProcess full = medianPerProcess([&fs] { return fullRead(fs); }, repetitions);
+  const PerProcess poll = medianPerProcess([&] { return trackedPoll(tracker, true); }, repetitions);
+  const PerProcess capture =
+      medianPerProcess([&] { return trackedPoll(tracker, false); }, repetitions);
+  const double n = static_cast<double>(poll.last.processes);
   std::printf(
-      "scan N=%zu: %zu processes scanned (%zu with AIRFLOW_CTX_*), %zu trees, %d reps: median "
-      "%.2f us/process wall (%.2f us cpu; %.1f ms per scan) goal < %.0f us: %s\n"
-      "  kernel floor (open+read+close of the same 5 files, no parsing): %.2f us/process wall "
-      "(%.2f us cpu)\n"
-      "  load average %s\n",
-      children.processes(), scan.last.processes, children.carriers(), scan.last.trees, repetitions,
-      scan.wall, scan.cpu, scan.wall * static_cast<double>(scan.last.processes) / 1000.0,
-      kGoalMicros, scan.wall < kGoalMicros ? "met" : "MISSED", floor.wall, floor.cpu,
-      loadAverage().c_str());
+      "scan N=%zu: %zu processes (%zu with AIRFLOW_CTX_*), %zu trees; CPU us per process, median "
+      "of %d; load average %s\n"
+      "  floor, stat of every process once     %6.2f us  (%5.1f ms per pass)\n"
+      "  full read of every process + trees     %6.2f us  (%5.1f ms; %.1fx the floor)\n"
+      "  tracked poll + trees (the agent's)     %6.2f us  (%5.1f ms; %.2fx the floor) goal < "
+      "%.0f us: %s\n"
+      "  tracked poll, discovery alone          %6.2f us  (%5.1f ms)\n",
+      children.processes(), poll.last.processes, children.carriers(), poll.last.trees, repetitions,
+      loadAverage().c_str(), floor.cpu, floor.cpu * n / 1000, full.cpu, full.cpu * n / 1000,
+      full.cpu / floor.cpu, poll.cpu, poll.cpu * n / 1000, poll.cpu / floor.cpu, kGoalMicros,
+      poll.cpu < kGoalMicros ? "met" : "MISSED", capture.cpu, capture.cpu * n / 1000);
   std::fflush(stdout);
+}
+
+// `scan_bench --floor`: the floor on the node as it is, for the agent benchmark.
+int floorOnly() {
+  const PerProcess floor = medianPerProcess(statFloor, 5);
+  std::printf("floor_us_per_process %.3f processes %zu\n", floor.cpu, floor.last.processes);
+  return 0;
 }
 
 int run(const std::string& idleTree) {
   const struct {
     size_t processes;
     int repetitions;
-  } kSteps[] = {{1000, 9}, {5000, 5}};
+  } kSteps[] = {{1000, 9}, {5000, 5}, {10000, 5}};
   Children children(idleTree);
   for (const auto& step : kSteps) {
     while (children.processes() < step.processes) {
@@ -259,10 +280,11 @@ int run(const std::string& idleTree) {
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::fprintf(stderr, "usage: scan_bench PATH_TO_IDLE_TREE\n");
+    std::fprintf(stderr, "usage: scan_bench PATH_TO_IDLE_TREE | --floor\n");
     return 2;
   }
   try {
+    if (std::string(argv[1]) == "--floor") return reaper::bench::floorOnly();
     return reaper::bench::run(argv[1]);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "scan_bench: %s\n", e.what());

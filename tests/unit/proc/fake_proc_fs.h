@@ -1,8 +1,11 @@
 #pragma once
 // An in-memory /proc for tests: processes are described by their fields and rendered into the text
 // the kernel would produce. Stateful: a process can vanish between listPids() and its reads.
+#include <algorithm>
 #include <cerrno>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -26,6 +29,7 @@ struct FakeProcess {
   bool kernelThread = false;
   std::string cgroup = "0::/system.slice/airflow.service\n";
   bool environReadable = true;
+  int image = 1;  // which exec of the process this is: each exec maps its environment elsewhere
 };
 
 inline std::string joinNul(const std::vector<std::string>& items) {
@@ -40,6 +44,7 @@ class FakeProcFs final : public os::ProcFs {
     if (p.pgid == 0) p.pgid = p.pid;
     if (p.sid == 0) p.sid = p.pid;
     if (p.nsPids.empty()) p.nsPids = {p.pid};
+    cpu_[p.pid] = ++clock_;
     processes_[p.pid] = std::move(p);
     return *this;
   }
@@ -51,7 +56,22 @@ class FakeProcFs final : public os::ProcFs {
   void overrideFile(core::Pid pid, std::string file, std::string text) {
     overrides_[{pid, std::move(file)}] = std::move(text);
   }
+  // The process as it is now, to change in place (retitle, exec, exit). A process changes only by
+  // running: its CPU time moves.
+  FakeProcess& process(core::Pid pid) {
+    cpu_[pid] = ++clock_;
+    return processes_.at(pid);
+  }
+  // It ran (its CPU time moved) without changing.
+  void run(core::Pid pid) { cpu_[pid] = ++clock_; }
+  // keep() fails as when no descriptor is left.
+  void refuseToKeep(bool refuse) { refuseToKeep_ = refuse; }
+  // Files read whole, by path or through an open process directory.
   int reads() const { return reads_; }
+  // Re-reads of kept files.
+  int keptReads() const { return keptReads_; }
+  // Kept files still open.
+  int keptOpen() const { return *keptOpen_; }
 
   std::vector<core::Pid> listPids() override {
     std::vector<core::Pid> pids;
@@ -77,6 +97,17 @@ class FakeProcFs final : public os::ProcFs {
     return text;
   }
 
+  core::Result<std::unique_ptr<os::ProcessFiles>> openProcess(core::Pid pid) override {
+    auto it = processes_.find(pid);
+    if (it == processes_.end()) return core::makeError("no such process", ENOENT);
+    return std::unique_ptr<os::ProcessFiles>(new Files(*this, {pid, it->second.startTicks}));
+  }
+
+  std::optional<uint64_t> cpuTime(core::Pid pid) override {
+    if (!processes_.count(pid)) return std::nullopt;
+    return cpu_[pid];
+  }
+
   core::Result<std::string> readRoot(std::string_view file) override {
     if (file == "uptime") return uptime_;
     return core::makeError("no such file", ENOENT);
@@ -84,10 +115,14 @@ class FakeProcFs final : public os::ProcFs {
 
   static std::string statText(const FakeProcess& p) {
     unsigned flags = p.kernelThread ? 0x00208040u : 0x00400100u;
+    bool noMemory = p.kernelThread || p.state == 'Z';
+    uint64_t envStart = noMemory ? 0 : 0x7ffd00000000 + 0x10000 * static_cast<uint64_t>(p.image);
+    uint64_t envEnd = noMemory ? 0 : envStart + joinNul(p.env).size();
     return std::to_string(p.pid) + " (" + p.comm + ") " + p.state + " " + std::to_string(p.ppid) +
            " " + std::to_string(p.pgid) + " " + std::to_string(p.sid) + " 0 -1 " +
            std::to_string(flags) + " 10 0 0 0 5 3 0 0 20 0 1 0 " + std::to_string(p.startTicks) +
-           " 1000000 100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n";
+           " 1000000 100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 " +
+           std::to_string(envStart) + " " + std::to_string(envEnd) + " 0\n";
   }
 
   static std::string statusText(const FakeProcess& p) {
@@ -102,6 +137,54 @@ class FakeProcFs final : public os::ProcFs {
   }
 
  private:
+  // Files of the process that had `id` when opened: once it is gone (or its pid reused) they fail.
+  class Files final : public os::ProcessFiles {
+   public:
+    Files(FakeProcFs& fs, core::ProcessIdentity id) : fs_(fs), id_(id) {}
+    core::Result<std::string> read(std::string_view file, size_t maxBytes) override {
+      if (!fs_.alive(id_)) return core::makeError("no such process", ENOENT);
+      return fs_.read(id_.pid, file, maxBytes);
+    }
+    core::Result<std::unique_ptr<os::KeptFile>> keep(std::string_view file) override {
+      if (!fs_.alive(id_)) return core::makeError("no such process", ENOENT);
+      if (fs_.refuseToKeep_) return core::makeError("no descriptor left", EMFILE);
+      return std::unique_ptr<os::KeptFile>(new Kept(fs_, id_, std::string(file)));
+    }
+
+   private:
+    FakeProcFs& fs_;
+    core::ProcessIdentity id_;
+  };
+
+  class Kept final : public os::KeptFile {
+   public:
+    Kept(FakeProcFs& fs, core::ProcessIdentity id, std::string file)
+        : fs_(fs), id_(id), file_(std::move(file)), open_(fs.keptOpen_) {
+      ++*open_;
+    }
+    ~Kept() override { --*open_; }
+    core::Result<size_t> readFromStart(std::span<char> buffer) override {
+      ++fs_.keptReads_;
+      if (!fs_.alive(id_)) return core::makeError("no such process", ESRCH);
+      auto text = render(fs_.processes_.at(id_.pid), file_);
+      if (!text.ok()) return text.error();
+      size_t n = std::min(buffer.size(), text->size());
+      std::copy_n(text->data(), n, buffer.data());
+      return n;
+    }
+
+   private:
+    FakeProcFs& fs_;
+    core::ProcessIdentity id_;
+    std::string file_;
+    std::shared_ptr<int> open_;
+  };
+
+  bool alive(core::ProcessIdentity id) const {
+    auto it = processes_.find(id.pid);
+    return it != processes_.end() && it->second.startTicks == id.startTicks;
+  }
+
   static core::Result<std::string> render(const FakeProcess& p, std::string_view file) {
     bool noMemory = p.kernelThread || p.state == 'Z';
     if (file == "stat") return statText(p);
@@ -120,6 +203,11 @@ class FakeProcFs final : public os::ProcFs {
   std::map<std::pair<core::Pid, std::string>, std::string> overrides_;
   std::string uptime_ = "1000.00 2000.00\n";
   int reads_ = 0;
+  int keptReads_ = 0;
+  std::map<core::Pid, uint64_t> cpu_;
+  uint64_t clock_ = 0;
+  bool refuseToKeep_ = false;
+  std::shared_ptr<int> keptOpen_ = std::make_shared<int>(0);
 };
 
 }  // namespace reaper::test

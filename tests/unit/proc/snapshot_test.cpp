@@ -141,5 +141,171 @@ TEST(Snapshot, SkipsCgroupFilesWhenNotAsked) {
   EXPECT_EQ(withCgroups.find(42)->cgroups.size(), 1u);
 }
 
+// ProcessTracker: a poll re-reads only what changed.
+
+std::vector<std::string> context(const std::string& task) {
+  return {"AIRFLOW_CTX_DAG_ID=d", "AIRFLOW_CTX_TASK_ID=" + task, "AIRFLOW_CTX_DAG_RUN_ID=r",
+          "AIRFLOW_CTX_TRY_NUMBER=1"};
+}
+
+FakeProcFs& node(FakeProcFs& fs) {
+  FakeProcess k = makeProcess(2, 0, {});
+  k.kernelThread = true;
+  FakeProcess z = makeProcess(60, 1, {});
+  z.state = 'Z';
+  FakeProcess worker = makeProcess(20, 1, {"airflow worker -- LocalExecutor: idle"});
+  FakeProcess task = makeProcess(30, 1, {"bash", "-c", "sleep 100"});
+  task.env = context("t");
+  return fs.add(makeProcess(1, 0, {"/sbin/init"})).add(k).add(z).add(worker).add(task);
+}
+
+TEST(ProcessTracker, ProcessesThatDidNotRunAreNotRead) {
+  FakeProcFs fs;
+  node(fs);
+  ProcessTracker tracker(fs);
+  auto first = tracker.capture();
+  ASSERT_EQ(first.processes().size(), 5u);
+  const int reads = fs.reads();
+  const int kept = fs.keptReads();
+  auto second = tracker.capture();
+  EXPECT_EQ(fs.reads(), reads) << "no file read whole";
+  EXPECT_EQ(fs.keptReads(), kept) << "no kept file read either";
+  ASSERT_NE(second.find(30), nullptr);
+  EXPECT_EQ(second.find(30)->context->key().toString(), "d/t/r/-1/1");
+  EXPECT_TRUE(second.find(2)->kernelThread);
+  EXPECT_TRUE(second.find(60)->zombie());
+  EXPECT_EQ(fs.keptOpen(), 5);
+}
+
+TEST(ProcessTracker, ProcessesThatRanCostOneKeptReadEach) {
+  FakeProcFs fs;
+  node(fs);
+  ProcessTracker tracker(fs);
+  (void)tracker.capture();
+  const int reads = fs.reads();
+  const int kept = fs.keptReads();
+  for (core::Pid pid : {1, 2, 20, 30, 60}) fs.run(pid);
+  auto snap = tracker.capture();
+  EXPECT_EQ(fs.reads(), reads) << "no file read whole";
+  EXPECT_EQ(fs.keptReads() - kept, 5) << "the kept command lines, nothing else";
+  EXPECT_EQ(snap.find(20)->argv, fs.process(20).argv);
+}
+
+TEST(ProcessTracker, RetitleInPlaceIsSeenNextPollWithoutRereadingTheEnvironment) {
+  FakeProcFs fs;
+  node(fs);
+  ProcessTracker tracker(fs);
+  (void)tracker.capture();
+  fs.process(20).argv = {"airflow worker -- LocalExecutor: 0193a5e0-0000-7000-8000-000000000001"};
+  fs.overrideFile(20, "environ", "AIRFLOW_CTX_DAG_ID=must-not-be-read");
+  const int reads = fs.reads();
+  auto snap = tracker.capture();
+  EXPECT_EQ(snap.find(20)->argv, fs.process(20).argv);
+  EXPECT_EQ(fs.reads() - reads, 1) << "stat only: same start time and environment address";
+  EXPECT_FALSE(snap.find(20)->context);
+}
+
+TEST(ProcessTracker, ExecRereadsTheEnvironment) {
+  FakeProcFs fs;
+  node(fs);
+  ProcessTracker tracker(fs);
+  (void)tracker.capture();
+  FakeProcess& task = fs.process(30);
+  task.argv = {"/bin/sleep", "100"};
+  task.env = context("after_exec");
+  ++task.image;
+  auto snap = tracker.capture();
+  EXPECT_EQ(snap.find(30)->argv, (std::vector<std::string>{"/bin/sleep", "100"}));
+  ASSERT_TRUE(snap.find(30)->context);
+  EXPECT_EQ(snap.find(30)->context->taskId, "after_exec");
+}
+
+TEST(ProcessTracker, ReusedPidIsReadAsANewProcess) {
+  FakeProcFs fs;
+  node(fs);
+  ProcessTracker tracker(fs);
+  (void)tracker.capture();
+  // Same pid, same command line, another start time: only the kept file, bound to the old
+  // process, tells them apart.
+  FakeProcess next = makeProcess(30, 1, {"bash", "-c", "sleep 100"});
+  next.startTicks = 2000;
+  next.env = context("reused");
+  next.nsPids = {30, 1};
+  fs.add(next);
+  auto snap = tracker.capture();
+  const Process* p = snap.find(30);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->startTicks, 2000u);
+  EXPECT_EQ(p->context->taskId, "reused");
+  EXPECT_TRUE(p->namespaceInit()) << "status read again";
+}
+
+TEST(ProcessTracker, ExitAndZombieAreSeen) {
+  FakeProcFs fs;
+  node(fs);
+  ProcessTracker tracker(fs);
+  (void)tracker.capture();
+  fs.process(30).state = 'Z';
+  fs.remove(60);
+  auto snap = tracker.capture();
+  EXPECT_EQ(snap.find(60), nullptr);
+  ASSERT_NE(snap.find(30), nullptr);
+  EXPECT_TRUE(snap.find(30)->zombie());
+  EXPECT_TRUE(snap.find(30)->argv.empty());
+  EXPECT_EQ(fs.keptOpen(), 4) << "the file of the process that is gone is closed";
+}
+
+TEST(ProcessTracker, ChildrenOfAProcessThatDiedGetTheirNewParent) {
+  FakeProcFs fs;
+  node(fs);
+  fs.add(makeProcess(40, 30, {"child"})).add(makeProcess(41, 40, {"grandchild"}));
+  ProcessTracker tracker(fs);
+  (void)tracker.capture();
+  fs.remove(40);
+  fs.process(41).ppid = 1;  // reparented
+  fs.process(30).state = 'Z';
+  auto snap = tracker.capture();
+  EXPECT_EQ(snap.find(41)->ppid, 1);
+}
+
+TEST(ProcessTracker, WithoutKeptFilesEveryPollRereadsByPath) {
+  FakeProcFs fs;
+  node(fs);
+  fs.refuseToKeep(true);
+  ProcessTracker tracker(fs);
+  (void)tracker.capture();
+  EXPECT_EQ(fs.keptOpen(), 0);
+  fs.process(20).argv = {"airflow worker -- LocalExecutor: next"};
+  auto snap = tracker.capture();
+  EXPECT_EQ(snap.find(20)->argv, fs.process(20).argv);
+  fs.refuseToKeep(false);
+  for (core::Pid pid : {1, 2, 20, 30, 60}) fs.run(pid);
+  (void)tracker.capture();
+  EXPECT_EQ(fs.keptOpen(), 5) << "kept again once descriptors are back, by those that ran";
+}
+
+TEST(ProcessTracker, NewProcessesAreReadInFull) {
+  FakeProcFs fs;
+  node(fs);
+  ProcessTracker tracker(fs);
+  (void)tracker.capture();
+  FakeProcess fresh = makeProcess(50, 30, {"python3", "op.py"});
+  fresh.env = context("t");
+  fs.add(fresh);
+  auto snap = tracker.capture();
+  ASSERT_NE(snap.find(50), nullptr);
+  EXPECT_EQ(snap.find(50)->context->taskId, "t");
+  EXPECT_EQ(snap.childrenOf(30).size(), 1u);
+}
+
+TEST(Snapshot, OneShotCaptureKeepsNoFile) {
+  FakeProcFs fs;
+  node(fs);
+  auto snap = ProcessSnapshot::capture(fs);
+  EXPECT_EQ(snap.processes().size(), 5u);
+  EXPECT_EQ(fs.keptOpen(), 0);
+  EXPECT_EQ(fs.keptReads(), 0);
+}
+
 }  // namespace
 }  // namespace reaper::proc

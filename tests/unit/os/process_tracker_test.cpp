@@ -1,0 +1,264 @@
+// ProcessTracker on the real /proc: what changes between two polls of real processes (a retitle in
+// place, an exec, an exit, a reused pid) is seen by the next poll. Every process is this test's
+// own.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "os/procfs_reader.h"
+#include "proc/parsers.h"
+#include "proc/snapshot.h"
+#include "support/test_support.h"
+
+namespace reaper::os {
+namespace {
+
+// A forked copy of this test that does what it is told, one step per byte on its pipe, and
+// acknowledges each step. Killed and reaped on destruction.
+class Child {
+ public:
+  explicit Child(std::function<void(int step)> onStep) {
+    int toChild[2], toParent[2];
+    if (::pipe2(toChild, O_CLOEXEC) != 0 || ::pipe2(toParent, O_CLOEXEC) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      ::close(toChild[1]);
+      ::close(toParent[0]);
+      acknowledge_ = toParent[1];
+      char step;
+      while (::read(toChild[0], &step, 1) == 1) {
+        onStep(step);
+        acknowledge();
+      }
+      ::_exit(0);
+    }
+    ::close(toChild[0]);
+    ::close(toParent[1]);
+    command_ = toChild[1];
+    acks_ = toParent[0];
+  }
+  ~Child() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    ::close(command_);
+    ::close(acks_);
+  }
+  pid_t pid() const { return pid_; }
+  // Runs step `n` in the child; true once the child acknowledged it (or exec'd: end of file).
+  bool run(char n) {
+    if (::write(command_, &n, 1) != 1) return false;
+    char ack;
+    return ::read(acks_, &ack, 1) >= 0;
+  }
+
+ private:
+  static void acknowledge() {
+    char ack = 1;
+    (void)!::write(acknowledge_, &ack, 1);
+  }
+  static inline int acknowledge_ = -1;
+  pid_t pid_ = -1;
+  int command_ = -1;
+  int acks_ = -1;
+};
+
+// Field `n` (1-based, as in proc(5)) of this process's stat.
+unsigned long selfStatField(int n) {
+  std::ifstream in("/proc/self/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= n; ++i) rest >> field;
+  return std::stoul(field);
+}
+
+// What py-setproctitle 1.3.8 does on Linux (checked against it): the title overwrites argv in
+// place, running on into the environment strings after it when longer, NUL-padded (the first
+// title clears the whole area), and its first 15 bytes become comm. arg_start and arg_end stay put.
+void setProcTitle(const char* title) {
+  char* area = reinterpret_cast<char*>(selfStatField(48));    // arg_start
+  const size_t room = selfStatField(51) - selfStatField(48);  // through env_end
+  static size_t last = room;  // the first title clears the whole area
+  const size_t length = std::min(std::strlen(title), room - 1);
+  std::memcpy(area, title, length);
+  std::memset(area + length, 0, std::max(last, length + 1) - length);
+  last = length + 1;
+  ::prctl(PR_SET_NAME, title);
+}
+
+proc::ProcessSnapshot poll(proc::ProcessTracker& tracker) { return tracker.capture(); }
+
+TEST(ProcessTracker, RetitleInPlaceIsSeenByTheNextPoll) {
+  const char* titles[] = {"airflow worker -- LocalExecutor: idle",
+                          "airflow worker -- LocalExecutor: 0193a5e0-1111-7000-8000-00000000000a",
+                          "airflow worker -- LocalExecutor: 0193a5e0-2222-7000-8000-00000000000b"};
+  Child child([&](int step) { setProcTitle(titles[step]); });
+  ASSERT_GT(child.pid(), 0);
+  ProcfsReader reader("/proc");
+  proc::ProcessTracker tracker(reader);
+  (void)poll(tracker);
+  for (int step = 0; step < 3; ++step) {
+    ASSERT_TRUE(child.run(static_cast<char>(step)));
+    auto snapshot = poll(tracker);
+    const proc::Process* p = snapshot.find(child.pid());
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(p->argv, std::vector<std::string>{titles[step]});
+    EXPECT_EQ(p->comm, "airflow worker ") << "comm alone cannot tell these titles apart";
+  }
+}
+
+TEST(ProcessTracker, ExecIsSeenWithItsNewEnvironment) {
+  Child child([](int) {
+    char* argv[] = {const_cast<char*>("/bin/sleep"), const_cast<char*>("300"), nullptr};
+    char* env[] = {const_cast<char*>("AIRFLOW_CTX_DAG_ID=reaper_test_dag"),
+                   const_cast<char*>("AIRFLOW_CTX_TASK_ID=exec"),
+                   const_cast<char*>("AIRFLOW_CTX_DAG_RUN_ID=r"), nullptr};
+    ::execve(argv[0], argv, env);
+  });
+  ASSERT_GT(child.pid(), 0);
+  ProcfsReader reader("/proc");
+  proc::ProcessTracker tracker(reader);
+  auto before = poll(tracker);
+  ASSERT_NE(before.find(child.pid()), nullptr);
+  EXPECT_FALSE(before.find(child.pid())->context);
+  ASSERT_TRUE(child.run(0));  // end of file on the acknowledgements: the exec closed them
+  auto after = poll(tracker);
+  const proc::Process* p = after.find(child.pid());
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->argv, (std::vector<std::string>{"/bin/sleep", "300"}));
+  ASSERT_TRUE(p->context);
+  EXPECT_EQ(p->context->taskId, "exec");
+}
+
+TEST(ProcessTracker, ExitIsSeenAsZombieThenGone) {
+  Child child([](int) { ::_exit(0); });
+  ASSERT_GT(child.pid(), 0);
+  ProcfsReader reader("/proc");
+  proc::ProcessTracker tracker(reader);
+  ASSERT_NE(poll(tracker).find(child.pid()), nullptr);
+  ASSERT_TRUE(child.run(0));
+  siginfo_t info{};
+  ASSERT_EQ(::waitid(P_PID, child.pid(), &info, WEXITED | WNOWAIT), 0);
+  auto zombie = poll(tracker);
+  ASSERT_NE(zombie.find(child.pid()), nullptr);
+  EXPECT_TRUE(zombie.find(child.pid())->zombie());
+  EXPECT_TRUE(zombie.find(child.pid())->argv.empty());
+  ::waitpid(child.pid(), nullptr, 0);
+  EXPECT_EQ(poll(tracker).find(child.pid()), nullptr);
+}
+
+// Runs `body` as pid 1 of a new PID namespace with its own /proc, where pids can be chosen through
+// ns_last_pid; returns its exit status (0: passed), or -1 when namespaces cannot be made here.
+int inNewPidNamespace(const std::function<int()>& body) {
+  pid_t outer = ::fork();
+  if (outer < 0) return -1;
+  if (outer == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::unshare(CLONE_NEWPID | CLONE_NEWNS) != 0) ::_exit(100);
+    pid_t init = ::fork();
+    if (init == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(101);
+      if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+        ::_exit(102);
+      ::_exit(body());
+    }
+    int status = 0;
+    ::waitpid(init, &status, 0);
+    ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 103);
+  }
+  int status = 0;
+  ::waitpid(outer, &status, 0);
+  if (!WIFEXITED(status)) return 104;
+  return WEXITSTATUS(status) >= 100 && WEXITSTATUS(status) <= 102 ? -1 : WEXITSTATUS(status);
+}
+
+// In the namespace: forks `/bin/sleep 300` under `env` as the next pid; returns once it exec'd.
+pid_t startSleep(char** env) {
+  int sync[2];
+  if (::pipe2(sync, O_CLOEXEC) != 0) return -1;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    char* argv[] = {const_cast<char*>("/bin/sleep"), const_cast<char*>("300"), nullptr};
+    ::execve(argv[0], argv, env);
+    ::_exit(127);
+  }
+  ::close(sync[1]);
+  char byte;
+  while (::read(sync[0], &byte, 1) > 0) {
+  }
+  ::close(sync[0]);
+  return pid;
+}
+
+TEST(ProcessTracker, ReusedPidIsReadAsANewProcess) {
+  REAPER_REQUIRE_ROOT();
+  const int status = inNewPidNamespace([] {
+    ProcfsReader reader("/proc");
+    proc::ProcessTracker tracker(reader);
+    char* plain[] = {const_cast<char*>("PATH=/bin"), nullptr};
+    const pid_t first = startSleep(plain);
+    const auto before = tracker.capture();
+    if (first <= 1 || before.find(first) == nullptr || before.find(first)->context) return 1;
+    ::kill(first, SIGKILL);
+    ::waitpid(first, nullptr, 0);
+    // The same pid, the same command line, maybe even the same start tick: only the environment
+    // tells the new process apart.
+    std::ofstream("/proc/sys/kernel/ns_last_pid") << first - 1;
+    char* context[] = {const_cast<char*>("AIRFLOW_CTX_DAG_ID=d"),
+                       const_cast<char*>("AIRFLOW_CTX_TASK_ID=reused"),
+                       const_cast<char*>("AIRFLOW_CTX_DAG_RUN_ID=r"), nullptr};
+    const pid_t second = startSleep(context);
+    if (second != first) return 2;
+    const auto after = tracker.capture();
+    const proc::Process* p = after.find(second);
+    if (p == nullptr || !p->context || p->context->taskId != "reused") return 3;
+    ::kill(second, SIGKILL);
+    ::waitpid(second, nullptr, 0);
+    return 0;
+  });
+  REAPER_REQUIRE(status != -1, "cannot create a PID and mount namespace here");
+  EXPECT_EQ(status, 0) << "1: first process not seen; 2: pid not reused; 3: reuse not seen";
+}
+
+// One reader shared by threads (the loop and the reap workers): every read is of the pid asked.
+TEST(ProcfsReader, SharedByThreadsEachReadIsOfThePidAsked) {
+  ProcfsReader reader("/proc");
+  std::vector<pid_t> pids = {::getpid(), ::getppid(), 1};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const pid_t pid = pids[static_cast<size_t>(i + t) % pids.size()];
+        auto text = reader.read(pid, "stat", 4096);
+        auto stat = text ? proc::parseStat(*text) : core::Result<proc::StatFields>(text.error());
+        if (!stat || stat->pid != pid) ++wrong;
+        if (t == 0 && i % 100 == 0 && reader.listPids().empty()) ++wrong;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+}  // namespace
+}  // namespace reaper::os

@@ -169,7 +169,8 @@ void KubeReports::reaped(const loop::ReapResult& result) {
                        result.state,
                        static_cast<int>(result.report.killed),
                        static_cast<int>(result.target.orphanCount()),
-                       result.outcome};
+                       result.outcome,
+                       result.reason};
   if (result.outcome != "dry_run") {
     finished_.insert(result.target.label());
     summary_.reapedTrees += failed ? 0 : 1;

@@ -155,7 +155,9 @@ class NodeAgent final : public Agent {
   }
 
   kube::RequestObserver countKubeRequests() {
-    return [t = telemetry_.get()](int code) { t->metrics.countKubeRequest(code); };
+    return [t = telemetry_.get()](int code, std::optional<double> seconds) {
+      t->metrics.countKubeRequest(code, seconds);
+    };
   }
 
   core::Status buildKubeReports() {

@@ -3,6 +3,7 @@
 // interface so request building and reply handling are tested without a network.
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,8 +25,9 @@ struct ClientOptions {
   core::Duration timeout{10000};
 };
 
-// Called once per request with its HTTP status, 0 when no reply arrived (metrics).
-using RequestObserver = std::function<void(int httpCode)>;
+// Called once per request with its HTTP status, 0 when no reply arrived, and the round trip's
+// seconds; none for a watch, whose length the server decides (metrics).
+using RequestObserver = std::function<void(int httpCode, std::optional<double> seconds)>;
 
 struct HttpRequest {
   std::string method = "GET";

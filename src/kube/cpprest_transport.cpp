@@ -6,8 +6,10 @@
 #include <cpprest/http_client.h>
 
 #include <boost/asio/ssl.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 
 #include "core/log.h"
 #include "kube/client.h"
@@ -48,23 +50,25 @@ class CpprestTransport final : public ApiTransport {
         observer_(std::move(observer)) {}
 
   core::Result<HttpResponse> send(const HttpRequest& request) override {
+    const auto start = std::chrono::steady_clock::now();
     auto result = perform(client_, request, nullptr);
-    observe(result);
+    observe(result,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     return result;
   }
 
   core::Result<HttpResponse> stream(const HttpRequest& request,
                                     const std::function<bool(std::string_view)>& onLine) override {
     auto result = perform(streamClient_, request, &onLine);
-    observe(result);
+    observe(result, std::nullopt);
     return result;
   }
 
   void cancel() override { cancel_.cancel(); }
 
  private:
-  void observe(const core::Result<HttpResponse>& result) {
-    if (observer_) observer_(result ? result->code : 0);
+  void observe(const core::Result<HttpResponse>& result, std::optional<double> seconds) {
+    if (observer_) observer_(result ? result->code : 0, seconds);
   }
 
   core::Result<http::http_request> build(const HttpRequest& request) {

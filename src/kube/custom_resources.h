@@ -46,6 +46,7 @@ struct ReapResult {
   std::string state;
   int killed = 0, orphans = 0;
   std::string outcome;  // killed | failed | dry_run
+  std::string reason;   // the kill decision's reason, as logged
 };
 
 struct NodeSummary {

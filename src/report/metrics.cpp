@@ -16,7 +16,7 @@ using prometheus::Histogram;
 // Scans of a few thousand processes take milliseconds.
 const Histogram::BucketBoundaries kScanBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                   0.1,   0.25,   0.5,   1,    2.5};
-// Requests are bounded by airflow.timeout (default 5 s).
+// Requests are bounded by airflow.timeout (default 5 s) and the Kubernetes client's 10 s.
 const Histogram::BucketBoundaries kRequestBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                      0.5,   1,    2.5,   5,    10};
 // A reap lasts up to kill.gracePeriod (default 10 s) plus the re-reads of membership.
@@ -71,6 +71,9 @@ Metrics::Metrics()
       airflowRequestDuration_(histogram(*registry_,
                                         "airflow_reaper_airflow_request_duration_seconds",
                                         "Duration of one Airflow API request.", kRequestBuckets)),
+      kubeRequestDuration_(histogram(*registry_, "airflow_reaper_kube_request_duration_seconds",
+                                     "Duration of one Kubernetes API request (watches excluded).",
+                                     kRequestBuckets)),
       reapDuration_(histogram(*registry_, "airflow_reaper_reap_duration_seconds",
                               "Duration of one reap, from the kill decision to the tree dead.",
                               kReapBuckets)) {
@@ -104,8 +107,9 @@ void Metrics::countAirflowRequest(int httpCode, double seconds) {
   airflowRequestDuration_.Observe(seconds);
 }
 
-void Metrics::countKubeRequest(int httpCode) {
+void Metrics::countKubeRequest(int httpCode, std::optional<double> seconds) {
   kubeRequests_.Add({{"code", std::to_string(httpCode)}}).Increment();
+  if (seconds) kubeRequestDuration_.Observe(*seconds);
 }
 
 void Metrics::setUndecidedTrees(size_t trees) { undecidedTrees_.Set(static_cast<double>(trees)); }

@@ -2,6 +2,7 @@
 // The agent's Prometheus metrics, named as the contract lists them. Thread-safe.
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,8 +32,8 @@ class Metrics {
   void countReap(std::string_view outcome, size_t killedProcesses, size_t orphans, double seconds);
   // One Airflow API request; `httpCode` 0 for a transport error (timeout, refused, TLS).
   void countAirflowRequest(int httpCode, double seconds);
-  // One Kubernetes API request; `httpCode` 0 for a transport error.
-  void countKubeRequest(int httpCode);
+  // One Kubernetes API request; `httpCode` 0 for a transport error; `seconds` none for a watch.
+  void countKubeRequest(int httpCode, std::optional<double> seconds);
   // Trees whose decision in the last poll was `unknown` (the API could not tell, or identity is
   // ambiguous): never killed, so a number that stays up means reaping has stopped for them.
   void setUndecidedTrees(size_t trees);
@@ -58,6 +59,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& kubeRequests_;
   prometheus::Histogram& scanDuration_;
   prometheus::Histogram& airflowRequestDuration_;
+  prometheus::Histogram& kubeRequestDuration_;
   prometheus::Histogram& reapDuration_;
 };
 

@@ -1,6 +1,9 @@
 """Locations shared by the deployment tests: the repository, the specs and the kube tools."""
 
+import glob
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -32,6 +35,23 @@ def helm(*args, check=True):
     if check and result.returncode != 0:
         raise AssertionError(f"helm {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
     return result
+
+
+def promtool(*args, stdin=None):
+    """Runs Debian's promtool (package prometheus, from agent/setup/install-deps.sh)."""
+    path = shutil.which("promtool") or "/usr/bin/promtool"
+    if not os.access(path, os.X_OK):
+        sys.exit("FAIL: promtool is missing: run agent/setup/install-deps.sh (Debian's prometheus)")
+    return subprocess.run([path, *args], input=stdin, capture_output=True, text=True)
+
+
+def exported_metrics():
+    """Metric family names the agent registers: every "airflow_reaper_*" string literal in src/."""
+    names = set()
+    for path in glob.glob(os.path.join(REPO, "src", "**", "*.cpp"), recursive=True):
+        with open(path) as f:
+            names |= set(re.findall(r'"(airflow_reaper_[a-z0-9_]+)"', f.read()))
+    return names
 
 
 def require_specs():

@@ -3,7 +3,6 @@
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -54,14 +53,6 @@ def fill_annotations(test_file, groups):
     return test_file
 
 
-def promtool(*args, stdin=None):
-    """Debian's promtool (package prometheus, from agent/setup/install-deps.sh)."""
-    path = shutil.which("promtool") or "/usr/bin/promtool"
-    if not os.access(path, os.X_OK):
-        sys.exit("FAIL: promtool is missing: run agent/setup/install-deps.sh (Debian's prometheus)")
-    return subprocess.run([path, *args], input=stdin, capture_output=True, text=True)
-
-
 class AlertsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -85,7 +76,7 @@ class AlertsTest(unittest.TestCase):
             variants[name] = ["--values", os.path.join(ci, name)]
         for name, args in variants.items():
             with self.subTest(values=name):
-                result = promtool("check", "rules", self.write_rules(rule_groups(*args)))
+                result = deploy_env.promtool("check", "rules", self.write_rules(rule_groups(*args)))
                 self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
     def test_promtool_unit_tests_pass(self):
@@ -95,7 +86,7 @@ class AlertsTest(unittest.TestCase):
         path = os.path.join(self.tmp, "alerts_test.yaml")
         with open(path, "w") as f:
             yaml.safe_dump(test_file, f)
-        result = promtool("test", "rules", path)
+        result = deploy_env.promtool("test", "rules", path)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
     def test_every_alert_is_unit_tested(self):

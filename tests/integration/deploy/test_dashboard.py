@@ -1,6 +1,5 @@
 """The Grafana dashboard: shipped by the chart for the sidecar; every query names a real metric."""
 
-import glob
 import json
 import os
 import re
@@ -16,15 +15,6 @@ DASHBOARD = os.path.join(deploy_env.CHART, "dashboards", "airflow-reaper.json")
 METRIC = re.compile(r"\bairflow_reaper_[a-z0-9_]+")
 # Series a histogram family exports besides its name.
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
-
-
-def exported_metrics():
-    """Metric family names the agent registers: every "airflow_reaper_*" string literal in src/."""
-    names = set()
-    for path in glob.glob(os.path.join(deploy_env.REPO, "src", "**", "*.cpp"), recursive=True):
-        with open(path) as f:
-            names |= set(re.findall(r'"(airflow_reaper_[a-z0-9_]+)"', f.read()))
-    return names
 
 
 def family(series_name):
@@ -56,7 +46,7 @@ class DashboardTest(unittest.TestCase):
             cls.dashboard = json.load(f)
 
     def test_every_query_names_a_metric_the_agent_exports(self):
-        exported = exported_metrics()
+        exported = deploy_env.exported_metrics()
         self.assertIn("airflow_reaper_reaps_total", exported)
         for title, expr in queries(self.dashboard):
             names = METRIC.findall(expr)
@@ -72,8 +62,8 @@ class DashboardTest(unittest.TestCase):
             "airflow_reaper_processes_killed_total", "airflow_reaper_tracked_trees",
             "airflow_reaper_airflow_requests_total",
             "airflow_reaper_airflow_request_duration_seconds",
-            "airflow_reaper_kube_requests_total", "airflow_reaper_scan_duration_seconds",
-            "airflow_reaper_reap_duration_seconds"}, used)
+            "airflow_reaper_kube_requests_total", "airflow_reaper_kube_request_duration_seconds",
+            "airflow_reaper_scan_duration_seconds", "airflow_reaper_reap_duration_seconds"}, used)
 
     def test_panels_are_unique_and_use_the_datasource_variable(self):
         ids = [p["id"] for p in panels(self.dashboard)]

@@ -13,9 +13,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "e2e"))
+import deploy_env  # noqa: E402
 import harness  # noqa: E402
-import test_alerts  # noqa: E402
-import test_dashboard  # noqa: E402
 
 BINARY_DIR = os.environ.get("REAPER_BINARY_DIR") or sys.exit("REAPER_BINARY_DIR is not set")
 AGENT = os.path.join(BINARY_DIR, "bin", "airflow-reaper")
@@ -60,15 +59,15 @@ class LiveMetricsTest(unittest.TestCase):
             return reply.read().decode()
 
     def test_promtool_check_metrics_passes(self):
-        result = test_alerts.promtool("check", "metrics", stdin=self.text)
+        result = deploy_env.promtool("check", "metrics", stdin=self.text)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr + self.text)
 
-    def test_the_dashboard_tests_source_parse_finds_every_served_family(self):
+    def test_the_source_parse_finds_every_served_family(self):
         # Labelled families nothing incremented yet (Kubernetes requests in host mode) are not
         # served, so the check runs this way round: the source parse misses nothing served.
         served = set(re.findall(r"^# TYPE (\S+) ", self.text, re.M))
         self.assertIn("airflow_reaper_reaps_total", served)
-        self.assertLessEqual(served, test_dashboard.exported_metrics())
+        self.assertLessEqual(served, deploy_env.exported_metrics())
 
 
 if __name__ == "__main__":

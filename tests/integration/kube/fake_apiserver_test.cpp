@@ -170,7 +170,8 @@ TEST_F(FakeApiserver, RejectsAnUnknownCaAndAWrongToken) {
   ClientOptions wrong = options_;
   wrong.tokenFile = (dir_ / "wrong").string();
   std::vector<int> codes;
-  auto bad = makeCpprestTransport(wrong, [&](int code) { codes.push_back(code); });
+  auto bad =
+      makeCpprestTransport(wrong, [&](int code, std::optional<double>) { codes.push_back(code); });
   auto reply = (*bad)->send({"GET", "/api/v1/pods", "", ""});
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->code, 401);
@@ -181,8 +182,8 @@ TEST_F(FakeApiserver, WatcherFollowsThisNodesPodsThroughFaults) {
   put(pod("on-node", "11111111-1111-1111-1111-111111111111", "node-a"));
   put(pod("elsewhere", "22222222-2222-2222-2222-222222222222", "node-b"));
   std::atomic<int> finished{0};  // requests answered in full: the list, not the open watch
-  auto watcher =
-      PodWatcher::start(options_, "node-a", {}, clock_, [&](int) { finished.fetch_add(1); });
+  auto watcher = PodWatcher::start(options_, "node-a", {}, clock_,
+                                   [&](int, std::optional<double>) { finished.fetch_add(1); });
   ASSERT_TRUE(watcher) << watcher.error().message;
   PodWatcher& w = **watcher;
   ASSERT_TRUE(eventually([&] { return w.synced() && hasPod(w, "on-node"); }));
@@ -227,7 +228,12 @@ TEST_F(FakeApiserver, EventsAreAcceptedAggregatedAndQueuedWhileDown) {
   const core::PodRef ref{"airflow", "on-node", "11111111-1111-1111-1111-111111111111"};
   put(pod(ref.name, ref.uid, "node-a"));
   std::vector<int> codes;
-  EventRecorder recorder(transport([&](int c) { codes.push_back(c); }), "node-a", clock_);
+  int untimed = 0;
+  EventRecorder recorder(transport([&](int c, std::optional<double> seconds) {
+                           codes.push_back(c);
+                           untimed += seconds ? 0 : 1;
+                         }),
+                         "node-a", clock_);
   recorder.record({ref, "OrphansReaped", "ti=etl/load/r/-1/1 state=failed killed=3 orphans=1"});
   recorder.flush();
   EXPECT_EQ(recorder.queued(), 0u);
@@ -250,6 +256,7 @@ TEST_F(FakeApiserver, EventsAreAcceptedAggregatedAndQueuedWhileDown) {
   EXPECT_EQ(recorder.queued(), 0u);
   EXPECT_EQ(get("/apis/events.k8s.io/v1/namespaces/airflow/events")["items"].size(), 2u);
   EXPECT_TRUE(std::count(codes.begin(), codes.end(), 0) >= 1) << "the outage was observed";
+  EXPECT_EQ(untimed, 0) << "every plain request reports its round trip";
 }
 
 TEST_F(FakeApiserver, CreatedRecorderSendsInTheBackground) {

@@ -195,7 +195,7 @@ TEST(CustomResources, AdoptsOwnObjectsAndSweepsThoseNotSeenAgain) {
 TEST(CustomResources, ReportWrittenAtMostEveryTenSecondsWithLastFiftyResults) {
   Resources r;
   for (int i = 0; i < 60; ++i) {
-    r.crs->recordResult({r.clock.wallNow(), kPod, kTi, "failed", i, 1, "killed"});
+    r.crs->recordResult({r.clock.wallNow(), kPod, kTi, "failed", i, 1, "killed", "state=failed"});
   }
   r.crs->setSummary({3, 12, 60, 120, 60, 0});
   ASSERT_TRUE(r.crs->flushReport());
@@ -213,6 +213,7 @@ TEST(CustomResources, ReportWrittenAtMostEveryTenSecondsWithLastFiftyResults) {
   EXPECT_EQ(status["results"][0]["pod"].as_string(), "airflow/celery-worker-0");
   EXPECT_EQ(status["results"][0]["taskInstance"]["dagId"].as_string(), "etl");
   EXPECT_EQ(status["results"][0]["outcome"].as_string(), "killed");
+  EXPECT_EQ(status["results"][0]["reason"].as_string(), "state=failed");
 
   r.crs->recordResult({r.clock.wallNow(), kPod, kTi, "failed", 1, 0, "killed"});
   r.clock.advance(core::Duration(9000));

@@ -85,8 +85,9 @@ TEST(Metrics, RequestsAreLabelledByHttpCode) {
   metrics.countAirflowRequest(200, 0.03);
   metrics.countAirflowRequest(200, 0.04);
   metrics.countAirflowRequest(0, 5);
-  metrics.countKubeRequest(201);
-  metrics.countKubeRequest(409);
+  metrics.countKubeRequest(201, 0.02);
+  metrics.countKubeRequest(409, 0.2);
+  metrics.countKubeRequest(200, std::nullopt);  // a watch: counted, not timed
   const std::string text = metrics.render();
   EXPECT_THAT(text, HasSubstr("# TYPE airflow_reaper_airflow_requests_total counter"));
   EXPECT_THAT(text, HasSubstr("# TYPE airflow_reaper_kube_requests_total counter"));
@@ -99,7 +100,10 @@ TEST(Metrics, RequestsAreLabelledByHttpCode) {
               HasSubstr("airflow_reaper_airflow_request_duration_seconds_bucket{le=\"0.05\"} 2\n"));
   EXPECT_THAT(text,
               HasSubstr("airflow_reaper_airflow_request_duration_seconds_bucket{le=\"5\"} 3\n"));
-  EXPECT_THAT(text, Not(HasSubstr("kube_requests_total{code=\"200\"}")));
+  EXPECT_THAT(text, HasSubstr("airflow_reaper_kube_requests_total{code=\"200\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("airflow_reaper_kube_request_duration_seconds_count 2\n"));
+  EXPECT_THAT(text,
+              HasSubstr("airflow_reaper_kube_request_duration_seconds_bucket{le=\"0.025\"} 1\n"));
 }
 
 TEST(Metrics, ScanHistogramHasMillisecondBuckets) {

@@ -383,7 +383,8 @@ class ChartTest(unittest.TestCase):
         notes = out[out.index("NOTES:"):]
         for wanted in ("kubectl get taskrunnertrees -A", "kubectl get nodereapreports",
                        "reason=TaskTreeReaped", "reason=OrphansReaped", "reason=TaskTreeKillFailed",
-                       "DRY RUN", "helm test", "#troubleshooting", "CRDs"):
+                       "reason=DryRunWouldReap", "DRY RUN", "helm test", "#troubleshooting",
+                       "CRDs"):
             self.assertIn(wanted, notes)
 
     def test_image_by_registry_tag_or_digest(self):

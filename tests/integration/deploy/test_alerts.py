@@ -109,6 +109,14 @@ class AlertsTest(unittest.TestCase):
                 self.assertEqual(url[len(base):], rule["alert"].lower())
                 self.assertIn(url[len(base):], anchors)
 
+    def test_every_alert_names_metrics_the_agent_exports(self):
+        exported = deploy_env.exported_metrics()
+        for rule in rules(self.groups):
+            names = re.findall(r"\bairflow_reaper_\w+", rule["expr"])
+            self.assertTrue(names, rule["alert"])
+            for name in names:
+                self.assertIn(name, exported, rule["alert"])
+
     def test_no_alert_names_a_job(self):
         for rule in rules(self.groups):
             self.assertNotIn("job=", rule["expr"].replace(" ", ""), rule["alert"])

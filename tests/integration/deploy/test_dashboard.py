@@ -63,7 +63,9 @@ class DashboardTest(unittest.TestCase):
             "airflow_reaper_airflow_requests_total",
             "airflow_reaper_airflow_request_duration_seconds",
             "airflow_reaper_kube_requests_total", "airflow_reaper_kube_request_duration_seconds",
-            "airflow_reaper_scan_duration_seconds", "airflow_reaper_reap_duration_seconds"}, used)
+            "airflow_reaper_scan_duration_seconds", "airflow_reaper_reap_duration_seconds",
+            "airflow_reaper_undecided_trees", "airflow_reaper_last_successful_poll_timestamp_seconds",
+            "airflow_reaper_airflow_consecutive_failures"}, used)
 
     def test_panels_are_unique_and_use_the_datasource_variable(self):
         ids = [p["id"] for p in panels(self.dashboard)]

@@ -85,6 +85,7 @@ class Deployment:
         self.logs = []
         self.token = None
         self.closed = False
+        self.last_latency = 0.0  # seconds the last REST request took
         self.env = self._environment()
 
     # --- configuration
@@ -311,6 +312,13 @@ class Deployment:
             raise ApiError(e.code, e.read().decode(errors="replace")) from None
 
     def request(self, method, path, body=None):
+        started = time.monotonic()
+        try:
+            return self._request(method, path, body)
+        finally:
+            self.last_latency = time.monotonic() - started
+
+    def _request(self, method, path, body):
         try:
             return json.loads(self._http(method, f"/api/{self.api}{path}", body)[1] or "null")
         except ApiError as e:

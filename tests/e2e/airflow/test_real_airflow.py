@@ -39,8 +39,8 @@ SERIES, EXECUTOR = (sys.argv[1:3] if len(sys.argv) >= 3 else ("3", "LocalExecuto
 del sys.argv[1:3]
 
 # Scenarios the agent is known to fail on this series (AGENT FAILURE, not the test's: see
-# /work/findings-e2e.md). They still run and print the failure; once the agent passes one, the test
-# fails until its entry is removed here.
+# /work/findings-e2e.md). They still run and print the failure (or that it did not happen, as the
+# 2.10 mapped case sometimes passes); remove an entry once the agent passes it.
 AIRFLOW3_MAPPED = "Airflow 3 mapped task: the map index of `airflow worker -- <uuid>` stays unknown"
 KNOWN_AGENT_FAILURES = {
     ("3", "scan-mapped"): AIRFLOW3_MAPPED, ("3", "mapped"): AIRFLOW3_MAPPED,
@@ -167,7 +167,8 @@ class RealAirflowTest(unittest.TestCase):
         except AssertionError as e:
             log(f"KNOWN AGENT FAILURE ({scenario}: {known}):\n{str(e)[:3000]}")
             return
-        self.fail(f"the agent now passes {scenario!r}: remove it from KNOWN_AGENT_FAILURES")
+        log(f"KNOWN AGENT FAILURE did not happen ({scenario}): remove it from KNOWN_AGENT_FAILURES "
+            "once it never does")
 
     def ti_state(self, name, task_id, map_index=-1):
         return self.d.task_instance(self.DAGS[name], self.runs[name], task_id, map_index)["state"]
@@ -205,9 +206,12 @@ class RealAirflowTest(unittest.TestCase):
             return f.read()
 
     def assert_dies(self, scenario, flipped_at, victims):
-        """Every process in `victims` is dead within DEADLINE of `flipped_at`."""
+        """Every process in `victims` is dead within DEADLINE of `flipped_at`, plus the time one
+        request to this Airflow takes now: the agent cannot learn the state sooner. (Airflow 2's
+        basic auth hashes the password on every request: seconds on a busy machine.)"""
         remaining = lambda: [p for p in victims.values() if procs.alive(p)]  # noqa: E731
-        wait_for(lambda: not remaining(), max(0.0, flipped_at + DEADLINE - time.monotonic()),
+        deadline = DEADLINE + self.d.last_latency
+        wait_for(lambda: not remaining(), max(0.0, flipped_at + deadline - time.monotonic()),
                  step=0.05)
         left = remaining()
         took = time.monotonic() - flipped_at
@@ -215,7 +219,8 @@ class RealAirflowTest(unittest.TestCase):
                          + "\n".join(p.describe() for p in left) + "\n--- agent log\n" +
                          self.agent_output()[-6000:])
         self.figures.append((scenario, took))
-        log(f"{scenario}: {len(victims)} processes dead {took:.2f}s after the flip")
+        log(f"{scenario}: {len(victims)} processes dead {took:.2f}s after the flip "
+            f"(one API request took {self.d.last_latency:.2f}s)")
 
     def assert_untouched(self, survivors, why):
         dead = [p for p in survivors.values() if not procs.alive(p)]

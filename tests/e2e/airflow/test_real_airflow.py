@@ -360,13 +360,20 @@ class RealAirflowTest(unittest.TestCase):
     def test_6_cleared_and_success_are_reaped(self):
         self.ensure_agent()
         cleared, success = self.members("cleared"), self.members("success")
-        self.d.clear("reaper_e2e_bash", self.runs["cleared"], "leftovers")
+        reply = self.d.clear("reaper_e2e_bash", self.runs["cleared"], "leftovers")
         cleared_at = time.monotonic()
         self.d.set_state("reaper_e2e_bash", self.runs["success"], "leftovers", "success")
         success_at = time.monotonic()
-        log(f"cleared TI state right after the clear: {self.ti_state('cleared', 'leftovers')}")
-        self.assert_dies("cleared", cleared_at, cleared)
         self.assert_dies("success", success_at, success)
+        state = self.ti_state("cleared", "leftovers")
+        log(f"cleared TI: clear replied {json.dumps(reply)[:300]}; state now {state}")
+        if state == "running":
+            # Airflow 2.10's REST clear of a running TI by dag_run_id left it running (observed):
+            # the agent must then keep it.
+            log(f"Airflow {self.d.version} did not clear the running TI: it must be kept")
+            self.assert_untouched(cleared, "a TI Airflow still reports running")
+            return
+        self.assert_dies("cleared", cleared_at, cleared)
         # The cleared TI runs again as try 2, which the agent keeps.
         self.wait_started("cleared", "leftovers/-1/2")
         second = self.members("cleared", "leftovers/-1/2")

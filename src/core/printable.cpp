@@ -120,4 +120,14 @@ std::string quoted(std::string_view text) {
   return out;
 }
 
+std::string jsonQuoted(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : printable(text)) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
 }  // namespace reaper::core

@@ -21,4 +21,7 @@ std::string printable(std::string_view text, size_t maxBytes = 0);
 // unambiguous (key="value" log fields).
 std::string quoted(std::string_view text);
 
+// `text` as a JSON string: printable's escapes, then \" and \\ as JSON requires.
+std::string jsonQuoted(std::string_view text);
+
 }  // namespace reaper::core

@@ -1,9 +1,9 @@
 #pragma once
-// Log output for every spdlog logger, including those core::logger() creates later.
-//   text: 2026-11-25T12:00:00.000Z info kill killed ti=dag/task/run/-1/1 pid=42 sig=TERM
-//   json: {"time":"2026-11-25T12:00:00.000Z","level":"info","logger":"kill","msg":"killed ti=...",
-//          "ti":"dag/task/run/-1/1","pid":"42","sig":"TERM"}
-// In JSON the message's key=value fields are repeated as top-level string fields.
+// Log output for every spdlog logger, including those core::Logger creates later.
+//   text: 2026-11-25T12:00:00.000Z info kill signalled ti=dag/task/run/-1/1 pid=42 sig=TERM
+//   json: {"time":"2026-11-25T12:00:00.000Z","level":"info","logger":"kill","msg":"signalled",
+//          "ti":"dag/task/run/-1/1","pid":42,"sig":"TERM"}
+// The fields are core::Logger's typed fields (core/log.h); every line is printable UTF-8.
 #include <string_view>
 
 #include "core/result.h"

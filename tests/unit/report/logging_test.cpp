@@ -1,5 +1,6 @@
 // clang-format off
 // spdlog and gtest before cpprestsdk: its macros (U) break fmt 9 and gtest otherwise.
+#include "core/log.h"
 #include "report/logging.h"
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
@@ -50,8 +51,8 @@ TEST(ConfigureLogging, TextLinesCarryUtcTimeLevelLoggerAndMessage) {
   CapturedLogger before("text-before");
   ASSERT_TRUE(configureLogging("info", "text").ok());
   CapturedLogger after("text-after");
-  before->warn("stalled pid={}", 42);
-  after->info("killed ti=d/t/r/-1/1");
+  core::Logger("text-before").warn("stalled", {{"pid", 42}});
+  core::Logger("text-after").info("killed", {{"ti", "d/t/r/-1/1"}});
   ASSERT_EQ(before.lines().size(), 1u);
   ASSERT_EQ(after.lines().size(), 1u);
   const std::regex time(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z )");
@@ -64,41 +65,65 @@ TEST(ConfigureLogging, LevelAppliesToExistingAndLaterLoggers) {
   CapturedLogger before("level-before");
   ASSERT_TRUE(configureLogging("warn", "text").ok());
   CapturedLogger after("level-after");
-  for (auto* logger : {&*before, &*after}) {
-    logger->info("dropped");
-    logger->error("kept");
+  for (const char* name : {"level-before", "level-after"}) {
+    core::Logger(name).info("dropped");
+    core::Logger(name).error("kept");
   }
   ASSERT_EQ(before.lines().size(), 1u);
   ASSERT_EQ(after.lines().size(), 1u);
   EXPECT_THAT(after.lines()[0], ::testing::EndsWith(" error level-after kept"));
 }
 
-TEST(ConfigureLogging, JsonLinesParseAndRepeatKeyValueFields) {
+// A dag id is foreign text: its newline must not start a forged line, its spaces not forge fields.
+TEST(ConfigureLogging, TextValuesCannotForgeLines) {
+  ASSERT_TRUE(configureLogging("info", "text").ok());
+  CapturedLogger logger("forge-text");
+  core::Logger("forge-text")
+      .info("decision",
+            {{"ti", "d\n2026-01-01T00:00:00.000Z info kill signalled pid=1"}, {"action", "keep"}});
+  logger->info("direct spdlog call with a raw\nnewline");
+  ASSERT_EQ(logger.lines().size(), 2u);
+  EXPECT_THAT(
+      logger.lines()[0],
+      ::testing::EndsWith(
+          R"(decision ti="d\n2026-01-01T00:00:00.000Z info kill signalled pid=1" action=keep)"));
+  EXPECT_THAT(logger.lines()[1], ::testing::EndsWith(R"(with a raw\nnewline)"));
+}
+
+TEST(ConfigureLogging, JsonLinesCarryTypedFields) {
   ASSERT_TRUE(configureLogging("debug", "json").ok());
   CapturedLogger logger("kill");
-  logger->info("killed ti=dag/task/run/-1/2 pid=42 sig=TERM");
+  core::Logger("kill").info(
+      "signalled", {{"ti", "dag/task/run/-1/2"}, {"pid", 42}, {"sig", "TERM"}, {"dry_run", false}});
   ASSERT_EQ(logger.lines().size(), 1u);
   const auto json = parseJson(logger.lines()[0]);
   EXPECT_EQ(json.at("level").as_string(), "info");
   EXPECT_EQ(json.at("logger").as_string(), "kill");
-  EXPECT_EQ(json.at("msg").as_string(), "killed ti=dag/task/run/-1/2 pid=42 sig=TERM");
+  EXPECT_EQ(json.at("msg").as_string(), "signalled");
   EXPECT_EQ(json.at("ti").as_string(), "dag/task/run/-1/2");
-  EXPECT_EQ(json.at("pid").as_string(), "42");
+  EXPECT_EQ(json.at("pid").as_integer(), 42);
   EXPECT_EQ(json.at("sig").as_string(), "TERM");
+  EXPECT_FALSE(json.at("dry_run").as_bool());
   EXPECT_TRUE(std::regex_match(json.at("time").as_string(),
                                std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")));
 }
 
-TEST(ConfigureLogging, JsonEscapesAwkwardMessages) {
+TEST(ConfigureLogging, JsonEscapesAwkwardValuesAndParsesNoFieldsFromText) {
   ASSERT_TRUE(configureLogging("info", "json").ok());
   CapturedLogger logger("escape");
-  logger->info("cmd=\"a \\\"b\\\" c\" level=spoof quote\" back\\slash tab\there nl\nbyte\xff end");
-  ASSERT_EQ(logger.lines().size(), 1u) << "a newline in the message must not split the line";
-  const auto json = parseJson(logger.lines()[0]);
-  EXPECT_EQ(json.at("cmd").as_string(), "a \"b\" c");
-  EXPECT_EQ(json.at("level").as_string(), "info") << "a field must not override the level";
-  EXPECT_THAT(json.at("msg").as_string(),
-              ::testing::HasSubstr("tab\there nl\nbyte\xEF\xBF\xBD end"));
+  core::Logger("escape").info(
+      "decision", {{"reason", "a \"b\" action=kill level=spoof\ttab\nnl\xff back\\slash"}});
+  logger->info("direct call action=kill level=spoof\n\xff");
+  ASSERT_EQ(logger.lines().size(), 2u) << "a newline in a value must not split the line";
+  const auto typed = parseJson(logger.lines()[0]);
+  EXPECT_EQ(typed.at("reason").as_string(),
+            "a \"b\" action=kill level=spoof\\ttab\\nnl\\xff back\\slash");
+  EXPECT_EQ(typed.at("level").as_string(), "info");
+  EXPECT_FALSE(typed.has_field("action")) << "a field is never re-parsed out of a value";
+  const auto direct = parseJson(logger.lines()[1]);
+  EXPECT_EQ(direct.at("msg").as_string(), "direct call action=kill level=spoof\\n\\xff");
+  EXPECT_EQ(direct.at("level").as_string(), "info");
+  EXPECT_FALSE(direct.has_field("action"));
 }
 
 TEST(ConfigureLogging, RejectsUnknownLevelsAndFormats) {

@@ -184,10 +184,10 @@ void KubeReports::reaped(const loop::ReapResult& result) {
 }
 
 void KubeReports::work() {
-  auto log = core::logger("kube");
+  const core::Logger log("kube");
   if (writeTrees_) {
     if (auto adopted = resources_->adopt(); !adopted)
-      log->warn("adopting earlier TaskRunnerTrees failed error=\"{}\"", adopted.error().message);
+      log.warn("adopting earlier TaskRunnerTrees failed", {{"error", adopted.error().message}});
   }
   std::unique_lock lock(mutex_);
   while (!stopping_) {
@@ -205,7 +205,7 @@ void KubeReports::work() {
     if (writeReport_) {
       resources_->setSummary(summary);
       if (auto flushed = resources_->flushReport(); !flushed)
-        log->warn("NodeReapReport write failed error=\"{}\"", flushed.error().message);
+        log.warn("NodeReapReport write failed", {{"error", flushed.error().message}});
     }
     lock.lock();
   }
@@ -231,20 +231,20 @@ void KubeReports::writeUnwritten() {
     }
   }
   if (!failed.empty())
-    core::logger("kube")->warn("TaskRunnerTree write failed pending={} error=\"{}\"", failed.size(),
-                               error);
+    core::Logger("kube").warn("TaskRunnerTree write failed",
+                              {{"pending", failed.size()}, {"error", error}});
   unwritten_ = std::move(failed);
 }
 
 void KubeReports::writeSnapshot(const std::vector<kube::TreeStatus>& trees) {
   for (const auto& tree : trees) {
     if (auto written = resources_->upsertTree(tree); !written)
-      core::logger("kube")->warn("TaskRunnerTree write failed error=\"{}\"",
-                                 written.error().message);
+      core::Logger("kube").warn("TaskRunnerTree write failed",
+                                {{"error", written.error().message}});
   }
   if (auto cleaned = resources_->cleanup(); !cleaned)
-    core::logger("kube")->warn("TaskRunnerTree cleanup failed error=\"{}\"",
-                               cleaned.error().message);
+    core::Logger("kube").warn("TaskRunnerTree cleanup failed",
+                              {{"error", cleaned.error().message}});
 }
 
 }  // namespace reaper::agent

@@ -83,17 +83,19 @@ int run(const Config& config) {
   std::thread waiter([&] {
     int received = 0;
     sigwait(&signals, &received);
-    reaper::core::logger("agent")->info("shutdown signal={}", strsignal(received));
+    reaper::core::Logger("agent").info("shutdown", {{"signal", strsignal(received)}});
     stop = true;
   });
   waiter.detach();
-  reaper::core::logger("agent")->info(
-      "started version={} mode={} node={} dry_run={} poll_interval_ms={} grace_ms={}",
-      reaper::core::kVersion, reaper::config::modeName(config.mode), config.nodeName, config.dryRun,
-      config.pollInterval.count(), config.kill.gracePeriod.count());
+  reaper::core::Logger("agent").info("started", {{"version", reaper::core::kVersion},
+                                                 {"mode", reaper::config::modeName(config.mode)},
+                                                 {"node", config.nodeName},
+                                                 {"dry_run", config.dryRun},
+                                                 {"poll_interval_ms", config.pollInterval.count()},
+                                                 {"grace_ms", config.kill.gracePeriod.count()}});
   agent->loop().run(stop);
   agent->stop();
-  reaper::core::logger("agent")->info("stopped");
+  reaper::core::Logger("agent").info("stopped");
   return 0;
 }
 

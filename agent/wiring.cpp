@@ -189,7 +189,7 @@ class NodeAgent final : public Agent {
     while (!pods_->synced() && telemetry_->clock.now() < deadline)
       telemetry_->clock.sleepFor(core::Duration{50});
     if (!pods_->synced())
-      core::logger("agent")->warn("pods not listed yet; trees in pods are found once they are");
+      core::Logger("agent").warn("pods not listed yet; trees in pods are found once they are");
   }
 
   config::Config config_;

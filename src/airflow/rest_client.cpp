@@ -73,26 +73,29 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> RestTaskInstanceSource::fetc
   if (keys.empty()) return {};
   auto version = apiVersion();
   if (!version.ok()) {
-    core::logger("airflow")->warn("task instance states unknown keys={} reason=\"{}\"", keys.size(),
-                                  version.error().message);
+    core::Logger("airflow").warn("task instance states unknown",
+                                 {{"keys", keys.size()}, {"reason", version.error().message}});
     return allUnknown(keys, version.error().message);
   }
   std::map<core::TaskInstanceKey, TaskInstanceStatus> result;
   for (const auto& query : planQueries(keys, static_cast<size_t>(options_.pageSize))) {
     auto listing = listAll(query, *version, kMaxPagesPerQuery);
     if (!listing.ok()) {
-      core::logger("airflow")->warn("task instance states unknown keys={} reason=\"{}\"",
-                                    query.keys.size(), listing.error().message);
+      core::Logger("airflow").warn(
+          "task instance states unknown",
+          {{"keys", query.keys.size()}, {"reason", listing.error().message}});
       result.merge(allUnknown(query.keys, listing.error().message));
       continue;
     }
     if (!listing->complete()) {
-      core::logger("airflow")->warn("task instance listing incomplete keys={} reason=\"{}\"",
-                                    query.keys.size(), listing->incompleteReason());
+      core::Logger("airflow").warn(
+          "task instance listing incomplete",
+          {{"keys", query.keys.size()}, {"reason", listing->incompleteReason()}});
     }
     if (!listing->bad().empty()) {
-      core::logger("airflow")->warn("task instance records unreadable count={} first=\"{}\"",
-                                    listing->bad().size(), listing->bad().front().reason);
+      core::Logger("airflow").warn(
+          "task instance records unreadable",
+          {{"count", listing->bad().size()}, {"first", listing->bad().front().reason}});
     }
     result.merge(matchRecords(query.keys, *listing));
   }
@@ -139,8 +142,9 @@ std::map<std::string, core::TaskInstanceKey> RestTaskInstanceSource::resolveUuid
     if (wanted->empty()) continue;
     auto searched = searchUuids(*wanted, recentOnly, resolved);
     if (!searched.ok()) {
-      core::logger("airflow")->warn("task instance uuids unresolved count={} reason=\"{}\"",
-                                    wanted->size(), searched.error().message);
+      core::Logger("airflow").warn(
+          "task instance uuids unresolved",
+          {{"count", wanted->size()}, {"reason", searched.error().message}});
     }
     rememberUnresolved(*wanted, !searched.ok());
   }

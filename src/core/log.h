@@ -31,6 +31,8 @@ class LogField {
   LogField(std::string_view key, const std::string& value)
       : key_(key), value_(std::string_view(value)) {}
   LogField(std::string_view key, bool value) : key_(key), value_(value) {}
+  // A char would print as a number: pass std::string(1, c).
+  LogField(std::string_view key, char value) = delete;
   template <std::signed_integral T>
   LogField(std::string_view key, T value) : key_(key), value_(static_cast<int64_t>(value)) {}
   template <std::unsigned_integral T>

@@ -17,8 +17,8 @@ class ThawGuard {
   ThawGuard(os::CgroupFs& cgroups, std::string dir) : cgroups_(cgroups), dir_(std::move(dir)) {}
   ~ThawGuard() {
     if (auto thawed = cgroups_.setFrozen(dir_, false); !thawed.ok()) {
-      core::logger("kill")->warn("thaw failed cgroup={} error=\"{}\"", dir_,
-                                 thawed.error().message);
+      core::Logger("kill").warn("thaw failed",
+                                {{"cgroup", dir_}, {"error", thawed.error().message}});
     }
   }
   ThawGuard(const ThawGuard&) = delete;
@@ -48,7 +48,8 @@ KillReport CgroupKiller::kill(const std::string& cgroupDir) {
   if (std::any_of(before.begin(), before.end(), [this](core::Pid pid) { return forbidden(pid); })) {
     report.error =
         core::makeError("cgroup " + cgroupDir + " holds pid 1 or the agent itself", EPERM);
-    core::logger("kill")->error("refusing cgroup kill cgroup={} reason=init_or_self", cgroupDir);
+    core::Logger("kill").error("refusing cgroup kill",
+                               {{"cgroup", cgroupDir}, {"reason", "init_or_self"}});
     return report;
   }
   std::vector<core::Pid> left;
@@ -63,21 +64,23 @@ KillReport CgroupKiller::kill(const std::string& cgroupDir) {
   report.survivors = identify(left);
   report.killed = report.signalled - std::min(report.signalled, report.survivors.size());
   report.took = std::chrono::duration_cast<core::Duration>(clock_.now() - start);
-  core::logger("kill")->info("cgroup kill done cgroup={} signalled={} survivors={} took_ms={}",
-                             cgroupDir, report.signalled, report.survivors.size(),
-                             report.took.count());
+  core::Logger("kill").info("cgroup kill done", {{"cgroup", cgroupDir},
+                                                 {"signalled", report.signalled},
+                                                 {"survivors", report.survivors.size()},
+                                                 {"took_ms", report.took.count()}});
   return report;
 }
 
 core::Result<size_t> CgroupKiller::signalAll(const std::string& cgroupDir, size_t listed) {
   auto killed = cgroups_.killAll(cgroupDir);
   if (killed.ok()) {
-    core::logger("kill")->info("cgroup.kill cgroup={} pids={} sig=KILL", cgroupDir, listed);
+    core::Logger("kill").info("cgroup.kill",
+                              {{"cgroup", cgroupDir}, {"pids", listed}, {"sig", "KILL"}});
     return listed;
   }
   if (killed.error().code == ENOTSUP) return freezeAndSignal(cgroupDir);
-  core::logger("kill")->warn("cgroup kill failed cgroup={} error=\"{}\"", cgroupDir,
-                             killed.error().message);
+  core::Logger("kill").warn("cgroup kill failed",
+                            {{"cgroup", cgroupDir}, {"error", killed.error().message}});
   return killed.error();
 }
 
@@ -86,8 +89,8 @@ size_t CgroupKiller::freezeAndSignal(const std::string& cgroupDir) {
   // freeze (it failed) the rounds below still catch newcomers, only less surely.
   ThawGuard thaw(cgroups_, cgroupDir);
   if (auto frozen = cgroups_.setFrozen(cgroupDir, true); !frozen.ok()) {
-    core::logger("kill")->warn("freeze failed cgroup={} error=\"{}\"", cgroupDir,
-                               frozen.error().message);
+    core::Logger("kill").warn("freeze failed",
+                              {{"cgroup", cgroupDir}, {"error", frozen.error().message}});
   }
   std::map<core::Pid, std::unique_ptr<os::ProcessHandle>> held;
   size_t signalled = 0;
@@ -119,7 +122,8 @@ size_t CgroupKiller::signalNewcomers(
       continue;
     }
     if (auto sent = signaller_.signal(*held.at(pid), SIGKILL); sent.ok()) {
-      core::logger("kill")->info("signalled pid={} sig=KILL cgroup={}", pid, cgroupDir);
+      core::Logger("kill").info("signalled",
+                                {{"pid", pid}, {"sig", "KILL"}, {"cgroup", cgroupDir}});
       ++signalled;
     }
   }
@@ -144,8 +148,9 @@ std::vector<core::ProcessIdentity> CgroupKiller::identify(const std::vector<core
     auto handle = signaller_.openCurrent(pid);
     identities.push_back(handle.ok() ? (*handle)->identity() : core::ProcessIdentity{pid, 0});
     if (handle.ok()) {
-      core::logger("kill")->warn("survived SIGKILL pid={} state={}", pid,
-                                 signaller_.state(**handle));
+      core::Logger("kill").warn(
+          "survived SIGKILL",
+          {{"pid", pid}, {"state", std::string(1, signaller_.state(**handle))}});
     }
   }
   return identities;

@@ -33,7 +33,8 @@ http::client::http_client_config makeConfig(const ClientOptions& options,
     config.set_ssl_context_callback([ca](boost::asio::ssl::context& context) {
       boost::system::error_code ec;
       context.load_verify_file(ca, ec);
-      if (ec) core::logger("kube")->warn("ca_file_unreadable file={} err={}", ca, ec.message());
+      if (ec)
+        core::Logger("kube").warn("ca_file_unreadable", {{"file", ca}, {"err", ec.message()}});
     });
   }
   return config;

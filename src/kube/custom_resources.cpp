@@ -5,8 +5,8 @@
 #include <cpprest/json.h>
 
 #include "core/log.h"
+#include "core/printable.h"
 #include "kube/api_time.h"
-#include "kube/event_recorder.h"
 
 namespace reaper::kube {
 namespace {
@@ -24,7 +24,8 @@ std::string treesPath(const std::string& nspace) {
 
 std::string reportsPath() { return kTreesBase + "/nodereapreports"; }
 
-value str(const std::string& s) { return value::string(s); }
+// Every string leaves the agent printable: dag and run ids are foreign bytes.
+value str(const std::string& s) { return value::string(core::printable(s)); }
 
 value labels(const std::string& nodeName) {
   value out = value::object();
@@ -145,7 +146,7 @@ std::string treeStatusPatch(const TreeStatus& tree) {
   status["firstSeen"] = str(formatTime(tree.firstSeen));
   status["lastSeen"] = str(formatTime(tree.lastSeen));
   status["reapedAt"] = tree.reapedAt ? str(formatTime(*tree.reapedAt)) : value::null();
-  status["message"] = str(truncateNote(tree.message, kMessageLimit));
+  status["message"] = value::string(core::printable(tree.message, kMessageLimit));
   value patch = value::object();
   patch["status"] = status;
   return patch.serialize();
@@ -224,7 +225,7 @@ core::Status CustomResources::adopt() {
   } catch (const std::exception& e) {
     return core::makeError(std::string("list taskrunnertrees: ") + e.what());
   }
-  core::logger("kube")->info("adopted taskrunnertrees={}", trees_.size());
+  core::Logger("kube").info("adopted", {{"taskrunnertrees", trees_.size()}});
   return core::Ok{};
 }
 

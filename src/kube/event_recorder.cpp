@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "core/log.h"
+#include "core/printable.h"
 #include "kube/api_time.h"
 
 namespace reaper::kube {
@@ -41,14 +42,6 @@ std::string_view eventTypeName(EventType type) {
   return type == EventType::Normal ? "Normal" : "Warning";
 }
 
-std::string truncateNote(std::string_view note, size_t limit) {
-  if (note.size() <= limit) return std::string(note);
-  constexpr std::string_view kMark = "...";
-  size_t cut = limit - kMark.size();
-  while (cut > 0 && (static_cast<unsigned char>(note[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(note.substr(0, cut)) + std::string(kMark);
-}
-
 std::string reportingInstance(const std::string& nodeName) {
   return ("airflow-reaper-" + nodeName).substr(0, kInstanceLimit);
 }
@@ -75,7 +68,7 @@ std::string eventBody(const EventState& state, const std::string& nodeName) {
   body["action"] = value::string(state.event.action);
   body["reason"] = value::string(state.event.reason);
   body["type"] = value::string(std::string(eventTypeName(state.event.type)));
-  body["note"] = value::string(truncateNote(state.event.note));
+  body["note"] = value::string(core::printable(state.event.note, kNoteLimit));
   value regarding = value::object();
   regarding["apiVersion"] = value::string("v1");
   regarding["kind"] = value::string("Pod");
@@ -123,7 +116,7 @@ void EventRecorder::record(const ReapEvent& event) {
   std::lock_guard lock(mutex_);
   core::SteadyTime now = clock_.now();
   forgetOld(now);
-  Key key{event.pod.uid, event.reason, truncateNote(event.note)};
+  Key key{event.pod.uid, event.reason, core::printable(event.note, kNoteLimit)};
   auto existing = states_.find(key);
   if (existing != states_.end()) {
     aggregate(existing->second, now);
@@ -251,9 +244,11 @@ bool EventRecorder::settle(const Key& key, const EventState& sent, bool create,
     state.name = eventName(state.event.pod.name, clock_.wallNow(), sequence_++);
     return true;
   }
-  core::logger("kube")->warn("event_rejected pod={}/{} reason={} code={} body={}",
-                             sent.event.pod.namespaceName, sent.event.pod.name, sent.event.reason,
-                             code, reply->body.substr(0, 200));
+  core::Logger("kube").warn("event_rejected",
+                            {{"pod", sent.event.pod.namespaceName + "/" + sent.event.pod.name},
+                             {"reason", sent.event.reason},
+                             {"code", code},
+                             {"body", reply->body.substr(0, 200)}});
   ++dropped_;
   finish(key);
   if (create) states_.erase(key);

@@ -25,7 +25,7 @@ std::string_view eventTypeName(EventType type);
 struct ReapEvent {
   core::PodRef pod;
   std::string reason;  // TaskTreeReaped | OrphansReaped | TaskTreeKillFailed | DryRunWouldReap
-  std::string note;    // already redacted; truncated here to kNoteLimit
+  std::string note;    // already redacted; made printable and cut to kNoteLimit here
   EventType type = EventType::Warning;
   std::string action = "Kill";  // what the agent did regarding the pod: Kill | DryRun
 };
@@ -49,8 +49,6 @@ struct EventState {
   bool dirty = true;     // the apiserver has not seen the latest count
 };
 
-// `note` cut to at most `limit` bytes on a UTF-8 boundary, marked with "..." when cut.
-std::string truncateNote(std::string_view note, size_t limit = kNoteLimit);
 // `reportingInstance`: airflow-reaper-<node>, at most 128 characters.
 std::string reportingInstance(const std::string& nodeName);
 // A valid event name (DNS subdomain) for the pod, unique per (`when`, `sequence`).

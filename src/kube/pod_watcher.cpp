@@ -37,16 +37,17 @@ PodWatchSession::Round PodWatchSession::runOnce(int watchTimeoutSeconds) {
 
 PodWatchSession::Round PodWatchSession::list() {
   auto response = transport_.send({"GET", podsTarget(namespace_, nodeName_, "", 0), "", ""});
-  auto log = core::logger("kube");
+  const core::Logger log("kube");
   if (!response || response->code != 200) {
-    log->warn("pod_list_failed ns={} code={} err={}", namespace_, response ? response->code : 0,
-              response ? "" : response.error().message);
+    log.warn("pod_list_failed", {{"ns", namespace_},
+                                 {"code", response ? response->code : 0},
+                                 {"err", response ? "" : response.error().message}});
     return Round::Failed;
   }
   auto parsed = parsePodList(response->body);
   if (!parsed || parsed->resourceVersion.empty()) {
-    log->warn("pod_list_unparsable ns={} err={}", namespace_,
-              parsed ? "no resourceVersion" : parsed.error().message);
+    log.warn("pod_list_unparsable",
+             {{"ns", namespace_}, {"err", parsed ? "no resourceVersion" : parsed.error().message}});
     return Round::Failed;
   }
   {
@@ -56,7 +57,8 @@ PodWatchSession::Round PodWatchSession::list() {
   }
   resourceVersion_ = parsed->resourceVersion;
   synced_ = true;
-  log->debug("pod_list ns={} pods={} rv={}", namespace_, parsed->items.size(), resourceVersion_);
+  log.debug("pod_list",
+            {{"ns", namespace_}, {"pods", parsed->items.size()}, {"rv", resourceVersion_}});
   return Round::Progress;
 }
 
@@ -66,14 +68,14 @@ PodWatchSession::Round PodWatchSession::watch(int watchTimeoutSeconds) {
       {"GET", podsTarget(namespace_, nodeName_, resourceVersion_, watchTimeoutSeconds), "", ""},
       [&](std::string_view line) { return apply(line, progressed); });
   if (!response) {
-    core::logger("kube")->warn("pod_watch_failed ns={} err={}", namespace_,
-                               response.error().message);
+    core::Logger("kube").warn("pod_watch_failed",
+                              {{"ns", namespace_}, {"err", response.error().message}});
     return Round::Failed;
   }
   if (response->code == 410) resourceVersion_.clear();  // too old: relist
   if (response->code == 410 || resourceVersion_.empty()) return Round::Progress;
   if (response->code < 200 || response->code > 299) {
-    core::logger("kube")->warn("pod_watch_failed ns={} code={}", namespace_, response->code);
+    core::Logger("kube").warn("pod_watch_failed", {{"ns", namespace_}, {"code", response->code}});
     return Round::Failed;
   }
   return progressed ? Round::Progress : Round::Idle;
@@ -83,13 +85,14 @@ bool PodWatchSession::apply(std::string_view line, bool& progressed) {
   auto event = parseWatchLine(line);
   if (!event) {
     ++badLines_;
-    core::logger("kube")->warn("pod_watch_bad_line ns={} err={}", namespace_,
-                               event.error().message);
+    core::Logger("kube").warn("pod_watch_bad_line",
+                              {{"ns", namespace_}, {"err", event.error().message}});
     return true;
   }
   if (event->type == WatchEventType::Error) {
-    core::logger("kube")->info("pod_watch_error ns={} code={} msg={}", namespace_, event->errorCode,
-                               event->errorMessage);
+    core::Logger("kube").info(
+        "pod_watch_error",
+        {{"ns", namespace_}, {"code", event->errorCode}, {"message", event->errorMessage}});
     if (event->errorCode == 410) resourceVersion_.clear();
     return false;
   }

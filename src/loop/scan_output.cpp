@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <map>
 
+#include "core/printable.h"
 #include "core/redact.h"
 
 namespace reaper::loop {
@@ -18,12 +19,15 @@ using web::json::value;
 constexpr size_t kMaxCommandLine = 512;
 constexpr size_t kTableCommandLine = 160;
 
+// Dag ids, run ids and reasons are foreign bytes: printable, as everything that leaves the agent.
+value text(const std::string& s) { return value::string(core::printable(s)); }
+
 value podJson(const Target& target) {
   if (!target.pod) return value::null();
   value pod = value::object();
-  pod["namespace"] = value::string(target.pod->namespaceName);
-  pod["name"] = value::string(target.pod->name);
-  pod["uid"] = value::string(target.pod->uid);
+  pod["namespace"] = text(target.pod->namespaceName);
+  pod["name"] = text(target.pod->name);
+  pod["uid"] = text(target.pod->uid);
   return pod;
 }
 
@@ -31,9 +35,9 @@ value tiJson(const Target& target) {
   if (!target.tree.key) return value::null();
   const auto& key = *target.tree.key;
   value ti = value::object();
-  ti["dag_id"] = value::string(key.dagId);
-  ti["task_id"] = value::string(key.taskId);
-  ti["run_id"] = value::string(key.runId);
+  ti["dag_id"] = text(key.dagId);
+  ti["task_id"] = text(key.taskId);
+  ti["run_id"] = text(key.runId);
   ti["map_index"] = value::number(key.mapIndex);
   ti["try_number"] = value::number(key.tryNumber);
   return ti;
@@ -41,7 +45,7 @@ value tiJson(const Target& target) {
 
 value stateJson(const airflow::TaskInstanceStatus& status) {
   if (status.lookup != airflow::Lookup::Found || !status.state) return value::null();
-  return value::string(*status.state);
+  return text(*status.state);
 }
 
 value processesJson(const Target& target) {
@@ -65,13 +69,12 @@ value treeJson(const Assessment& assessment) {
   value tree = value::object();
   tree["pod"] = podJson(assessment.target);
   tree["ti"] = tiJson(assessment.target);
-  tree["ti_uuid"] = assessment.target.tree.tiUuid.empty()
-                        ? value::null()
-                        : value::string(assessment.target.tree.tiUuid);
+  tree["ti_uuid"] =
+      assessment.target.tree.tiUuid.empty() ? value::null() : text(assessment.target.tree.tiUuid);
   tree["state"] = stateJson(assessment.status);
   tree["processes"] = processesJson(assessment.target);
   tree["action"] = value::string(std::string(reconcile::actionName(assessment.decision.action)));
-  tree["reason"] = value::string(assessment.decision.reason);
+  tree["reason"] = text(assessment.decision.reason);
   return tree;
 }
 
@@ -141,10 +144,11 @@ std::string scanTable(const std::vector<Assessment>& assessments, bool processes
   for (const auto& a : assessments) {
     const auto& target = a.target;
     const std::string action(reconcile::actionName(a.decision.action));
-    rows.push_back({target.pod ? target.pod->namespaceName + "/" + target.pod->name : "-",
-                    target.label(), stateLabel(a.status), action,
-                    std::to_string(target.tree.members.size()),
-                    std::to_string(target.orphanCount()), a.decision.reason});
+    rows.push_back(
+        {core::printable(target.pod ? target.pod->namespaceName + "/" + target.pod->name : "-"),
+         core::printable(target.label()), core::printable(stateLabel(a.status)), action,
+         std::to_string(target.tree.members.size()), std::to_string(target.orphanCount()),
+         core::printable(a.decision.reason)});
     ++byAction[reconcile::actionName(a.decision.action)];
     processCount += target.tree.members.size();
     orphanCount += target.orphanCount();

@@ -200,8 +200,8 @@ class StatusServer::Connections {
       std::vector<pollfd> polled = pollSet();
       const int ready = ::poll(polled.data(), polled.size(), waitMillis());
       if (ready < 0 && errno != EINTR) {
-        core::logger("report")->error("status server stopped error=\"poll: {}\"",
-                                      std::strerror(errno));
+        core::Logger("report").error("status server stopped",
+                                     {{"error", std::string("poll: ") + std::strerror(errno)}});
         return;
       }
       if (polled[0].revents != 0) return;  // stop()
@@ -253,8 +253,8 @@ class StatusServer::Connections {
       const int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-          core::logger("report")->warn("status server cannot accept error=\"{}\"",
-                                       std::strerror(errno));
+          core::Logger("report").warn("status server cannot accept",
+                                      {{"error", std::strerror(errno)}});
           acceptPausedUntil_ = Monotonic::now() + kAcceptPause;
         }
         return;  // EAGAIN: accepted everything waiting
@@ -403,11 +403,12 @@ core::Status StatusServer::start() {
   thread_ = std::thread([this] { connections_->run(); });
   const auto split = splitHostPort(bindAddress_);
   const bool ipv6 = split->host.find(':') != std::string::npos;
-  core::logger("report")->info(
-      "serving address=http://{}:{}/ paths=/metrics,/healthz,/readyz max_connections={} "
-      "idle_timeout_ms={}",
-      ipv6 ? "[" + split->host + "]" : split->host, port_, limits_.maxConnections,
-      limits_.idleTimeout.count());
+  const std::string host = ipv6 ? "[" + split->host + "]" : split->host;
+  core::Logger("report").info("serving",
+                              {{"address", "http://" + host + ":" + std::to_string(port_) + "/"},
+                               {"paths", "/metrics,/healthz,/readyz"},
+                               {"max_connections", limits_.maxConnections},
+                               {"idle_timeout_ms", limits_.idleTimeout.count()}});
   return core::Ok{};
 }
 

@@ -69,6 +69,18 @@ TEST(TreeObject, SpecLabelsAndOwnerReference) {
   EXPECT_EQ(spec["tryNumber"].as_integer(), 2);
 }
 
+TEST(TreeObject, ForeignTextIsPrintable) {
+  TreeStatus hostile = tree();
+  hostile.ti.dagId = "etl\nforged";
+  hostile.ti.runId = "run\xff";
+  hostile.message = "kill: state=failed\x1b[2J";
+  value spec = value::parse(treeObject(hostile))["spec"];
+  EXPECT_EQ(spec["dagId"].as_string(), "etl\\nforged");
+  EXPECT_EQ(spec["runId"].as_string(), "run\\xff");
+  EXPECT_EQ(value::parse(treeStatusPatch(hostile))["status"]["message"].as_string(),
+            "kill: state=failed\\x1b[2J");
+}
+
 TEST(TreeName, StableValidAndDistinctPerAttempt) {
   std::string name = treeName(kPod, kTi);
   EXPECT_EQ(name, treeName(kPod, kTi));

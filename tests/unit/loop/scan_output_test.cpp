@@ -101,5 +101,35 @@ TEST(ScanJson, KeepsTheContractsDocumentShape) {
   EXPECT_THAT(json, Not(HasSubstr("hunter2")));
 }
 
+// A tree whose ids and command line carry a newline, a terminal escape and a byte that is not
+// UTF-8.
+Assessment hostile() {
+  Target target = treeTarget({"dag\nforged 1 keep", "t\x1b[2J", "run\xff", -1, 1}, {42});
+  target.tree.members[0].argv = {"airflow", "run", "dag\nx", "--password", "hunter2", "\xfe"};
+  return assessment(target, "failed\n", reconcile::Action::Kill, "state=failed\r\nforged");
+}
+
+TEST(ScanTable, ForeignTextCannotForgeRows) {
+  const std::string table = scanTable({hostile()}, true, 1);
+  const auto out = lines(table);
+  ASSERT_EQ(out.size(), 4u) << table;  // header, tree, member, summary
+  EXPECT_THAT(out[1], HasSubstr("dag\\nforged 1 keep/t\\x1b[2J/run\\xff/-1/1"));
+  EXPECT_THAT(out[1], HasSubstr("failed\\n"));
+  EXPECT_THAT(out[1], HasSubstr("state=failed\\r\\nforged"));
+  EXPECT_THAT(out[2], HasSubstr("airflow run dag x --password *** \\xfe"));
+  EXPECT_THAT(table, Not(HasSubstr("hunter2")));
+}
+
+TEST(ScanJson, ForeignTextIsPrintableUtf8) {
+  const std::string json = scanJson({hostile()});
+  EXPECT_EQ(json.find('\n'), json.size() - 1) << json;
+  for (const char* escaped :
+       {R"("dag_id":"dag\\nforged 1 keep")", R"("task_id":"t\\x1b[2J")", R"("run_id":"run\\xff")",
+        R"("state":"failed\\n")", R"("reason":"state=failed\\r\\nforged")",
+        R"("cmdline":"airflow run dag x --password *** \\xfe")"})
+    EXPECT_THAT(json, HasSubstr(escaped));
+  EXPECT_EQ(json.find_first_of("\xff\xfe\x1b\r"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace reaper::loop

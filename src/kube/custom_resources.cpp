@@ -180,7 +180,8 @@ std::string reportStatusPatch(const NodeSummary& summary, const std::deque<ReapR
     entry["killed"] = value::number(r.killed);
     entry["orphans"] = value::number(r.orphans);
     entry["outcome"] = str(r.outcome);
-    if (!r.reason.empty()) entry["reason"] = str(truncateNote(r.reason, kMessageLimit));
+    if (!r.reason.empty())
+      entry["reason"] = value::string(core::printable(r.reason, kMessageLimit));
     list[i++] = entry;
   }
   value patch = value::object();

@@ -216,7 +216,8 @@ std::vector<core::Pid> ProcfsReader::listPids() {
     for (long offset = 0; offset < n;) {
       const auto* entry = reinterpret_cast<const dirent64*>(buffer + offset);
       core::Pid pid = 0;
-      if (entry->d_type == DT_DIR && parsePidName(entry->d_name, pid)) pids.push_back(pid);
+      const bool dir = entry->d_type == DT_DIR || entry->d_type == DT_UNKNOWN;
+      if (dir && parsePidName(entry->d_name, pid)) pids.push_back(pid);
       offset += entry->d_reclen;
     }
   }

@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "kill/cgroup_killer.h"
+#include "kill/kill_worker.h"
 #include "kill/tree_killer.h"
 #include "kube/pod_watcher.h"
 #include "loop/host_target_source.h"
@@ -94,11 +95,12 @@ class NodeAgent final : public Agent {
       : config_(config),
         telemetry_(std::move(telemetry)),
         procfs_(config.procRoot),
+        killProcfs_(config.procRoot),
         signaller_(config.procRoot),
         cgroups_(telemetry_->clock),
         airflow_(std::move(airflow)),
-        treeKiller_(signaller_, telemetry_->clock, killOptions(config)),
-        cgroupKiller_(cgroups_, signaller_, telemetry_->clock, killOptions(config)) {}
+        cgroupKiller_(cgroups_, signaller_, telemetry_->clock, killOptions(config)),
+        killer_(killProcfs_, telemetry_->clock, killOptions(config).pollStep) {}
 
   // Host mode: every tree under the proc root, killed member by member.
   void useHostDiscovery() {
@@ -148,10 +150,11 @@ class NodeAgent final : public Agent {
 
  private:
   void buildLoop(kill::CgroupKiller* cgroupKiller) {
-    reaper_ = std::make_unique<loop::KillingReaper>(*targets_, treeKiller_, cgroupKiller);
-    loop_ = std::make_unique<loop::ReapLoop>(*targets_, *airflow_, *reaper_, telemetry_->clock,
-                                             telemetry_->metrics, telemetry_->health,
-                                             loopOptions(config_));
+    reaper_ = std::make_unique<loop::KillingReaper>(signaller_, telemetry_->clock,
+                                                    killOptions(config_), cgroupKiller);
+    loop_ = std::make_unique<loop::ReapLoop>(*targets_, *airflow_, *reaper_, killer_,
+                                             telemetry_->clock, telemetry_->metrics,
+                                             telemetry_->health, loopOptions(config_));
   }
 
   kube::RequestObserver countKubeRequests() {
@@ -194,12 +197,14 @@ class NodeAgent final : public Agent {
 
   config::Config config_;
   std::unique_ptr<Telemetry> telemetry_;
-  os::ProcfsReader procfs_;
+  os::ProcfsReader procfs_;      // discovery, on the loop's thread
+  os::ProcfsReader killProcfs_;  // fork watching, on the kill worker's thread
+  // The signaller and the cgroup killer are used by kill jobs, on the kill worker's thread only.
   os::PidfdSignaller signaller_;
   os::KernelCgroupFs cgroups_;
   std::unique_ptr<airflow::TaskInstanceSource> airflow_;
-  kill::TreeKiller treeKiller_;
   kill::CgroupKiller cgroupKiller_;
+  kill::KillWorker killer_;
   std::optional<kube::ClientOptions> kube_;  // kubernetes mode
   std::unique_ptr<kube::PodWatcher> pods_;
   std::unique_ptr<loop::TargetSource> targets_;

@@ -32,6 +32,8 @@ struct TaskInstanceStatus {
   std::string uuid;
   // When the current try started (`start_date`); nullopt when the API has none (not started yet).
   std::optional<core::WallTime> startDate;
+  // When the current try was queued (`queued_when`): its processes start after it (the try rule).
+  std::optional<core::WallTime> queuedWhen;
   // The key's map index is unknown (-1) and the task is mapped: lookup is Found, state is nullopt
   // and this lists every map index of the TaskInstance (the candidates); empty otherwise.
   std::vector<MapIndexState> mapIndexes;

@@ -29,6 +29,9 @@ class ThawGuard {
   std::string dir_;
 };
 
+// Rounds of signalling newcomers in a frozen (or, failing the freeze, live) cgroup.
+constexpr int kMaxMembershipRounds = 50;
+
 bool contains(const std::vector<core::Pid>& pids, core::Pid pid) {
   return std::find(pids.begin(), pids.end(), pid) != pids.end();
 }
@@ -94,7 +97,7 @@ size_t CgroupKiller::freezeAndSignal(const std::string& cgroupDir) {
   }
   std::map<core::Pid, std::unique_ptr<os::ProcessHandle>> held;
   size_t signalled = 0;
-  for (int round = 0; round < options_.maxMembershipRounds; ++round) {
+  for (int round = 0; round < kMaxMembershipRounds; ++round) {
     const size_t fresh = signalNewcomers(cgroupDir, held);
     if (fresh == 0) break;
     signalled += fresh;
@@ -154,6 +157,25 @@ std::vector<core::ProcessIdentity> CgroupKiller::identify(const std::vector<core
     }
   }
   return identities;
+}
+
+CgroupKill::CgroupKill(CgroupKiller& killer, std::vector<std::string> dirs)
+    : killer_(killer), dirs_(std::move(dirs)) {}
+
+bool CgroupKill::step(const std::vector<ForkedProcess>&) {
+  if (done_) return true;
+  for (const auto& dir : dirs_) {
+    KillReport part = killer_.kill(dir);
+    report_.signalled += part.signalled;
+    report_.killed += part.killed;
+    report_.escalated = report_.escalated || part.escalated;
+    report_.took += part.took;
+    report_.survivors.insert(report_.survivors.end(), part.survivors.begin(),
+                             part.survivors.end());
+    if (part.error && !report_.error) report_.error = part.error;
+  }
+  done_ = true;
+  return true;
 }
 
 }  // namespace reaper::kill

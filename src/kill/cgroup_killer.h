@@ -41,4 +41,20 @@ class CgroupKiller {
   KillOptions options_;
 };
 
+// A KubernetesExecutor pod's container cgroups killed whole, in one step: cgroup.kill is atomic
+// and immediate; the wait for the cgroups to empty is bounded by killWait.
+class CgroupKill final : public KillJob {
+ public:
+  CgroupKill(CgroupKiller& killer, std::vector<std::string> dirs);
+
+  bool step(const std::vector<ForkedProcess>& forked) override;
+  KillReport report() const override { return report_; }
+
+ private:
+  CgroupKiller& killer_;
+  std::vector<std::string> dirs_;
+  bool done_ = false;
+  KillReport report_;
+};
+
 }  // namespace reaper::kill

@@ -24,118 +24,139 @@ const char* signalName(int sig) {
 
 }  // namespace
 
-TreeKiller::TreeKiller(os::Signaller& signaller, core::Clock& clock, KillOptions options)
-    : signaller_(signaller), clock_(clock), options_(options) {
+TreeKill::TreeKill(std::string label, std::vector<core::ProcessIdentity> members,
+                   os::Signaller& signaller, core::Clock& clock, KillOptions options)
+    : label_(std::move(label)),
+      decided_(std::move(members)),
+      signaller_(signaller),
+      clock_(clock),
+      options_(options) {
   if (options_.selfPid <= 0) options_.selfPid = ::getpid();
 }
 
-KillReport TreeKiller::kill(const MembershipSource& members) {
-  const auto start = clock_.now();
-  Sweep state;
-  sweep(members, state, false);
-  waitForExit(state, start + options_.gracePeriod);
-  bool escalated = false;
-  for (auto& [identity, target] : state.targets) {
-    if (target.exited) continue;
-    signalTarget(target, SIGKILL);
-    escalated = true;
-  }
-  if (sweep(members, state, true) > 0) escalated = true;
-  if (escalated) waitForExit(state, clock_.now() + options_.killWait);
-  return summarize(state, start, escalated);
+bool TreeKill::step(const std::vector<ForkedProcess>& forked) {
+  if (phase_ == Phase::Done) return true;
+  if (phase_ == Phase::Starting) start();
+  if (phase_ == Phase::Terminating && clock_.now() >= deadline_) escalate();
+  adopt(forked);
+  const bool allGone = refreshExited() == 0;
+  if (allGone || (phase_ == Phase::Killing && clock_.now() >= deadline_)) finish();
+  return phase_ == Phase::Done;
 }
 
-// One round per membership read; newcomers get SIGTERM + SIGCONT, or SIGKILL once the grace is
-// over.
-size_t TreeKiller::sweep(const MembershipSource& members, Sweep& state, bool final) {
-  size_t added = 0;
-  for (int round = 0; round < options_.maxMembershipRounds; ++round) {
-    size_t fresh = 0;
-    for (const auto& member : members()) {
-      if (!admit(member, state)) continue;
-      auto& target = state.targets.at(member);
-      if (final) {
-        signalTarget(target, SIGKILL);
-      } else {
-        signalTarget(target, SIGTERM);
-        signalTarget(target, SIGCONT);
-      }
-      ++fresh;
+void TreeKill::start() {
+  started_ = clock_.now();
+  deadline_ = started_ + options_.gracePeriod;
+  phase_ = Phase::Terminating;
+  for (const auto& member : decided_) {
+    if (admit(member)) signalFresh(targets_.at(member));
+  }
+}
+
+// Newcomers whose parent is a target, until a pass finds none (grandchildren follow children).
+void TreeKill::adopt(const std::vector<ForkedProcess>& forked) {
+  for (bool grew = true; grew && !capped_;) {
+    grew = false;
+    for (const auto& process : forked) {
+      if (!adoptable(process) || !admit(process.id)) continue;
+      signalFresh(targets_.at(process.id));
+      grew = true;
     }
-    if (fresh == 0) return added;
-    added += fresh;
   }
-  core::logger("kill")->warn("membership still growing after rounds={} signalled={}",
-                             options_.maxMembershipRounds, state.targets.size());
-  return added;
 }
 
-// Opens a handle to a member not seen before; false for known, refused or vanished members.
-bool TreeKiller::admit(const core::ProcessIdentity& member, Sweep& state) {
-  if (state.targets.contains(member) || state.passed.contains(member)) return false;
-  if (member.pid <= 1 || member.pid == options_.selfPid) {
-    core::logger("kill")->warn("refusing to signal pid={} reason={}", member.pid,
-                               member.pid <= 1 ? "init" : "self");
-    state.passed.insert(member);
+// The parent is a target that started no later than the process and has not exited: its pid can
+// then not have been reused between the read of the process's parent and now.
+bool TreeKill::adoptable(const ForkedProcess& process) {
+  if (targets_.contains(process.id) || passed_.contains(process.id)) return false;
+  const auto parent = targetByPid_.find(process.ppid);
+  if (parent == targetByPid_.end() || parent->second.startTicks > process.id.startTicks)
+    return false;
+  Target& target = targets_.at(parent->second);
+  if (!target.exited) target.exited = signaller_.exited(*target.handle);
+  if (target.exited) return false;
+  if (targets_.size() >= options_.maxTargets) {
+    capped_ = true;
+    core::logger("kill")->warn("not following forks any more ti={} targets={}", label_,
+                               targets_.size());
     return false;
   }
-  auto handle = signaller_.open(member);
-  if (!handle.ok()) {
-    core::logger("kill")->debug("not signalled pid={} reason=\"{}\"", member.pid,
-                                handle.error().message);
-    state.passed.insert(member);
-    return false;
-  }
-  state.targets.emplace(member, Target{std::move(*handle)});
   return true;
 }
 
-void TreeKiller::signalTarget(Target& target, int sig) {
-  const auto identity = target.handle->identity();
+// Opens a handle to exactly this process (pid and start time); false for refused, vanished or
+// reused pids.
+bool TreeKill::admit(const core::ProcessIdentity& process) {
+  if (process.pid <= 1 || process.pid == options_.selfPid) {
+    core::logger("kill")->warn("refusing to signal ti={} pid={} reason={}", label_, process.pid,
+                               process.pid <= 1 ? "init" : "self");
+    passed_.insert(process);
+    return false;
+  }
+  auto handle = signaller_.open(process);
+  if (!handle.ok()) {
+    core::logger("kill")->debug("not signalled ti={} pid={} reason=\"{}\"", label_, process.pid,
+                                handle.error().message);
+    passed_.insert(process);
+    return false;
+  }
+  targets_.emplace(process, Target{std::move(*handle)});
+  targetByPid_[process.pid] = process;
+  return true;
+}
+
+// A new target gets what the others already got: SIGTERM + SIGCONT, or SIGKILL once escalated.
+void TreeKill::signalFresh(Target& target) {
+  if (phase_ == Phase::Killing) return signal(target, SIGKILL);
+  signal(target, SIGTERM);
+  signal(target, SIGCONT);
+}
+
+void TreeKill::signal(Target& target, int sig) {
+  const auto pid = target.handle->identity().pid;
   if (auto sent = signaller_.signal(*target.handle, sig); !sent.ok()) {
-    core::logger("kill")->warn("signal failed pid={} sig={} error=\"{}\"", identity.pid,
+    core::logger("kill")->warn("signal failed ti={} pid={} sig={} error=\"{}\"", label_, pid,
                                signalName(sig), sent.error().message);
     return;
   }
   if (sig != SIGCONT)
-    core::logger("kill")->info("signalled pid={} sig={}", identity.pid, signalName(sig));
+    core::logger("kill")->info("signalled ti={} pid={} sig={}", label_, pid, signalName(sig));
 }
 
-size_t TreeKiller::refreshExited(Sweep& state) {
+size_t TreeKill::refreshExited() {
   size_t alive = 0;
-  for (auto& [identity, target] : state.targets) {
+  for (auto& [identity, target] : targets_) {
     if (!target.exited) target.exited = signaller_.exited(*target.handle);
     if (!target.exited) ++alive;
   }
   return alive;
 }
 
-void TreeKiller::waitForExit(Sweep& state, core::SteadyTime deadline) {
-  while (refreshExited(state) > 0) {
-    const auto now = clock_.now();
-    if (now >= deadline) return;
-    clock_.sleepFor(
-        std::min(options_.pollStep, std::chrono::duration_cast<core::Duration>(deadline - now)));
+void TreeKill::escalate() {
+  if (refreshExited() == 0) return;  // all gone: finish() follows
+  phase_ = Phase::Killing;
+  deadline_ = clock_.now() + options_.killWait;
+  report_.escalated = true;
+  for (auto& [identity, target] : targets_) {
+    if (!target.exited) signal(target, SIGKILL);
   }
 }
 
-KillReport TreeKiller::summarize(Sweep& state, core::SteadyTime start, bool escalated) {
-  KillReport report;
-  report.escalated = escalated;
-  report.signalled = state.targets.size();
-  refreshExited(state);
-  for (auto& [identity, target] : state.targets) {
+void TreeKill::finish() {
+  phase_ = Phase::Done;
+  report_.signalled = targets_.size();
+  for (auto& [identity, target] : targets_) {
     if (target.exited) continue;
-    report.survivors.push_back(identity);
-    core::logger("kill")->warn("survived SIGKILL pid={} state={}", identity.pid,
+    report_.survivors.push_back(identity);
+    core::logger("kill")->warn("survived SIGKILL ti={} pid={} state={}", label_, identity.pid,
                                signaller_.state(*target.handle));
   }
-  report.killed = report.signalled - report.survivors.size();
-  report.took = std::chrono::duration_cast<core::Duration>(clock_.now() - start);
+  report_.killed = report_.signalled - report_.survivors.size();
+  report_.took = std::chrono::duration_cast<core::Duration>(clock_.now() - started_);
   core::logger("kill")->info(
-      "tree kill done signalled={} killed={} survivors={} escalated={} took_ms={}",
-      report.signalled, report.killed, report.survivors.size(), escalated, report.took.count());
-  return report;
+      "tree kill done ti={} signalled={} killed={} survivors={} escalated={} took_ms={}", label_,
+      report_.signalled, report_.killed, report_.survivors.size(), report_.escalated,
+      report_.took.count());
 }
 
 }  // namespace reaper::kill

@@ -1,26 +1,36 @@
 #pragma once
-// Kills a process tree member by member: SIGTERM + SIGCONT, a grace period, then SIGKILL; every
-// signal through the member's own pidfd, never to a process group or session (those may hold
-// non-members, e.g. the Celery worker that shares its group with an Airflow 3 task process).
-#include <functional>
+// Kills what was decided, and only that. A kill is a job advanced by step() from one thread (the
+// kill worker), so any number of kills run at once without a thread each.
+//
+// TreeKill kills a process tree member by member: SIGTERM + SIGCONT, a grace period, then SIGKILL;
+// every signal through the member's own pidfd, never to a process group or session (those may hold
+// non-members, e.g. the Celery worker that shares its group with an Airflow 3 task process). Its
+// targets are the members the decision named, by (pid, start time), plus processes they fork while
+// dying: a newcomer is adopted only when its parent is a live target that started before it. No
+// process ever joins because of what it is called or what its environment says.
 #include <map>
 #include <optional>
 #include <set>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/result.h"
 #include "core/types.h"
+#include "kill/fork_watch.h"
 #include "os/signaller.h"
 
 namespace reaper::kill {
 
 struct KillOptions {
   core::Duration gracePeriod{10000};
-  core::Duration pollStep{50};
   // How long to wait for SIGKILLed processes to go before reporting them as survivors.
   core::Duration killWait{2000};
-  int maxMembershipRounds = 50;
+  // How often the kill worker steps its jobs.
+  core::Duration pollStep{50};
+  // Adopted newcomers per kill at most (a fork bomb must not exhaust the agent).
+  size_t maxTargets = 8192;
   core::Pid selfPid = 0;  // 0: this process
 };
 
@@ -33,39 +43,56 @@ struct KillReport {
   std::optional<core::Error> error;  // the kill was refused or could not be carried out
 };
 
-// Who is in the tree right now; called repeatedly while killing (members fork while they die).
-using MembershipSource = std::function<std::vector<core::ProcessIdentity>()>;
-
-class TreeKiller {
+class KillJob {
  public:
-  TreeKiller(os::Signaller& signaller, core::Clock& clock, KillOptions options);
+  virtual ~KillJob() = default;
+  // Does what is due now: signals, exit checks, escalation once the grace period is over.
+  // `forked`: processes started since the discovery the kill was decided on. True once finished.
+  virtual bool step(const std::vector<ForkedProcess>& forked) = 0;
+  // What happened; complete once step() returned true.
+  virtual KillReport report() const = 0;
+};
 
-  // SIGTERM + SIGCONT every member, re-reading membership until a round finds nobody new; members
-  // once seen stay targets even when they no longer appear; waits up to gracePeriod; then SIGKILLs
-  // the rest and any newcomers (again until a round finds nobody new). Members alive after killWait
-  // are reported as survivors, not retried. Never signals pid <= 1 or selfPid.
-  KillReport kill(const MembershipSource& members);
+class TreeKill final : public KillJob {
+ public:
+  // `label` names the TaskInstance attempt in every log line.
+  TreeKill(std::string label, std::vector<core::ProcessIdentity> members,
+           os::Signaller& signaller, core::Clock& clock, KillOptions options);
+
+  bool step(const std::vector<ForkedProcess>& forked) override;
+  KillReport report() const override { return report_; }
 
  private:
+  enum class Phase { Starting, Terminating, Killing, Done };
   struct Target {
     std::unique_ptr<os::ProcessHandle> handle;
     bool exited = false;
   };
-  struct Sweep {
-    std::map<core::ProcessIdentity, Target> targets;
-    std::set<core::ProcessIdentity> passed;  // refused or gone before a handle was open
-  };
 
-  size_t sweep(const MembershipSource& members, Sweep& state, bool final);
-  bool admit(const core::ProcessIdentity& member, Sweep& state);
-  void signalTarget(Target& target, int sig);
-  size_t refreshExited(Sweep& state);
-  void waitForExit(Sweep& state, core::SteadyTime deadline);
-  KillReport summarize(Sweep& state, core::SteadyTime start, bool escalated);
+  void start();
+  void adopt(const std::vector<ForkedProcess>& forked);
+  bool adoptable(const ForkedProcess& process);
+  bool admit(const core::ProcessIdentity& process);
+  void signalFresh(Target& target);
+  void signal(Target& target, int sig);
+  size_t refreshExited();
+  void escalate();
+  void finish();
 
+  std::string label_;
+  std::vector<core::ProcessIdentity> decided_;
   os::Signaller& signaller_;
   core::Clock& clock_;
   KillOptions options_;
+
+  Phase phase_ = Phase::Starting;
+  core::SteadyTime started_{};
+  core::SteadyTime deadline_{};
+  std::map<core::ProcessIdentity, Target> targets_;
+  std::unordered_map<core::Pid, core::ProcessIdentity> targetByPid_;
+  std::set<core::ProcessIdentity> passed_;  // refused, gone or unopenable: never retried
+  bool capped_ = false;
+  KillReport report_;
 };
 
 }  // namespace reaper::kill

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "kube/pod_cgroup.h"
-#include "loop/host_target_source.h"
 
 namespace reaper::loop {
 
@@ -35,8 +34,7 @@ std::optional<PodPlacement> placementOf(const proc::Process& process) {
 
 PodTargetSource::PodTargetSource(os::ProcFs& procfs, PodLister pods,
                                  std::vector<std::string> cgroupRoots, core::Pid selfPid)
-    : procfs_(procfs),
-      tracker_(procfs),
+    : tracker_(procfs),
       pods_(std::move(pods)),
       cgroupRoots_(std::move(cgroupRoots)),
       selfPid_(selfPid) {}
@@ -52,30 +50,26 @@ PodTargetSource::View PodTargetSource::capture(proc::ProcessSnapshot snapshot) {
   return view;
 }
 
-std::vector<Target> PodTargetSource::discover() {
+Discovery PodTargetSource::discover() {
   const View view = capture(tracker_.capture());
-  std::vector<Target> targets = treeTargets(view);
+  Discovery discovery{treeTargets(view), baselineOf(view.snapshot)};
   auto executorPods = executorPodTargets(view);
-  std::move(executorPods.begin(), executorPods.end(), std::back_inserter(targets));
-  return targets;
+  std::move(executorPods.begin(), executorPods.end(), std::back_inserter(discovery.targets));
+  return discovery;
 }
 
 std::vector<Target> PodTargetSource::treeTargets(const View& view) {
+  // Confinement: a process is placed in its pod, and trees never link processes of two pods.
   // KubernetesExecutor pods are whole targets of their own: their processes form no other tree.
-  const auto eligible = [&view](const proc::Process& process) {
+  const auto placement = [&view](const proc::Process& process) -> std::optional<std::string> {
     const kube::Pod* pod = view.podOf(process.pid);
-    return pod != nullptr && !pod->kubernetesExecutor();
+    if (pod == nullptr || pod->kubernetesExecutor()) return std::nullopt;
+    return pod->ref.uid;
   };
   std::vector<Target> targets;
-  for (auto& tree : proc::identifyTrees(view.snapshot, {selfPid_, eligible})) {
-    const kube::Pod* pod = view.podOf(tree.root.pid);
-    if (pod == nullptr) continue;
-    // Confinement: a tree never reaches beyond its root's pod.
-    std::erase_if(tree.members, [&](const proc::TreeMember& m) {
-      const kube::Pod* memberPod = view.podOf(m.id.pid);
-      return memberPod == nullptr || memberPod->ref.uid != pod->ref.uid;
-    });
-    targets.push_back(Target{std::move(tree), pod->ref, {}});
+  for (auto& tree : proc::identifyTrees(view.snapshot, {selfPid_, placement})) {
+    const kube::Pod& pod = view.podsByUid.at(tree.placement);
+    targets.push_back(Target{std::move(tree), pod.ref, {}});
   }
   return targets;
 }
@@ -92,7 +86,10 @@ std::vector<Target> PodTargetSource::executorPodTargets(const View& view) {
 std::optional<Target> PodTargetSource::executorPodTarget(const View& view, const kube::Pod& pod) {
   Target target;
   target.pod = pod.ref;
+  target.tree.origin = proc::Origin::Pod;
   target.tree.key = pod.annotatedTaskInstance();
+  target.tree.mapIndexKnown = true;
+  target.tree.placement = pod.ref.uid;
   if (!target.tree.key) {
     target.tree.ambiguous = true;
     target.tree.ambiguity =
@@ -121,6 +118,7 @@ std::optional<Target> PodTargetSource::executorPodTarget(const View& view, const
   std::sort(target.tree.members.begin(), target.tree.members.end(),
             [](const auto& a, const auto& b) { return a.id.startTicks < b.id.startTicks; });
   target.tree.root = target.tree.members.front().id;
+  target.tree.attemptAge = target.tree.age;
   return target;
 }
 
@@ -135,15 +133,6 @@ std::vector<std::string> PodTargetSource::containerCgroups(const kube::Pod& pod)
     if (!dirs.empty()) return dirs;
   }
   return {};
-}
-
-std::vector<core::ProcessIdentity> PodTargetSource::currentMembers(const Target& target) {
-  const View view = capture(proc::ProcessSnapshot::capture(procfs_));
-  std::vector<proc::TaskTree> trees;
-  for (auto& candidate : treeTargets(view)) {
-    if (candidate.pod == target.pod) trees.push_back(std::move(candidate.tree));
-  }
-  return membersOfSameTree(trees, target.tree);
 }
 
 }  // namespace reaper::loop

@@ -34,8 +34,7 @@ class PodTargetSource final : public TargetSource {
   PodTargetSource(os::ProcFs& procfs, PodLister pods, std::vector<std::string> cgroupRoots,
                   core::Pid selfPid);
 
-  std::vector<Target> discover() override;
-  std::vector<core::ProcessIdentity> currentMembers(const Target& target) override;
+  Discovery discover() override;
 
  private:
   struct View;  // one snapshot joined with the pods
@@ -45,8 +44,7 @@ class PodTargetSource final : public TargetSource {
   std::optional<Target> executorPodTarget(const View& view, const kube::Pod& pod);
   std::vector<std::string> containerCgroups(const kube::Pod& pod);
 
-  os::ProcFs& procfs_;
-  proc::ProcessTracker tracker_;  // discover() only: the loop thread's
+  proc::ProcessTracker tracker_;  // the loop thread's
   PodLister pods_;
   std::vector<std::string> cgroupRoots_;
   core::Pid selfPid_;

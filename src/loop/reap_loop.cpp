@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "core/log.h"
-#include "core/redact.h"
 
 namespace reaper::loop {
 namespace {
@@ -12,15 +11,17 @@ using airflow::Lookup;
 
 reconcile::Observation observationOf(const airflow::TaskInstanceStatus& status) {
   using ObservedLookup = reconcile::Observation::Lookup;
-  const ObservedLookup lookup = status.lookup == Lookup::Found     ? ObservedLookup::Found
-                                : status.lookup == Lookup::Missing ? ObservedLookup::Missing
-                                                                   : ObservedLookup::Unknown;
-  return reconcile::Observation{lookup, status.state, status.tryNumber, status.detail};
-}
-
-reconcile::Attempt attemptOf(const Target& target) {
-  return reconcile::Attempt{target.tree.key, target.tree.age, target.tree.ambiguous,
-                            target.tree.ambiguity};
+  reconcile::Observation observation;
+  observation.lookup = status.lookup == Lookup::Found     ? ObservedLookup::Found
+                       : status.lookup == Lookup::Missing ? ObservedLookup::Missing
+                                                          : ObservedLookup::Unknown;
+  observation.state = status.state;
+  observation.tryNumber = status.tryNumber;
+  observation.queuedAt = status.queuedWhen;
+  for (const auto& index : status.mapIndexes)
+    observation.candidates.push_back({index.mapIndex, index.state, index.tryNumber});
+  observation.detail = status.detail;
+  return observation;
 }
 
 // The TaskInstance to ask about: any try (the API answers with the current one).
@@ -33,53 +34,62 @@ std::string podField(const Target& target) {
   return target.pod ? " pod=" + target.pod->namespaceName + "/" + target.pod->name : "";
 }
 
+template <typename Map>
+void keepOnly(Map& map, const std::set<core::ProcessIdentity>& present) {
+  std::erase_if(map, [&](const auto& entry) { return !present.contains(entry.first); });
+}
+
 }  // namespace
 
 std::string stateLabel(const airflow::TaskInstanceStatus& status) {
   if (status.lookup != Lookup::Found)
     return status.lookup == Lookup::Missing ? "missing" : "unknown";
+  if (!status.mapIndexes.empty()) return "mapped";
   return status.state.value_or("none");
 }
 
 ReapLoop::ReapLoop(TargetSource& targets, airflow::TaskInstanceSource& airflow, Reaper& reaper,
-                   core::Clock& clock, report::Metrics& metrics, report::Health& health,
-                   LoopOptions options)
+                   kill::KillWorker& killer, core::Clock& clock, report::Metrics& metrics,
+                   report::Health& health, LoopOptions options)
     : targets_(targets),
       airflow_(airflow),
       reaper_(reaper),
+      killer_(killer),
       clock_(clock),
       metrics_(metrics),
       health_(health),
       options_(options),
       reconciler_(options.policy) {}
 
-ReapLoop::~ReapLoop() { collectFinished(true); }
+ReapLoop::~ReapLoop() { drain(); }
 
 std::vector<Assessment> ReapLoop::assess() {
   const auto started = clock_.now();
-  std::vector<Target> targets = targets_.discover();
+  Discovery discovery = targets_.discover();
   metrics_.observeScan(std::chrono::duration<double>(clock_.now() - started).count());
   health_.markFirstScan();
+  listed_ = std::move(discovery.listed);
 
-  resolveUuids(targets);
+  std::vector<Target> targets = resolveUuids(std::move(discovery.targets));
   const auto states = fetchStates(targets);
 
   std::vector<Assessment> assessments;
-  std::vector<core::TaskInstanceKey> present;
+  std::set<TreeId> present;
   size_t processes = 0;
   for (auto& target : targets) {
     processes += target.tree.members.size();
+    present.insert(target.id());
     airflow::TaskInstanceStatus status;
     status.detail = "not asked";
     if (target.tree.key) {
-      present.push_back(*target.tree.key);
       if (auto found = states.find(lookupKey(*target.tree.key)); found != states.end())
         status = found->second;
     }
-    auto decision = reconciler_.decide(attemptOf(target), observationOf(status));
+    auto decision = reconciler_.decide(target.id(), attemptOf(target), observationOf(status));
     assessments.push_back(Assessment{std::move(target), std::move(status), std::move(decision)});
   }
   reconciler_.retain(present);
+  forgetGone(present);
   metrics_.setTracked(assessments.size(), processes);
   metrics_.setUndecidedTrees(std::count_if(
       assessments.begin(), assessments.end(),
@@ -87,19 +97,30 @@ std::vector<Assessment> ReapLoop::assess() {
   return assessments;
 }
 
-void ReapLoop::resolveUuids(std::vector<Target>& targets) {
+// Airflow 3 trees known by their TI uuid get the key the API gives it; members whose own evidence
+// names another attempt then become ambiguous trees of their own.
+std::vector<Target> ReapLoop::resolveUuids(std::vector<Target> targets) {
   std::vector<std::string> unresolved;
   for (const auto& target : targets) {
-    if (!target.tree.key && !target.tree.tiUuid.empty() &&
-        !resolvedUuids_.contains(target.tree.tiUuid))
-      unresolved.push_back(target.tree.tiUuid);
+    const auto& uuid = target.tree.tiUuid;
+    if (!target.tree.key && !uuid.empty() && !resolvedUuids_.contains(uuid))
+      unresolved.push_back(uuid);
   }
   if (!unresolved.empty()) resolvedUuids_.merge(airflow_.resolveUuids(unresolved));
+  std::set<std::string> present;
+  std::vector<Target> settled;
   for (auto& target : targets) {
-    if (target.tree.key || target.tree.tiUuid.empty()) continue;
-    if (auto found = resolvedUuids_.find(target.tree.tiUuid); found != resolvedUuids_.end())
-      target.tree.key = found->second;
+    present.insert(target.tree.tiUuid);
+    const auto found = resolvedUuids_.find(target.tree.tiUuid);
+    std::vector<proc::TaskTree> splits;
+    if (!target.tree.key && found != resolvedUuids_.end())
+      splits = proc::settleKey(target.tree, found->second);
+    const auto pod = target.pod;
+    settled.push_back(std::move(target));
+    for (auto& split : splits) settled.push_back(Target{std::move(split), pod, {}});
   }
+  std::erase_if(resolvedUuids_, [&](const auto& entry) { return !present.contains(entry.first); });
+  return settled;
 }
 
 std::map<core::TaskInstanceKey, airflow::TaskInstanceStatus> ReapLoop::fetchStates(
@@ -133,8 +154,21 @@ bool ReapLoop::reachAirflow() {
   return true;
 }
 
+reconcile::Attempt ReapLoop::attemptOf(const Target& target) const {
+  const proc::TaskTree& tree = target.tree;
+  return reconcile::Attempt{tree.key,        tree.mapIndexKnown,
+                            tree.age,        clock_.wallNow() - tree.attemptAge,
+                            tree.ambiguous, tree.ambiguity};
+}
+
+void ReapLoop::forgetGone(const std::set<TreeId>& present) {
+  keepOnly(lastDecision_, present);
+  keepOnly(survivors_, present);
+  std::erase_if(dryRunReported_, [&](const TreeId& id) { return !present.contains(id); });
+}
+
 void ReapLoop::pollOnce() {
-  collectFinished(false);
+  collectFinished();
   auto assessments = assess();
   for (const auto& assessment : assessments) {
     logDecision(assessment);
@@ -152,23 +186,26 @@ void ReapLoop::run(const std::atomic<bool>& stop) {
     while (!stop && clock_.now() < next) {
       clock_.sleepFor(std::min<core::Duration>(
           kSlice, std::chrono::duration_cast<core::Duration>(next - clock_.now())));
-      collectFinished(false);
+      collectFinished();
     }
   }
   drain();
 }
 
-void ReapLoop::drain() { collectFinished(true); }
+void ReapLoop::drain() {
+  killer_.waitIdle();
+  collectFinished();
+}
 
 void ReapLoop::logDecision(const Assessment& assessment) {
-  const std::string label = assessment.target.label();
   const std::string summary = std::string(reconcile::actionName(assessment.decision.action)) +
                               ": " + assessment.decision.reason;
   auto log = core::logger("loop");
-  const auto level = lastDecision_[label] == summary ? spdlog::level::debug : spdlog::level::info;
-  lastDecision_[label] = summary;
-  log->log(level, "decision ti={}{} root={} processes={} state={} action={} reason=\"{}\"", label,
-           podField(assessment.target), assessment.target.tree.root.pid,
+  std::string& last = lastDecision_[assessment.target.id()];
+  const auto level = last == summary ? spdlog::level::debug : spdlog::level::info;
+  last = summary;
+  log->log(level, "decision ti={}{} root={} processes={} state={} action={} reason=\"{}\"",
+           assessment.target.label(), podField(assessment.target), assessment.target.tree.root.pid,
            assessment.target.tree.members.size(), stateLabel(assessment.status),
            reconcile::actionName(assessment.decision.action), assessment.decision.reason);
 }
@@ -181,17 +218,15 @@ void ReapLoop::act(const Assessment& assessment) {
 }
 
 bool ReapLoop::worthReaping(const Target& target) const {
-  const std::string label = target.label();
-  if (inFlight_.contains(label)) return false;
-  const auto survivors = survivors_.find(label);
+  if (inFlight_.contains(target.id())) return false;
+  const auto survivors = survivors_.find(target.id());
   if (survivors == survivors_.end()) return true;
   return std::any_of(target.tree.members.begin(), target.tree.members.end(),
                      [&](const proc::TreeMember& m) { return !survivors->second.contains(m.id); });
 }
 
 void ReapLoop::reportDryRun(const Assessment& assessment) {
-  const std::string label = assessment.target.label();
-  if (!dryRunReported_.insert(label).second) return;
+  if (!dryRunReported_.insert(assessment.target.id()).second) return;
   deliver(ReapResult{assessment.target,
                      stateLabel(assessment.status),
                      assessment.decision.reason,
@@ -201,51 +236,37 @@ void ReapLoop::reportDryRun(const Assessment& assessment) {
 }
 
 void ReapLoop::startReap(const Assessment& assessment) {
-  const std::string label = assessment.target.label();
-  core::logger("loop")->info("reap ti={}{} root={} processes={} orphans={} reason=\"{}\"", label,
-                             podField(assessment.target), assessment.target.tree.root.pid,
-                             assessment.target.tree.members.size(), assessment.target.orphanCount(),
+  const Target& target = assessment.target;
+  core::logger("loop")->info("reap ti={}{} root={} processes={} orphans={} reason=\"{}\"",
+                             target.label(), podField(target), target.tree.root.pid,
+                             target.tree.members.size(), target.orphanCount(),
                              assessment.decision.reason);
-  auto done = std::make_shared<std::atomic<bool>>(false);
-  std::thread worker([this, assessment, done] {
-    ReapResult result{assessment.target,
-                      stateLabel(assessment.status),
-                      assessment.decision.reason,
-                      "",
-                      reaper_.reap(assessment.target),
-                      clock_.wallNow()};
-    result.outcome = result.report.survivors.empty() && !result.report.error ? "killed" : "failed";
-    {
-      std::lock_guard lock(finishedMutex_);
-      finished_.push_back(std::move(result));
-    }
-    *done = true;
-  });
-  inFlight_.emplace(label, InFlight{std::move(worker), std::move(done)});
+  inFlight_.emplace(target.id(), ReapResult{target,
+                                            stateLabel(assessment.status),
+                                            assessment.decision.reason,
+                                            "",
+                                            {},
+                                            {}});
+  killer_.submit(target.id(), reaper_.start(target), listed_);
 }
 
-void ReapLoop::collectFinished(bool wait) {
-  for (auto it = inFlight_.begin(); it != inFlight_.end();) {
-    if (wait || *it->second.done) {
-      it->second.worker.join();
-      it = inFlight_.erase(it);
-    } else {
-      ++it;
-    }
+void ReapLoop::collectFinished() {
+  for (auto& finished : killer_.takeFinished()) {
+    auto entry = inFlight_.extract(finished.id);
+    if (entry.empty()) continue;
+    ReapResult result = std::move(entry.mapped());
+    result.report = std::move(finished.report);
+    result.outcome = result.report.survivors.empty() && !result.report.error ? "killed" : "failed";
+    result.at = clock_.wallNow();
+    deliver(std::move(result));
   }
-  std::vector<ReapResult> results;
-  {
-    std::lock_guard lock(finishedMutex_);
-    results.swap(finished_);
-  }
-  for (auto& result : results) deliver(std::move(result));
 }
 
 void ReapLoop::deliver(ReapResult result) {
   const auto& report = result.report;
   const std::string label = result.target.label();
   if (!report.survivors.empty()) {
-    auto& known = survivors_[label];
+    auto& known = survivors_[result.target.id()];
     known.insert(report.survivors.begin(), report.survivors.end());
   }
   metrics_.countReap(result.outcome, report.killed,

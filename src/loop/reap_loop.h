@@ -1,16 +1,15 @@
 #pragma once
-// The agent's main loop: discover attempts, ask Airflow for their TaskInstances, decide, and reap
-// the ones that are no longer running, each on its own thread so one grace period does not delay
-// the others.
+// The agent's main loop: discover attempts, ask Airflow for their TaskInstances, decide, and hand
+// the kills of attempts that are no longer running to the kill worker, which runs them all at
+// once on its own thread. Everything here runs on the loop's thread.
 #include <atomic>
 #include <map>
-#include <mutex>
 #include <set>
-#include <thread>
 #include <vector>
 
 #include "airflow/task_instance_source.h"
 #include "core/clock.h"
+#include "kill/kill_worker.h"
 #include "loop/reaper.h"
 #include "loop/target.h"
 #include "reconcile/decision.h"
@@ -56,42 +55,42 @@ struct LoopOptions {
 class ReapLoop {
  public:
   ReapLoop(TargetSource& targets, airflow::TaskInstanceSource& airflow, Reaper& reaper,
-           core::Clock& clock, report::Metrics& metrics, report::Health& health,
-           LoopOptions options);
+           kill::KillWorker& killer, core::Clock& clock, report::Metrics& metrics,
+           report::Health& health, LoopOptions options);
   ~ReapLoop();  // waits for reaps in flight
 
   void addObserver(ReapObserver& observer) { observers_.push_back(&observer); }
 
   // Discovers, asks and decides; never kills. What `scan` prints.
   std::vector<Assessment> assess();
-  // One full poll: assess, start reaps, deliver finished results.
+  // One full poll: assess, start kills, deliver finished results.
   void pollOnce();
   // Polls every pollInterval until `stop` is set.
   void run(const std::atomic<bool>& stop);
-  // Waits for every reap in flight and delivers its result.
+  // Waits for every kill in flight and delivers its result.
   void drain();
 
  private:
-  struct InFlight {
-    std::thread worker;
-    std::shared_ptr<std::atomic<bool>> done;
-  };
+  using TreeId = core::ProcessIdentity;
 
-  void resolveUuids(std::vector<Target>& targets);
+  std::vector<Target> resolveUuids(std::vector<Target> targets);
   std::map<core::TaskInstanceKey, airflow::TaskInstanceStatus> fetchStates(
       const std::vector<Target>& targets);
   bool reachAirflow();
+  reconcile::Attempt attemptOf(const Target& target) const;
+  void forgetGone(const std::set<TreeId>& present);
   void logDecision(const Assessment& assessment);
   void act(const Assessment& assessment);
   bool worthReaping(const Target& target) const;
   void startReap(const Assessment& assessment);
   void reportDryRun(const Assessment& assessment);
   void deliver(ReapResult result);
-  void collectFinished(bool wait);
+  void collectFinished();
 
   TargetSource& targets_;
   airflow::TaskInstanceSource& airflow_;
   Reaper& reaper_;
+  kill::KillWorker& killer_;
   core::Clock& clock_;
   report::Metrics& metrics_;
   report::Health& health_;
@@ -99,16 +98,14 @@ class ReapLoop {
   reconcile::Reconciler reconciler_;
   std::vector<ReapObserver*> observers_;
 
-  std::map<std::string, core::TaskInstanceKey> resolvedUuids_;
+  kill::Baseline listed_;  // what the last discovery listed: kills decided on it grow only by forks
+  std::map<std::string, core::TaskInstanceKey> resolvedUuids_;  // of trees present
   bool airflowReached_ = false;
-  std::map<std::string, std::string> lastDecision_;  // label -> "action: reason", logged on change
-  std::set<std::string> dryRunReported_;
-  // Members that survived an earlier reap of the attempt: not reaped again unless others appear.
-  std::map<std::string, std::set<core::ProcessIdentity>> survivors_;
-
-  std::mutex finishedMutex_;
-  std::vector<ReapResult> finished_;
-  std::map<std::string, InFlight> inFlight_;  // by label
+  std::map<TreeId, std::string> lastDecision_;  // "action: reason", logged at info on change
+  std::set<TreeId> dryRunReported_;
+  // Members that survived an earlier kill of the tree: not killed again unless others appear.
+  std::map<TreeId, std::set<core::ProcessIdentity>> survivors_;
+  std::map<TreeId, ReapResult> inFlight_;  // kills handed to the worker, their results pending
 };
 
 }  // namespace reaper::loop

@@ -1,29 +1,33 @@
 #include "loop/reaper.h"
 
 namespace reaper::loop {
+namespace {
 
-kill::KillReport KillingReaper::reap(const Target& target) {
-  if (!target.cgroupDirs.empty()) return reapCgroups(target);
-  return trees_.kill([&] { return source_.currentMembers(target); });
-}
+// A job that refuses: nothing is signalled.
+class RefusedKill final : public kill::KillJob {
+ public:
+  explicit RefusedKill(std::string why) { report_.error = core::makeError(std::move(why)); }
+  bool step(const std::vector<kill::ForkedProcess>&) override { return true; }
+  kill::KillReport report() const override { return report_; }
 
-kill::KillReport KillingReaper::reapCgroups(const Target& target) {
-  if (cgroups_ == nullptr) {
-    kill::KillReport refused;
-    refused.error = core::makeError("no cgroup killer configured for " + target.label());
-    return refused;
+ private:
+  kill::KillReport report_;
+};
+
+}  // namespace
+
+std::unique_ptr<kill::KillJob> KillingReaper::start(const Target& target) {
+  if (!target.cgroupDirs.empty()) {
+    if (cgroups_ == nullptr)
+      return std::make_unique<RefusedKill>("no cgroup killer configured for " + target.label());
+    return std::make_unique<kill::CgroupKill>(*cgroups_, target.cgroupDirs);
   }
-  kill::KillReport total;
-  for (const auto& dir : target.cgroupDirs) {
-    kill::KillReport part = cgroups_->kill(dir);
-    total.signalled += part.signalled;
-    total.killed += part.killed;
-    total.escalated = total.escalated || part.escalated;
-    total.took += part.took;
-    total.survivors.insert(total.survivors.end(), part.survivors.begin(), part.survivors.end());
-    if (part.error && !total.error) total.error = part.error;
+  std::vector<core::ProcessIdentity> members;
+  for (const auto& member : target.tree.members) {
+    if (!member.dead) members.push_back(member.id);
   }
-  return total;
+  return std::make_unique<kill::TreeKill>(target.label(), std::move(members), signaller_, clock_,
+                                          options_);
 }
 
 }  // namespace reaper::loop

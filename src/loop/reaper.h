@@ -1,5 +1,8 @@
 #pragma once
-// Carries out a kill decision: a process tree member by member, or whole container cgroups.
+// Turns a kill decision into a kill job: a process tree member by member, or whole container
+// cgroups.
+#include <memory>
+
 #include "kill/cgroup_killer.h"
 #include "kill/tree_killer.h"
 #include "loop/target.h"
@@ -9,23 +12,24 @@ namespace reaper::loop {
 class Reaper {
  public:
   virtual ~Reaper() = default;
-  // Kills `target` and reports what happened; blocks for up to the grace period.
-  virtual kill::KillReport reap(const Target& target) = 0;
+  // The kill of exactly the members `target` names (and what they fork while dying).
+  virtual std::unique_ptr<kill::KillJob> start(const Target& target) = 0;
 };
 
 class KillingReaper final : public Reaper {
  public:
-  // `cgroups` may be null where no target owns whole cgroups (host mode).
-  KillingReaper(TargetSource& source, kill::TreeKiller& trees, kill::CgroupKiller* cgroups)
-      : source_(source), trees_(trees), cgroups_(cgroups) {}
+  // `cgroups` may be null where no target owns whole cgroups (host mode). The signaller is used
+  // from the kill worker's thread only.
+  KillingReaper(os::Signaller& signaller, core::Clock& clock, kill::KillOptions options,
+                kill::CgroupKiller* cgroups)
+      : signaller_(signaller), clock_(clock), options_(options), cgroups_(cgroups) {}
 
-  kill::KillReport reap(const Target& target) override;
+  std::unique_ptr<kill::KillJob> start(const Target& target) override;
 
  private:
-  kill::KillReport reapCgroups(const Target& target);
-
-  TargetSource& source_;
-  kill::TreeKiller& trees_;
+  os::Signaller& signaller_;
+  core::Clock& clock_;
+  kill::KillOptions options_;
   kill::CgroupKiller* cgroups_;
 };
 

@@ -10,6 +10,14 @@ std::string Target::label() const {
   return "root=" + std::to_string(tree.root.pid);
 }
 
+kill::Baseline baselineOf(const proc::ProcessSnapshot& snapshot) {
+  std::vector<core::Pid> pids;
+  pids.reserve(snapshot.processes().size());
+  for (const auto& process : snapshot.processes()) pids.push_back(process.pid);
+  std::sort(pids.begin(), pids.end());
+  return std::make_shared<const std::vector<core::Pid>>(std::move(pids));
+}
+
 size_t Target::orphanCount() const {
   return std::count_if(tree.members.begin(), tree.members.end(),
                        [](const proc::TreeMember& m) { return m.orphan || m.escapee; });

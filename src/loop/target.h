@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "core/types.h"
+#include "kill/fork_watch.h"
+#include "proc/snapshot.h"
 #include "proc/tree.h"
 
 namespace reaper::loop {
@@ -16,19 +18,28 @@ struct Target {
   // Non-empty: the attempt owns these container cgroups whole and they are killed with cgroup.kill.
   std::vector<std::string> cgroupDirs;
 
-  // "dag/task/run/map/try", else "uuid=<uuid>", else "root=<pid>": for logs and de-duplication.
+  // The tree across polls: its root process (two live roots of one TI are two trees).
+  core::ProcessIdentity id() const { return tree.root; }
+  // "dag/task/run/map/try", else "uuid=<uuid>", else "root=<pid>": for logs and reports.
   std::string label() const;
   size_t orphanCount() const;  // orphans or escapees
 };
 
-// Finds the attempts running on this node.
+// One pass over the node: the attempts found, and every pid it listed (what a kill decided on it
+// may grow by only through forks of its targets).
+struct Discovery {
+  std::vector<Target> targets;
+  kill::Baseline listed;
+};
+
+// The pids of `snapshot`, as a kill's baseline.
+kill::Baseline baselineOf(const proc::ProcessSnapshot& snapshot);
+
+// Finds the attempts running on this node. Called from the loop's thread only.
 class TargetSource {
  public:
   virtual ~TargetSource() = default;
-  // One discovery pass over the node's processes (and pods).
-  virtual std::vector<Target> discover() = 0;
-  // The processes that belong to `target` right now: re-read while it is being killed.
-  virtual std::vector<core::ProcessIdentity> currentMembers(const Target& target) = 0;
+  virtual Discovery discover() = 0;
 };
 
 }  // namespace reaper::loop

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
-
-#include "proc/airflow_process.h"
 
 namespace reaper::proc {
 namespace {
@@ -22,61 +22,160 @@ std::optional<PartialKey> contextKey(const Process& p) {
   return key;
 }
 
-std::string describe(const PartialKey& key) { return key.toKey().toString(); }
+std::string describe(const PartialKey& key) {
+  return key.dagId + "/" + key.taskId + "/" + key.runId + "/" +
+         (key.mapIndex ? std::to_string(*key.mapIndex) : "?") + "/" +
+         (key.tryNumber ? std::to_string(*key.tryNumber) : "?");
+}
+
+std::string describe(const Claim& claim) {
+  if (claim.key.dagId.empty()) return "uuid " + claim.tiUuid;
+  return describe(claim.key) + (claim.tiUuid.empty() ? "" : " uuid " + claim.tiUuid);
+}
+
+// The tree's attempt as a partial key (unknown parts as nullopt).
+std::optional<PartialKey> partialKeyOf(const TaskTree& tree) {
+  if (!tree.key) return std::nullopt;
+  const core::TaskInstanceKey& k = *tree.key;
+  PartialKey key{k.dagId, k.taskId, k.runId, std::nullopt, std::nullopt};
+  if (tree.mapIndexKnown) key.mapIndex = k.mapIndex;
+  if (k.tryNumber > 0) key.tryNumber = k.tryNumber;
+  return key;
+}
+
+void setKey(TaskTree& tree, const PartialKey& key) {
+  tree.key = key.toKey();
+  tree.mapIndexKnown = key.mapIndex.has_value();
+}
+
+// True when the claim names another attempt than the tree's: another TI uuid, another task or run,
+// another map index or try where both are known.
+bool contradicts(const TaskTree& tree, const Claim& claim) {
+  if (!claim.tiUuid.empty() && !tree.tiUuid.empty() && claim.tiUuid != tree.tiUuid) return true;
+  const auto key = partialKeyOf(tree);
+  if (!key || claim.key.dagId.empty()) return false;
+  return !key->compatible(claim.key);
+}
+
+// Moves contradicting members, with their descendants, out of `tree` into ambiguous trees. Members
+// are ordered parents before children.
+std::vector<TaskTree> splitContradicting(TaskTree& tree) {
+  std::vector<TaskTree> splits;
+  std::unordered_map<core::Pid, size_t> splitOf;  // moved pid -> index in splits
+  std::vector<TreeMember> kept;
+  for (size_t i = 0; i < tree.members.size(); ++i) {
+    TreeMember& m = tree.members[i];
+    auto parentSplit = splitOf.find(m.ppid);
+    if (i > 0 && parentSplit != splitOf.end()) {
+      splitOf.emplace(m.id.pid, parentSplit->second);
+      splits[parentSplit->second].members.push_back(std::move(m));
+      continue;
+    }
+    if (i == 0 || !m.claim || !contradicts(tree, *m.claim)) {
+      kept.push_back(std::move(m));
+      continue;
+    }
+    TaskTree split;
+    split.origin = Origin::Split;
+    split.root = m.id;
+    split.placement = tree.placement;
+    split.age = tree.age;
+    split.attemptAge = tree.attemptAge;
+    split.ambiguous = true;
+    split.ambiguity = "pid " + std::to_string(m.id.pid) + " names " + describe(*m.claim) +
+                      " but descends from pid " + std::to_string(tree.root.pid) + " of " +
+                      (tree.key ? tree.key->toString() : "uuid " + tree.tiUuid);
+    splitOf.emplace(m.id.pid, splits.size());
+    split.members.push_back(std::move(m));
+    splits.push_back(std::move(split));
+  }
+  tree.members = std::move(kept);
+  return splits;
+}
+
+// Fills what the root's title left unknown from its members' claims, when they all agree; claims
+// that disagree among themselves make the tree ambiguous.
+void completeFromClaims(TaskTree& tree) {
+  std::optional<PartialKey> key = partialKeyOf(tree);
+  std::set<int> tries, mapIndexes;
+  std::set<std::string> uuids;
+  for (size_t i = 1; i < tree.members.size(); ++i) {
+    const auto& claim = tree.members[i].claim;
+    if (!claim) continue;
+    if (!claim->tiUuid.empty()) uuids.insert(claim->tiUuid);
+    if (!key || claim->key.dagId.empty()) continue;
+    if (claim->key.tryNumber) tries.insert(*claim->key.tryNumber);
+    if (claim->key.mapIndex) mapIndexes.insert(*claim->key.mapIndex);
+  }
+  auto disagree = [&tree](const char* what, size_t count) {
+    if (count < 2) return false;
+    tree.ambiguous = true;
+    tree.ambiguity = "members name " + std::to_string(count) + " different " + what;
+    return true;
+  };
+  if (disagree("TI uuids", uuids.size()) || disagree("tries", tries.size()) ||
+      disagree("map indexes", mapIndexes.size())) {
+    return;
+  }
+  if (tree.tiUuid.empty() && !tree.key && !uuids.empty()) tree.tiUuid = *uuids.begin();
+  if (!key) return;
+  if (!key->tryNumber && !tries.empty()) key->tryNumber = *tries.begin();
+  if (!key->mapIndex && !mapIndexes.empty()) key->mapIndex = *mapIndexes.begin();
+  setKey(tree, *key);
+}
 
 // A tree under construction.
 struct Group {
-  size_t root = kNone;
-  std::vector<size_t> members;
+  Origin origin = Origin::Root;
+  std::vector<size_t> members;  // parents before children
   std::optional<PartialKey> key;
   std::string uuid;
-  std::string ambiguity;
-  bool fromEnvironment = false;  // no recognised root: formed by AIRFLOW_CTX_* carriers
-};
-
-// Processes waiting to be placed by their environment key: free carriers and split-off subtrees.
-struct PoolEntry {
-  PartialKey key;
-  std::vector<size_t> members;
-  bool needsDescendants = false;
+  std::string placement;
+  std::vector<size_t> fixers;  // whose own evidence fixed the attempt: the root, or the carriers
 };
 
 class TreeBuilder {
  public:
   TreeBuilder(const ProcessSnapshot& snapshot, const IdentityOptions& options)
       : snapshot_(snapshot), procs_(snapshot.processes()) {
-    size_t n = procs_.size();
+    const size_t n = procs_.size();
     recognition_.resize(n);
+    placement_.resize(n);
     excluded_.resize(n);
+    parent_.assign(n, kNone);
     owner_.assign(n, kNone);
     for (size_t i = 0; i < n; ++i) index_.emplace(procs_[i].pid, i);
     for (size_t i = 0; i < n; ++i) {
       const Process& p = procs_[i];
       if (!p.kernelThread) recognition_[i] = recognize(p.argv);
-      children_[p.ppid].push_back(i);
+      placement_[i] = options.placement ? options.placement(p) : std::optional<std::string>("");
     }
-    for (auto& [pid, kids] : children_) std::sort(kids.begin(), kids.end(), byStart());
     for (size_t i = 0; i < n; ++i) {
       recognisePreStartupFork(i);
       const Process& p = procs_[i];
       excluded_[i] = p.pid <= 1 || p.pid == options.selfPid || p.kernelThread ||
-                     recognition_[i].role == ProcessRole::Worker ||
-                     (options.eligible && !options.eligible(p));
+                     recognition_[i].role == ProcessRole::Worker || !placement_[i];
     }
+    for (size_t i = 0; i < n; ++i) {
+      const size_t parent = rawParentOf(i);
+      if (parent == kNone || !placement_[i] || placement_[parent] != placement_[i]) continue;
+      parent_[i] = parent;
+      children_[parent].push_back(i);
+    }
+    for (auto& [parent, kids] : children_) std::sort(kids.begin(), kids.end(), byStart());
   }
 
   std::vector<TaskTree> build() {
-    for (size_t root : findRoots()) {
-      groups_.push_back(
-          Group{root, {}, recognition_[root].key, recognition_[root].tiUuid, "", false});
-      claim(groups_.size() - 1, {root}, nullptr);
-      resolveIdentity(groups_.size() - 1);
-    }
-    collectFreeCarriers();
-    placePool();
+    for (size_t root : findRoots()) addRootGroup(root);
+    addCarrierGroups();
     std::vector<TaskTree> trees;
-    for (size_t g = 0; g < groups_.size(); ++g) {
-      if (!groups_[g].members.empty()) trees.push_back(toTree(g));
+    for (const Group& group : groups_) {
+      if (group.members.empty()) continue;
+      TaskTree tree = toTree(group);
+      auto splits = splitContradicting(tree);
+      if (tree.origin == Origin::Root) completeFromClaims(tree);
+      trees.push_back(std::move(tree));
+      std::move(splits.begin(), splits.end(), std::back_inserter(trees));
     }
     return trees;
   }
@@ -90,7 +189,7 @@ class TreeBuilder {
     return [this](size_t a, size_t b) { return earlier(a, b); };
   }
 
-  size_t parentOf(size_t i) const {
+  size_t rawParentOf(size_t i) const {
     auto it = index_.find(procs_[i].ppid);
     return it == index_.end() || it->second == i ? kNone : it->second;
   }
@@ -99,7 +198,7 @@ class TreeBuilder {
   // parent's title until it has read its StartupDetails: identical title, parent a task-forking
   // worker.
   void recognisePreStartupFork(size_t i) {
-    size_t parent = parentOf(i);
+    size_t parent = rawParentOf(i);
     if (!recognition_[i].forksTasks || parent == kNone || !recognition_[parent].forksTasks ||
         procs_[parent].argv != procs_[i].argv) {
       return;
@@ -111,10 +210,11 @@ class TreeBuilder {
     recognition_[i] = task;
   }
 
+  // A task process with no task process above it (the walk stops at workers and placements).
   bool isRoot(size_t i) const {
     if (excluded_[i] || recognition_[i].role != ProcessRole::TaskRoot) return false;
-    size_t q = parentOf(i);
-    for (size_t steps = 0; q != kNone && steps < procs_.size(); ++steps, q = parentOf(q)) {
+    size_t q = parent_[i];
+    for (size_t steps = 0; q != kNone && steps < procs_.size(); ++steps, q = parent_[q]) {
       if (excluded_[q]) return true;
       if (recognition_[q].role == ProcessRole::TaskRoot) return false;
     }
@@ -130,20 +230,56 @@ class TreeBuilder {
     return roots;
   }
 
-  // Adds `start` and their unowned descendants to group `g`, breadth first. With `keyFilter`, a
-  // descendant whose environment names another attempt is left for its own tree.
-  void claim(size_t g, const std::vector<size_t>& start, const PartialKey* keyFilter) {
-    std::deque<size_t> queue(start.begin(), start.end());
-    for (size_t i : start) take(g, i);
+  void addRootGroup(size_t root) {
+    Group group;
+    group.origin = Origin::Root;
+    group.key = recognition_[root].key;
+    group.uuid = recognition_[root].tiUuid;
+    group.placement = *placement_[root];
+    group.fixers = {root};
+    groups_.push_back(std::move(group));
+    claim(groups_.size() - 1, root);
+  }
+
+  // Carriers: processes that name an attempt in their environment and have no root ancestor (else
+  // a root's tree owns them already). One tree per environment key and placement.
+  void addCarrierGroups() {
+    std::vector<size_t> carriers;
+    for (size_t i = 0; i < procs_.size(); ++i) {
+      if (excluded_[i] || owner_[i] != kNone || !procs_[i].context) continue;
+      // A namespace's pid 1 is the container's init: a member only through its parent.
+      if (procs_[i].namespaceInit()) continue;
+      carriers.push_back(i);
+    }
+    std::sort(carriers.begin(), carriers.end(), byStart());
+    std::map<std::pair<std::string, std::string>, size_t> byKey;
+    for (size_t i : carriers) {
+      if (owner_[i] != kNone) continue;  // a descendant of an earlier carrier
+      const PartialKey key = *contextKey(procs_[i]);
+      auto [it, fresh] = byKey.try_emplace({*placement_[i], describe(key)}, groups_.size());
+      if (fresh) {
+        Group group;
+        group.origin = Origin::Environment;
+        group.key = key;
+        group.placement = *placement_[i];
+        groups_.push_back(std::move(group));
+      }
+      groups_[it->second].fixers.push_back(i);
+      claim(it->second, i);
+    }
+  }
+
+  // Adds `start` and its unowned descendants to group `g`, breadth first.
+  void claim(size_t g, size_t start) {
+    std::deque<size_t> queue{start};
+    take(g, start);
     while (!queue.empty()) {
-      size_t i = queue.front();
+      const size_t i = queue.front();
       queue.pop_front();
-      auto it = children_.find(procs_[i].pid);
+      auto it = children_.find(i);
       if (it == children_.end()) continue;
       for (size_t c : it->second) {
         if (excluded_[c] || owner_[c] != kNone) continue;
-        auto key = contextKey(procs_[c]);
-        if (keyFilter && key && !keyFilter->compatible(*key)) continue;
         take(g, c);
         queue.push_back(c);
       }
@@ -151,165 +287,57 @@ class TreeBuilder {
   }
 
   void take(size_t g, size_t i) {
-    if (owner_[i] == g) return;
     owner_[i] = g;
     groups_[g].members.push_back(i);
   }
 
-  // Settles the key of a tree found from its root; members whose environment names another try of
-  // the same TaskInstance (an old try's processes under a subreaper) move to the pool.
-  void resolveIdentity(size_t g) {
-    Group& group = groups_[g];
-    std::unordered_map<size_t, std::optional<PartialKey>> label;
-    std::vector<size_t> claimants;
-    for (size_t i : group.members) {
-      noteUuid(group, i);
-      auto own = contextKey(procs_[i]);
-      if (!own && i != group.root && recognition_[i].key) own = recognition_[i].key;
-      size_t parent = parentOf(i);
-      label[i] =
-          own ? own : (parent != kNone && label.count(parent) ? label[parent] : std::nullopt);
-      if (own) claimants.push_back(i);
-    }
-    // A member started before the root cannot have been forked by it: it was reparented here, so
-    // it speaks for the tree only when nothing else does.
-    uint64_t rootStart = procs_[group.root].startTicks;
-    std::stable_partition(claimants.begin(), claimants.end(),
-                          [&](size_t i) { return procs_[i].startTicks >= rootStart; });
-    for (size_t i : claimants) settleClaim(group, *label[i]);
-    if (group.key) splitOtherTries(group, label);
-  }
-
-  void settleClaim(Group& group, const PartialKey& claim) {
-    if (!group.key) {
-      group.key = claim;
-    } else if (group.key->compatible(claim)) {
-      group.key->merge(claim);
-    } else if (!group.key->sameTaskInstance(claim)) {
-      group.ambiguity =
-          "conflicting identities " + describe(*group.key) + " and " + describe(claim);
-    }
-  }
-
-  void splitOtherTries(Group& group, std::unordered_map<size_t, std::optional<PartialKey>>& label) {
-    std::unordered_map<std::string, size_t> split;
-    std::vector<size_t> kept;
-    for (size_t i : group.members) {
-      const auto& l = label[i];
-      if (!l || group.key->compatible(*l) || !group.key->sameTaskInstance(*l)) {
-        kept.push_back(i);
-        continue;
-      }
-      auto [it, fresh] = split.emplace(describe(*l), pool_.size());
-      if (fresh) pool_.push_back(PoolEntry{*l, {}, false});
-      pool_[it->second].members.push_back(i);
-      owner_[i] = kNone;
-    }
-    group.members = std::move(kept);
-  }
-
-  void noteUuid(Group& group, size_t i) {
-    const std::string& uuid = recognition_[i].tiUuid;
-    if (uuid.empty() || recognition_[i].role != ProcessRole::TaskRoot) return;
-    if (group.uuid.empty()) {
-      group.uuid = uuid;
-    } else if (group.uuid != uuid) {
-      group.ambiguity = "two TI uuids " + group.uuid + " and " + uuid;
-    }
-  }
-
-  // A namespace's pid 1 is the container's init: a member only through its parent (the tree made
-  // the namespace) or as the task itself (a root), never by its environment.
-  void collectFreeCarriers() {
-    for (size_t i = 0; i < procs_.size(); ++i) {
-      if (excluded_[i] || owner_[i] != kNone || !procs_[i].context) continue;
-      if (procs_[i].namespaceInit()) continue;
-      pool_.push_back(PoolEntry{*contextKey(procs_[i]), {i}, true});
-    }
-    std::stable_sort(pool_.begin(), pool_.end(), [this](const PoolEntry& a, const PoolEntry& b) {
-      return earlier(a.members.front(), b.members.front());
-    });
-  }
-
-  void placePool() {
-    for (PoolEntry& entry : pool_) {
-      std::erase_if(entry.members, [&](size_t i) { return owner_[i] != kNone; });
-      if (entry.members.empty()) continue;
-      size_t g = groupFor(entry.key);
-      if (groups_[g].key) groups_[g].key->merge(entry.key);
-      if (entry.needsDescendants) {
-        claim(g, entry.members, &entry.key);
-      } else {
-        for (size_t i : entry.members) take(g, i);
-      }
-    }
-  }
-
-  // An existing tree of this attempt, or a new one. A tree that does not know its try does not take
-  // processes that do: an old try's orphans must not join the running try. A process that does not
-  // tell its map index does not join a mapped TI's tree: it may belong to any sibling index.
-  size_t groupFor(const PartialKey& key) {
-    for (size_t g = 0; g < groups_.size(); ++g) {
-      const auto& k = groups_[g].key;
-      if (!k || !k->compatible(key)) continue;
-      bool tryKnownEnough = k->tryNumber || !key.tryNumber;
-      bool mapKnownEnough = key.mapIndex || !k->mapIndex || *k->mapIndex == -1;
-      if (tryKnownEnough && mapKnownEnough) return g;
-    }
-    Group group;
-    group.key = key;
-    group.fromEnvironment = true;
-    groups_.push_back(std::move(group));
-    return groups_.size() - 1;
-  }
-
-  size_t rootOf(const Group& group) const {
-    if (!group.fromEnvironment) return group.root;
-    std::unordered_set<core::Pid> pids;
-    for (size_t i : group.members) pids.insert(procs_[i].pid);
-    size_t best = kNone;
-    for (size_t i : group.members) {
-      if (pids.count(procs_[i].ppid)) continue;
-      if (best == kNone || earlier(i, best)) best = i;
-    }
-    return best == kNone ? group.members.front() : best;
+  // What a member's own evidence says, if anything. A root's own environment is never evidence
+  // (it may be inherited from a long-lived worker), nor is a member's environment identical to
+  // its root's (inherited from the same place).
+  std::optional<Claim> claimOf(size_t i, size_t root) const {
+    if (i == root) return std::nullopt;
+    const Recognition& r = recognition_[i];
+    if (r.role == ProcessRole::TaskRoot && (r.key || !r.tiUuid.empty()))
+      return Claim{r.key.value_or(PartialKey{}), r.tiUuid};
+    auto own = contextKey(procs_[i]);
+    if (!own || own == contextKey(procs_[root])) return std::nullopt;
+    return Claim{*own, ""};
   }
 
   bool rootIsOrphan(const Group& group, size_t root) const {
-    if (group.fromEnvironment) return true;  // carriers were started by a task that is gone
-    size_t parent = parentOf(root);
+    if (group.origin == Origin::Environment) return true;  // started by a task that is gone
+    size_t parent = rawParentOf(root);
     return recognition_[root].supervised &&
            (parent == kNone || recognition_[parent].role != ProcessRole::Worker);
   }
 
-  TaskTree toTree(size_t g) {
-    Group& group = groups_[g];
-    size_t root = rootOf(group);
-    std::stable_partition(group.members.begin(), group.members.end(),
-                          [root](size_t i) { return i == root; });
+  TaskTree toTree(const Group& group) {
+    const size_t root = group.members.front();
     std::unordered_set<core::Pid> pids;
     for (size_t i : group.members) pids.insert(procs_[i].pid);
 
     TaskTree tree;
-    if (group.key) {
-      tree.key = group.key->toKey();
-      tree.mapIndexKnown = group.key->mapIndex.has_value();
-    }
+    if (group.key) setKey(tree, *group.key);
     tree.tiUuid = group.uuid;
+    tree.origin = group.origin;
     tree.root = procs_[root].identity();
+    tree.placement = group.placement;
+    tree.attemptAge = snapshot_.ageOf(procs_[group.fixers.front()]);
+    for (size_t i : group.fixers)
+      tree.attemptAge = std::min(tree.attemptAge, snapshot_.ageOf(procs_[i]));
     for (size_t i : group.members) {
       const Process& p = procs_[i];
       TreeMember m{p.identity(), p.ppid, p.pgid, p.sid, p.argv};
-      m.orphan = i == root ? rootIsOrphan(group, root) : pids.count(p.ppid) == 0;
+      m.orphan = i == root ? rootIsOrphan(group, root) : !pids.contains(p.ppid);
       m.escapee = p.sid != procs_[root].sid || p.pgid != procs_[root].pgid;
       m.dead = p.zombie();
+      if (group.origin == Origin::Root) m.claim = claimOf(i, root);
+      if (group.origin == Origin::Environment && i != root && p.context)
+        m.claim = Claim{*contextKey(p), ""};
       tree.age = std::max(tree.age, snapshot_.ageOf(p));
       tree.members.push_back(std::move(m));
     }
-    tree.ambiguity = group.ambiguity;
-    if (tree.ambiguity.empty() && !tree.key && tree.tiUuid.empty()) {
-      tree.ambiguity = "no TaskInstance identity yet";
-    }
+    if (!tree.key && tree.tiUuid.empty()) tree.ambiguity = "no TaskInstance identity yet";
     tree.ambiguous = !tree.ambiguity.empty();
     return tree;
   }
@@ -317,12 +345,13 @@ class TreeBuilder {
   const ProcessSnapshot& snapshot_;
   const std::vector<Process>& procs_;
   std::unordered_map<core::Pid, size_t> index_;
-  std::unordered_map<core::Pid, std::vector<size_t>> children_;
+  std::unordered_map<size_t, std::vector<size_t>> children_;  // by linked parent
   std::vector<Recognition> recognition_;
+  std::vector<std::optional<std::string>> placement_;
   std::vector<bool> excluded_;
+  std::vector<size_t> parent_;  // linked parent: same placement; kNone otherwise
   std::vector<size_t> owner_;
   std::vector<Group> groups_;
-  std::vector<PoolEntry> pool_;
 };
 
 }  // namespace
@@ -332,10 +361,10 @@ std::vector<TaskTree> identifyTrees(const ProcessSnapshot& snapshot,
   return TreeBuilder(snapshot, options).build();
 }
 
-bool sameTree(const TaskTree& a, const TaskTree& b) {
-  if (a.key && b.key) return *a.key == *b.key;
-  if (!a.tiUuid.empty() && !b.tiUuid.empty()) return a.tiUuid == b.tiUuid;
-  return a.root == b.root;
+std::vector<TaskTree> settleKey(TaskTree& tree, const core::TaskInstanceKey& key) {
+  tree.key = key;
+  tree.mapIndexKnown = true;
+  return splitContradicting(tree);
 }
 
 }  // namespace reaper::proc

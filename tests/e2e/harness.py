@@ -111,10 +111,16 @@ class Harness:
         return json.loads(self.control("GET", "/_fake/stats")[1])
 
     # --- real task-runner trees
-    def start_tree(self, ti, min_processes=TREE_SIZE):
+    def new_marker(self):
+        """An environment variable that marks processes as this harness's (cleanup kills them)."""
         marker = "REAPER_E2E_" + secrets.token_hex(6)
         self.markers.append(marker)
-        env = dict(os.environ, FAKE_AIRFLOW_TRY_NUMBER=str(ti["try_number"]), **{marker: "1"})
+        return marker
+
+    def start_tree(self, ti, min_processes=TREE_SIZE, extra_env=None):
+        marker = self.new_marker()
+        env = dict(os.environ, FAKE_AIRFLOW_TRY_NUMBER=str(ti["try_number"]), **{marker: "1"},
+                   **(extra_env or {}))
         args = [FAKE_CLI, "tasks", "run", ti["dag_id"], ti["task_id"], ti["run_id"], "--local"]
         if ti.get("map_index", -1) >= 0:
             args += ["--map-index", str(ti["map_index"])]

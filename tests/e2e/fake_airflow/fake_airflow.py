@@ -17,8 +17,9 @@ body has no order_by), rows come in table order, or in a fresh random order per 
 
 Control API, no auth, JSON bodies:
   PUT    /_fake/ti      {dag_id, task_id, run_id, map_index=-1, try_number, state, id?, start_date?,
-                         end_date?, hostname?, overrides?} -> the TI (overrides: fields written over
-                         the rendered record, e.g. a wrong type)
+                         end_date?, hostname?, queued_when?, overrides?} -> the TI (overrides: fields
+                         written over the rendered record, e.g. a wrong type; queued_when defaults
+                         to now whenever the try number changes)
   PUT    /_fake/tis     {"tis": [TI, ...]}  many at once
   DELETE /_fake/ti      {dag_id, task_id, run_id, map_index}
   POST   /_fake/fault   {"mode": "none|500|503|timeout|garbage|401|422|shuffle", "count": N?}  (API routes
@@ -109,9 +110,13 @@ class State:
 
         def field(name, default):
             return body[name] if name in body else previous.get(name, default)
+        try_number = int(field("try_number", 1))
+        new_try = try_number != previous.get("try_number")
         self.tis[key] = {
             "dag_id": key[0], "run_id": key[1], "task_id": key[2], "map_index": key[3],
-            "try_number": int(field("try_number", 1)), "state": field("state", None),
+            "try_number": try_number, "state": field("state", None),
+            "queued_when": body["queued_when"] if "queued_when" in body
+            else utc_now() if new_try else previous.get("queued_when"),
             "id": body.get("id") or previous.get("id") or uuid7_like(),
             "start_date": field("start_date", "2026-01-01T00:00:01Z"),
             "end_date": field("end_date", None), "hostname": field("hostname", "worker-0"),
@@ -161,6 +166,10 @@ class State:
             return False
 
 
+def utc_now():
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() % 1 * 1e6):06d}Z"
+
+
 def v2_ti(ti):
     return {
         "id": ti["id"], "task_id": ti["task_id"], "dag_id": ti["dag_id"],
@@ -171,7 +180,8 @@ def v2_ti(ti):
         "task_display_name": ti["task_id"], "dag_display_name": ti["dag_id"],
         "hostname": ti["hostname"], "unixname": "airflow", "pool": "default_pool", "pool_slots": 1,
         "queue": "default", "priority_weight": 1, "operator": "BashOperator",
-        "operator_name": "BashOperator", "queued_when": None, "scheduled_when": None, "pid": None,
+        "operator_name": "BashOperator", "queued_when": ti["queued_when"], "scheduled_when": None,
+        "pid": None,
         "executor": None, "executor_config": "{}", "note": None, "rendered_map_index": None,
         "rendered_fields": {}, "trigger": None, "triggerer_job": None, "dag_version": None,
     }
@@ -191,7 +201,7 @@ def v1_ti(ti):
         "map_index": ti["map_index"],
         "max_tries": 3, "hostname": ti["hostname"], "unixname": "airflow", "pool": "default_pool",
         "pool_slots": 1, "queue": "default", "priority_weight": 1, "operator": "BashOperator",
-        "queued_when": None, "pid": None, "executor": None, "executor_config": "{}",
+        "queued_when": ti["queued_when"], "pid": None, "executor": None, "executor_config": "{}",
         "sla_miss": None, "rendered_map_index": None, "rendered_fields": {}, "trigger": None,
         "triggerer_job": None, "note": None,
     }

@@ -1,13 +1,17 @@
-// Real process trees killed through real pidfds; membership is a /proc scan for the tree's marker.
+// Real process trees killed through real pidfds by the real kill worker: the decided members are a
+// /proc scan for the tree's marker; the kill follows only what they fork.
 #include "kill/tree_killer.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "core/clock.h"
+#include "kill/kill_worker.h"
 #include "os/pidfd_signaller.h"
+#include "os/procfs_reader.h"
 #include "real_processes.h"
 #include "support/test_support.h"
 
@@ -27,15 +31,26 @@ constexpr uint64_t kSigTermBit = uint64_t{1} << (SIGTERM - 1);
 
 class RealTreeKillTest : public ::testing::Test {
  protected:
-  KillReport killMarked(const std::string& marker, core::Duration grace) {
+  // Decides on the processes marked now and kills exactly those, plus what they fork meanwhile.
+  // `whileKilling` runs once the kill has started.
+  KillReport killMarked(const std::string& marker, core::Duration grace,
+                        const std::function<void()>& whileKilling = {}) {
     core::SystemClock clock;
     os::PidfdSignaller signaller("/proc");
+    os::ProcfsReader procfs("/proc");
+    auto listed = procfs.listPids();
+    std::sort(listed.begin(), listed.end());
+    const auto decided = identities(processesMarked(marker));
     KillOptions options;
     options.gracePeriod = grace;
     options.pollStep = core::Duration{20};
     options.killWait = core::Duration{5000};
-    TreeKiller killer(signaller, clock, options);
-    return killer.kill([&] { return identities(processesMarked(marker)); });
+    KillWorker worker(procfs, clock, options.pollStep);
+    worker.submit({}, std::make_unique<TreeKill>(marker, decided, signaller, clock, options),
+                  std::make_shared<const std::vector<core::Pid>>(std::move(listed)));
+    if (whileKilling) whileKilling();
+    worker.waitIdle();
+    return worker.takeFinished().at(0).report;
   }
   static bool isMember(const std::vector<RealProcess>& members, core::Pid pid) {
     return std::any_of(members.begin(), members.end(),
@@ -103,6 +118,26 @@ TEST_F(RealTreeKillTest, ProcessForkingThroughTheKillEndsDeadWithAllItsChildren)
   EXPECT_GT(report.signalled, before.size());
   EXPECT_TRUE(report.escalated);
   EXPECT_THAT(report.survivors, IsEmpty());
+}
+
+TEST_F(RealTreeKillTest, ProcessStartedDuringTheKillByANonTargetIsNeverSignalled) {
+  // A retry's root starting on the same worker while the old try dies carries the same marker
+  // (the same key): it was not decided and no target forked it.
+  const std::string victim = trees_.newMarker("old-try");
+  spawnMarked("trap '' TERM; exec sleep 1000", victim);
+  std::vector<RealProcess> before;
+  ASSERT_TRUE(eventually([&] { return (before = processesMarked(victim)).size() == 1; }));
+  core::Pid retry = 0;
+
+  const auto report = killMarked(victim, core::Duration{1000}, [&] {
+    retry = spawnMarked("exec sleep 1000", victim);
+  });
+
+  for (const auto& process : before) EXPECT_FALSE(running(process.identity));
+  const auto retried = processesMarked(victim);
+  ASSERT_EQ(retried.size(), 1u);
+  EXPECT_EQ(retried.front().identity.pid, retry);
+  EXPECT_EQ(report.signalled, 1u);
 }
 
 TEST_F(RealTreeKillTest, PidNamespaceWithDaemonReparentedToItsInit) {

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "fakes.h"
 
 namespace reaper::kill {
@@ -10,38 +12,34 @@ namespace {
 
 using ::testing::ElementsAre;
 using testing::FakeClock;
-using testing::FakeProcess;
 using testing::FakeSignaller;
 using testing::FakeWorld;
 using testing::ignoringTerm;
-using testing::inCgroup;
 using ::testing::IsEmpty;
 using testing::stuckInD;
 using ::testing::UnorderedElementsAre;
 
 constexpr core::Pid kSelf = 4242;
 
-class TreeKillerTest : public ::testing::Test {
+class TreeKillTest : public ::testing::Test {
  protected:
   KillOptions options() const {
     KillOptions opts;
     opts.gracePeriod = core::Duration{10000};
     opts.pollStep = core::Duration{50};
     opts.killWait = core::Duration{2000};
+    opts.maxTargets = 100;
     opts.selfPid = kSelf;
     return opts;
   }
-  KillReport killAll(const std::vector<core::ProcessIdentity>& members) {
-    TreeKiller killer(signaller_, clock_, options());
-    return killer.kill([&] { return liveOnly(members); });
-  }
-  // A membership scan lists only processes still there.
-  std::vector<core::ProcessIdentity> liveOnly(const std::vector<core::ProcessIdentity>& members) {
-    std::vector<core::ProcessIdentity> live;
-    for (const auto& member : members) {
-      if (world_.alive(member)) live.push_back(member);
-    }
-    return live;
+  // Steps a kill of `members` to its end as the kill worker would; `forked` says, before each
+  // step, which processes appeared since the decision.
+  KillReport kill(const std::vector<core::ProcessIdentity>& members,
+                  const std::function<std::vector<ForkedProcess>()>& forked = {}) {
+    TreeKill job("etl/load/r1/-1/1", members, signaller_, clock_, options());
+    while (!job.step(forked ? forked() : std::vector<ForkedProcess>{}))
+      clock_.sleepFor(options().pollStep);
+    return job.report();
   }
 
   FakeClock clock_;
@@ -49,12 +47,12 @@ class TreeKillerTest : public ::testing::Test {
   FakeSignaller signaller_{world_};
 };
 
-TEST_F(TreeKillerTest, TermAndContEveryMemberAndStopsWhenAllExit) {
+TEST_F(TreeKillTest, TermAndContEveryMemberAndStopsWhenAllExit) {
   const auto root = world_.spawn(100, 1000);
   const auto child = world_.spawn(101, 1001);
   const auto escapee = world_.spawn(200, 1500);
 
-  const auto report = killAll({root, child, escapee});
+  const auto report = kill({root, child, escapee});
 
   for (const auto& member : {root, child, escapee}) {
     EXPECT_THAT(world_.signalsTo(member), ElementsAre(SIGTERM, SIGCONT));
@@ -67,11 +65,11 @@ TEST_F(TreeKillerTest, TermAndContEveryMemberAndStopsWhenAllExit) {
   EXPECT_LT(clock_.elapsed(), core::Duration{10000});
 }
 
-TEST_F(TreeKillerTest, MemberIgnoringTermGetsKillOnlyAfterGrace) {
+TEST_F(TreeKillTest, MemberIgnoringTermGetsKillOnlyAfterGrace) {
   const auto polite = world_.spawn(100, 1000);
   const auto stubborn = world_.spawn(101, 1001, ignoringTerm());
 
-  const auto report = killAll({polite, stubborn});
+  const auto report = kill({polite, stubborn});
 
   EXPECT_THAT(world_.signalsTo(polite), ElementsAre(SIGTERM, SIGCONT));
   EXPECT_THAT(world_.signalsTo(stubborn), ElementsAre(SIGTERM, SIGCONT, SIGKILL));
@@ -82,62 +80,88 @@ TEST_F(TreeKillerTest, MemberIgnoringTermGetsKillOnlyAfterGrace) {
   EXPECT_THAT(report.survivors, IsEmpty());
 }
 
-TEST_F(TreeKillerTest, MemberForkedBetweenTwoReadsIsSignalled) {
+TEST_F(TreeKillTest, ChildForkedByATargetWhileDyingIsAdopted) {
   const auto parent = world_.spawn(100, 1000, ignoringTerm());
-  core::ProcessIdentity forked{};
-  int reads = 0;
-  TreeKiller killer(signaller_, clock_, options());
-  const auto report = killer.kill([&] {
-    // The parent forks right after the first read, before it has handled SIGTERM.
-    if (++reads == 2) forked = world_.spawn(101, 1100, ignoringTerm());
-    return liveOnly({parent, forked});
+  core::ProcessIdentity child{};
+  const auto report = kill({parent}, [&]() -> std::vector<ForkedProcess> {
+    if (child.pid == 0) child = world_.spawn(101, 1100, ignoringTerm());
+    return {{child, parent.pid}};
   });
 
-  EXPECT_THAT(world_.signalsTo(forked), ElementsAre(SIGTERM, SIGCONT, SIGKILL));
-  EXPECT_FALSE(world_.alive(forked));
+  EXPECT_THAT(world_.signalsTo(child), ElementsAre(SIGTERM, SIGCONT, SIGKILL));
+  EXPECT_FALSE(world_.alive(child));
   EXPECT_EQ(report.signalled, 2u);
 }
 
-TEST_F(TreeKillerTest, MemberThatLeavesTheListingStaysATarget) {
-  const auto daemon = world_.spawn(300, 3000, ignoringTerm());
-  int reads = 0;
-  TreeKiller killer(signaller_, clock_, options());
-  // Seen once (e.g. before it cleared its environment), never again: still killed after the grace.
-  const auto report = killer.kill([&]() -> std::vector<core::ProcessIdentity> {
-    if (++reads == 1) return {daemon};
-    return {};
-  });
-
-  EXPECT_THAT(world_.signalsTo(daemon), ElementsAre(SIGTERM, SIGCONT, SIGKILL));
-  EXPECT_FALSE(world_.alive(daemon));
-  EXPECT_THAT(report.survivors, IsEmpty());
+TEST_F(TreeKillTest, GrandchildrenFollowTheirParentsInOneStep) {
+  const auto root = world_.spawn(100, 1000, ignoringTerm());
+  const auto child = world_.spawn(101, 1100, ignoringTerm());
+  const auto grandchild = world_.spawn(102, 1200, ignoringTerm());
+  // Listed grandchild first: adoption repeats until a pass finds nobody new.
+  const std::vector<ForkedProcess> forked = {{grandchild, 101}, {child, 100}};
+  TreeKill job("t", {root}, signaller_, clock_, options());
+  job.step(forked);
+  EXPECT_THAT(world_.signalsTo(grandchild), ElementsAre(SIGTERM, SIGCONT));
+  EXPECT_THAT(world_.signalsTo(child), ElementsAre(SIGTERM, SIGCONT));
 }
 
-TEST_F(TreeKillerTest, NewcomerAfterGraceGetsKillStraightAway) {
-  const auto stubborn = world_.spawn(100, 1000, ignoringTerm());
-  core::ProcessIdentity late{};
-  TreeKiller killer(signaller_, clock_, options());
-  const auto report = killer.kill([&] {
-    if (clock_.elapsed() >= core::Duration{10000} && late.pid == 0) {
-      late = world_.spawn(150, 2000, ignoringTerm());
-    }
-    return liveOnly({stubborn, late});
+TEST_F(TreeKillTest, ProcessThatNoTargetForkedIsNeverSignalled) {
+  // A new try's root started by the Celery pool (pid 50) while the old try dies: same task, same
+  // key, but its parent is not a target.
+  const auto oldRoot = world_.spawn(100, 1000, ignoringTerm());
+  const auto newRoot = world_.spawn(300, 5000, ignoringTerm());
+  const auto report = kill({oldRoot}, [&]() -> std::vector<ForkedProcess> {
+    return {{newRoot, 50}};
   });
 
+  EXPECT_THAT(world_.signalsTo(newRoot), IsEmpty());
+  EXPECT_TRUE(world_.alive(newRoot));
+  EXPECT_EQ(report.signalled, 1u);
+}
+
+TEST_F(TreeKillTest, NewcomerOlderThanTheTargetWithItsPidIsNotAdopted) {
+  const auto target = world_.spawn(100, 1000, ignoringTerm());
+  // Its parent pid names the target, but it started before the target: that pid was someone else.
+  const auto stranger = world_.spawn(400, 900, ignoringTerm());
+  kill({target}, [&]() -> std::vector<ForkedProcess> { return {{stranger, 100}}; });
+  EXPECT_THAT(world_.signalsTo(stranger), IsEmpty());
+}
+
+TEST_F(TreeKillTest, NewcomerOfATargetThatExitedIsNotAdopted) {
+  // The target exited, its pid was reused, and the reuser forked: the child names that pid.
+  const auto polite = world_.spawn(100, 1000);
+  const auto stubborn = world_.spawn(101, 1001, ignoringTerm());
+  core::ProcessIdentity stranger{};
+  kill({polite, stubborn}, [&]() -> std::vector<ForkedProcess> {
+    if (world_.alive(polite)) return {};
+    if (stranger.pid == 0) stranger = world_.spawn(500, 9000, ignoringTerm());
+    return {{stranger, 100}};
+  });
+  EXPECT_THAT(world_.signalsTo(stranger), IsEmpty());
+  EXPECT_TRUE(world_.alive(stranger));
+}
+
+TEST_F(TreeKillTest, NewcomerAfterGraceGetsKillStraightAway) {
+  const auto stuck = world_.spawn(100, 1000, stuckInD());  // lives on to be a parent
+  core::ProcessIdentity late{};
+  const auto report = kill({stuck}, [&]() -> std::vector<ForkedProcess> {
+    if (clock_.elapsed() < core::Duration{10000}) return {};
+    if (late.pid == 0) late = world_.spawn(150, 2000, ignoringTerm());
+    return {{late, 100}};
+  });
   EXPECT_THAT(world_.signalsTo(late), ElementsAre(SIGKILL));
   EXPECT_FALSE(world_.alive(late));
   EXPECT_EQ(report.signalled, 2u);
 }
 
-TEST_F(TreeKillerTest, PidReusedByAnotherProcessIsNeverSignalled) {
+TEST_F(TreeKillTest, PidReusedByAnotherProcessIsNeverSignalled) {
   const auto member = world_.spawn(100, 1000);
   // The scan saw pid 200 started at tick 2000; that process died and pid 200 now runs something
   // else.
   const core::ProcessIdentity stale{200, 2000};
   const auto stranger = world_.spawn(200, 2500, ignoringTerm());
 
-  TreeKiller killer(signaller_, clock_, options());
-  const auto report = killer.kill([&] { return std::vector{member, stale}; });
+  const auto report = kill({member, stale});
 
   EXPECT_THAT(world_.signalsTo(stranger), IsEmpty());
   EXPECT_TRUE(world_.alive(stranger));
@@ -145,29 +169,11 @@ TEST_F(TreeKillerTest, PidReusedByAnotherProcessIsNeverSignalled) {
   EXPECT_FALSE(report.escalated);
 }
 
-TEST_F(TreeKillerTest, PidReusedDuringTheKillIsNotHit) {
-  const auto stubborn = world_.spawn(100, 1000, ignoringTerm());
-  const auto polite = world_.spawn(101, 1001);
-  core::ProcessIdentity stranger{};
-  TreeKiller killer(signaller_, clock_, options());
-  killer.kill([&] {
-    // After `polite` died its pid went to a non-member that ignores SIGTERM.
-    if (!world_.alive(polite) && stranger.pid == 0) {
-      stranger = world_.spawn(101, 9000, ignoringTerm());
-    }
-    return liveOnly({stubborn, polite});
-  });
-
-  EXPECT_THAT(world_.signalsTo(stranger), IsEmpty());
-  EXPECT_TRUE(world_.alive(stranger));
-  EXPECT_FALSE(world_.alive(stubborn));
-}
-
-TEST_F(TreeKillerTest, UninterruptibleSurvivorIsReportedNotRetriedForever) {
+TEST_F(TreeKillTest, UninterruptibleSurvivorIsReportedNotRetriedForever) {
   const auto stuck = world_.spawn(100, 1000, stuckInD());
   const auto fine = world_.spawn(101, 1001);
 
-  const auto report = killAll({stuck, fine});
+  const auto report = kill({stuck, fine});
 
   EXPECT_THAT(report.survivors, ElementsAre(stuck));
   EXPECT_EQ(report.killed, 1u);
@@ -176,12 +182,12 @@ TEST_F(TreeKillerTest, UninterruptibleSurvivorIsReportedNotRetriedForever) {
   EXPECT_LE(clock_.elapsed(), core::Duration{10000 + 2000 + 50});
 }
 
-TEST_F(TreeKillerTest, NeverSignalsInitOrItself) {
+TEST_F(TreeKillTest, NeverSignalsInitOrItself) {
   const auto init = world_.spawn(1, 1);
   const auto self = world_.spawn(kSelf, 5000);
   const auto member = world_.spawn(100, 1000);
 
-  const auto report = killAll({init, {0, 0}, self, member});
+  const auto report = kill({init, {0, 0}, self, member});
 
   EXPECT_THAT(world_.signalsTo(init), IsEmpty());
   EXPECT_THAT(world_.signalsTo(self), IsEmpty());
@@ -190,37 +196,36 @@ TEST_F(TreeKillerTest, NeverSignalsInitOrItself) {
   EXPECT_EQ(report.signalled, 1u);
 }
 
-TEST_F(TreeKillerTest, MemberGoneBeforeTheSignalLandsCountsAsKilled) {
+TEST_F(TreeKillTest, MemberGoneBeforeTheSignalLandsCountsAsKilled) {
   const auto member = world_.spawn(100, 1000);
   // It exits between open and signal: the signal meets ESRCH, which is success.
   signaller_.onSignal = [&](const core::ProcessIdentity& id, int) {
     world_.find(id)->alive = false;
   };
 
-  const auto report = killAll({member});
+  const auto report = kill({member});
 
   EXPECT_EQ(report.killed, 1u);
   EXPECT_FALSE(report.escalated);
   EXPECT_THAT(report.survivors, IsEmpty());
 }
 
-TEST_F(TreeKillerTest, EndlessForkingIsBoundedByMembershipRounds) {
-  core::Pid next = 1000;
-  std::vector<core::ProcessIdentity> all;
-  TreeKiller killer(signaller_, clock_, options());
-  const auto report = killer.kill([&] {
-    all.push_back(world_.spawn(next, next));
+TEST_F(TreeKillTest, EndlessForkingIsBoundedByMaxTargets) {
+  const auto root = world_.spawn(1000, 1000, ignoringTerm());
+  core::Pid next = 1001;
+  std::vector<ForkedProcess> all;
+  const auto report = kill({root}, [&] {
+    all.push_back({world_.spawn(next, next, ignoringTerm()), next - 1});
     ++next;
     return all;
   });
 
-  // 50 TERM rounds, then 50 KILL rounds; the survivor-free end shows the killer stopped on its own.
-  EXPECT_EQ(report.signalled, 100u);
+  EXPECT_EQ(report.signalled, options().maxTargets);
   EXPECT_THAT(report.survivors, IsEmpty());
 }
 
-TEST_F(TreeKillerTest, EmptyTreeSignalsNothing) {
-  const auto report = killAll({});
+TEST_F(TreeKillTest, EmptyTreeSignalsNothing) {
+  const auto report = kill({});
   EXPECT_EQ(report.signalled, 0u);
   EXPECT_FALSE(report.escalated);
   EXPECT_THAT(world_.sent(), IsEmpty());

@@ -1,12 +1,13 @@
 #pragma once
 // Stateful fakes for the loop's collaborators.
 #include <map>
-#include <mutex>
+#include <memory>
 
 #include "airflow/task_instance_source.h"
 #include "loop/reaper.h"
 #include "loop/target.h"
 #include "support/fake_clock.h"
+#include "unit/proc/fake_proc_fs.h"
 
 namespace reaper::test {
 
@@ -19,6 +20,7 @@ inline loop::Target treeTarget(core::TaskInstanceKey key, std::vector<core::Pid>
   loop::Target target;
   target.tree.key = std::move(key);
   target.tree.age = age;
+  target.tree.mapIndexKnown = true;
   for (core::Pid pid : pids)
     target.tree.members.push_back(proc::TreeMember{{pid, 100u + pid}, 1, pid, pid, {"sleep"}});
   target.tree.root = target.tree.members.front().id;
@@ -28,11 +30,8 @@ inline loop::Target treeTarget(core::TaskInstanceKey key, std::vector<core::Pid>
 class FakeTargets final : public loop::TargetSource {
  public:
   std::vector<loop::Target> targets;
-  std::vector<loop::Target> discover() override { return targets; }
-  std::vector<core::ProcessIdentity> currentMembers(const loop::Target& t) override {
-    std::vector<core::ProcessIdentity> ids;
-    for (const auto& m : t.tree.members) ids.push_back(m.id);
-    return ids;
+  loop::Discovery discover() override {
+    return {targets, std::make_shared<const std::vector<core::Pid>>()};
   }
 };
 
@@ -71,26 +70,34 @@ class FakeAirflow final : public airflow::TaskInstanceSource {
   }
 };
 
+// A kill job that finishes at its first step with a prepared report.
+class FinishedKill final : public kill::KillJob {
+ public:
+  explicit FinishedKill(kill::KillReport report) : report_(std::move(report)) {}
+  bool step(const std::vector<kill::ForkedProcess>&) override { return true; }
+  kill::KillReport report() const override { return report_; }
+
+ private:
+  kill::KillReport report_;
+};
+
+// Records what it was asked to kill (on the loop's thread); its jobs kill nothing.
 class FakeReaper final : public loop::Reaper {
  public:
   std::vector<std::string> reaped;  // labels, in order
+  std::vector<std::vector<core::ProcessIdentity>> members;  // of each kill, in order
   std::vector<core::ProcessIdentity> survivors;
-  kill::KillReport reap(const loop::Target& target) override {
-    std::lock_guard lock(mutex_);
+  std::unique_ptr<kill::KillJob> start(const loop::Target& target) override {
     reaped.push_back(target.label());
+    members.emplace_back();
+    for (const auto& m : target.tree.members) members.back().push_back(m.id);
     kill::KillReport report;
     report.signalled = target.tree.members.size();
     report.killed = target.tree.members.size() - survivors.size();
     report.survivors = survivors;
-    return report;
+    return std::make_unique<FinishedKill>(std::move(report));
   }
-  size_t count() {
-    std::lock_guard lock(mutex_);
-    return reaped.size();
-  }
-
- private:
-  std::mutex mutex_;
+  size_t count() const { return reaped.size(); }
 };
 
 }  // namespace reaper::test

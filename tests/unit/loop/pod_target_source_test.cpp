@@ -54,7 +54,7 @@ class PodTargetSourceTest : public ::testing::Test {
 
   std::vector<Target> discover() {
     PodTargetSource source(procfs_, [this] { return pods_; }, {root_.string()}, 99999);
-    return source.discover();
+    return source.discover().targets;
   }
 
   fs::path root_;
@@ -82,6 +82,35 @@ TEST_F(PodTargetSourceTest, TreeInAPodIsConfinedToThatPod) {
   std::sort(pids.begin(), pids.end());
   EXPECT_EQ(pids, (std::vector<core::Pid>{200, 201}));
   EXPECT_TRUE(targets[0].cgroupDirs.empty());
+}
+
+TEST_F(PodTargetSourceTest, AProcessOfAnotherPodNeverLendsItsIdentity) {
+  // Pod A runs map index 3 of a task; a process of pod B that exports map index 7 hangs below it
+  // (a shared PID namespace): it neither joins pod A's tree nor re-keys it.
+  const char* otherUid = "0b0b0b0b-1111-4222-8333-444444444444";
+  pods_ = {pod(kCeleryUid, "worker-a", {kWorkerContainer}),
+           pod(otherUid, "worker-b", {kWorkerContainer})};
+  const std::string inA = systemdCgroup(kCeleryUid, kWorkerContainer);
+  procfs_.add({.pid = 200,
+               .argv = {"airflow", "tasks", "run", "etl", "load", "manual__1", "--local",
+                        "--map-index", "3"},
+               .cgroup = inA});
+  procfs_.add({.pid = 201, .ppid = 200, .argv = {"bash"}, .env = ctxEnv("load"), .cgroup = inA});
+  auto env = ctxEnv("load");
+  env.push_back("AIRFLOW_CTX_MAP_INDEX=7");
+  procfs_.add({.pid = 202, .ppid = 201, .argv = {"intruder"}, .env = env,
+               .cgroup = systemdCgroup(otherUid, kWorkerContainer)});
+
+  const auto targets = discover();
+  ASSERT_EQ(targets.size(), 2u);
+  const Target& a = targets[0].pod->uid == kCeleryUid ? targets[0] : targets[1];
+  const Target& b = &a == &targets[0] ? targets[1] : targets[0];
+  EXPECT_EQ(a.tree.key->mapIndex, 3);
+  EXPECT_EQ(a.tree.members.size(), 2u);
+  EXPECT_EQ(b.pod->uid, otherUid);
+  ASSERT_EQ(b.tree.members.size(), 1u);
+  EXPECT_EQ(b.tree.members[0].id.pid, 202);
+  EXPECT_EQ(b.tree.key->mapIndex, 7);
 }
 
 TEST_F(PodTargetSourceTest, ProcessesOfPodsOnOtherNodesAreIgnored) {

@@ -26,8 +26,8 @@ class ReapLoopTest : public ::testing::Test {
   ReapLoop& loop(bool dryRun = false) {
     LoopOptions options;
     options.dryRun = dryRun;
-    loop_ =
-        std::make_unique<ReapLoop>(targets_, airflow_, reaper_, clock_, metrics_, health_, options);
+    loop_ = std::make_unique<ReapLoop>(targets_, airflow_, reaper_, killer_, clock_, metrics_,
+                                       health_, options);
     loop_->addObserver(recorder_);
     return *loop_;
   }
@@ -39,6 +39,8 @@ class ReapLoopTest : public ::testing::Test {
   report::Metrics metrics_;
   report::Health health_;
   Recorder recorder_;
+  reaper::test::FakeProcFs procfs_;
+  kill::KillWorker killer_{procfs_, clock_, core::Duration{50}};
   std::unique_ptr<ReapLoop> loop_;
 };
 
@@ -210,6 +212,45 @@ TEST_F(ReapLoopTest, LaterApiFailuresAreMetricsNotReadiness) {
   EXPECT_EQ(metric("airflow_reaper_last_successful_poll_timestamp_seconds"),
             std::chrono::duration<double>(clock_.wallNow().time_since_epoch()).count());
   EXPECT_TRUE(reaper_.reaped.empty());
+}
+
+TEST_F(ReapLoopTest, TwoLiveRootsOfOneTaskInstanceAreDecidedAndKilledApart) {
+  // The old try's root (no try told) started long before the retry was queued; the retry's root
+  // started after it. Same key, two trees.
+  Target old = treeTarget(tiKey("extract", 0), {10, 11});
+  old.tree.attemptAge = std::chrono::hours(1);
+  Target retry = treeTarget(tiKey("extract", 0), {20});
+  retry.tree.attemptAge = std::chrono::seconds(1);
+  targets_.targets = {old, retry};
+  airflow_.set(tiKey("extract"), "running", 2);
+  airflow_.states.begin()->second.queuedWhen = clock_.wallNow() - std::chrono::seconds(10);
+  auto& l = loop();
+  l.pollOnce();
+  l.drain();
+  ASSERT_EQ(reaper_.members.size(), 1u);
+  EXPECT_EQ(reaper_.members[0],
+            (std::vector<core::ProcessIdentity>{old.tree.members[0].id, old.tree.members[1].id}));
+  ASSERT_EQ(recorder_.results.size(), 1u);
+  EXPECT_EQ(recorder_.results[0].reason, "superseded: started before try 2 was queued");
+}
+
+TEST_F(ReapLoopTest, ResolvedUuidSplitsOffMembersNamingAnotherAttempt) {
+  Target tree = treeTarget(tiKey("extract"), {10, 11});
+  tree.tree.key.reset();
+  tree.tree.mapIndexKnown = false;
+  tree.tree.tiUuid = "0196-uuid";
+  tree.tree.members[1].ppid = 10;
+  tree.tree.members[1].claim = proc::Claim{{"etl", "maintenance", "manual__1", {}, 1}, ""};
+  targets_.targets = {tree};
+  airflow_.uuids["0196-uuid"] = tiKey("extract", 1);
+  airflow_.set(tiKey("extract"), "failed");
+  auto& l = loop();
+  const auto assessments = l.assess();
+  ASSERT_EQ(assessments.size(), 2u);
+  EXPECT_EQ(assessments[0].decision.action, reconcile::Action::Kill);
+  EXPECT_EQ(assessments[0].target.tree.members.size(), 1u);
+  EXPECT_EQ(assessments[1].decision.action, reconcile::Action::Unknown);
+  EXPECT_EQ(assessments[1].target.tree.members[0].id.pid, 11);
 }
 
 }  // namespace

@@ -134,7 +134,7 @@ TEST_F(TreeTest, Airflow3CeleryTaskProcessSharesTheWorkersGroup) {
   ASSERT_EQ(trees.size(), 1u);
   const TaskTree& tree = trees[0];
   EXPECT_EQ(tree.tiUuid, kUuid);
-  EXPECT_EQ(tree.key->toString(), "etl/load/r1/-1/2");
+  EXPECT_FALSE(tree.key) << "the uuid names the attempt; the API resolves it";
   EXPECT_EQ(pids(tree), (std::set<core::Pid>{300, 301, 302}));
   EXPECT_FALSE(member(tree, 300).orphan);
   EXPECT_FALSE(treeWith(trees, 100));
@@ -189,7 +189,7 @@ TEST_F(TreeTest, ForkOfCeleryPoolBeforeRetitleIsAmbiguous) {
   EXPECT_TRUE(trees[0].ambiguous);
 }
 
-TEST_F(TreeTest, SetsidEscapeeAndDaemonReparentedToInit) {
+TEST_F(TreeTest, SetsidEscapeeStaysAndDaemonReparentedToInitIsCarriedByItsEnvironment) {
   celeryWorker();
   add(300, 101, {"airflow worker -- " + kUuid});
   add(301, 300, {"bash", "run.sh"}, ctx("etl", "load", "r1", 2));
@@ -201,15 +201,17 @@ TEST_F(TreeTest, SetsidEscapeeAndDaemonReparentedToInit) {
   daemon.pgid = 303;
   add(304, 303, {"mydaemon-child"});
   auto trees = scan();
-  ASSERT_EQ(trees.size(), 1u);
-  const TaskTree& tree = trees[0];
-  EXPECT_EQ(pids(tree), (std::set<core::Pid>{300, 301, 302, 303, 304}));
+  ASSERT_EQ(trees.size(), 2u);
+  const TaskTree& tree = *treeWith(trees, 300);
+  EXPECT_EQ(pids(tree), (std::set<core::Pid>{300, 301, 302}));
   EXPECT_TRUE(member(tree, 302).escapee);
   EXPECT_FALSE(member(tree, 302).orphan);
-  EXPECT_TRUE(member(tree, 303).orphan);
-  EXPECT_TRUE(member(tree, 303).escapee);
-  EXPECT_FALSE(member(tree, 304).orphan);
   EXPECT_FALSE(member(tree, 301).escapee);
+  const TaskTree& carried = *treeWith(trees, 303);
+  EXPECT_EQ(pids(carried), (std::set<core::Pid>{303, 304}));
+  EXPECT_EQ(carried.key->toString(), "etl/load/r1/-1/2");
+  EXPECT_TRUE(member(carried, 303).orphan);
+  EXPECT_FALSE(member(carried, 304).orphan);
 }
 
 TEST_F(TreeTest, DoubleForkedDaemonOfAGoneTaskIsItsOwnTree) {
@@ -239,9 +241,9 @@ TEST_F(TreeTest, OldTryOrphansAreTheirOwnTree) {
   const TaskTree* old = treeWith(trees, 500);
   ASSERT_TRUE(current && old);
   EXPECT_NE(current, old);
-  EXPECT_EQ(current->key->tryNumber, 2);
+  EXPECT_FALSE(current->key);
   EXPECT_EQ(old->key->tryNumber, 1);
-  EXPECT_FALSE(sameTree(*current, *old));
+  EXPECT_EQ(old->origin, Origin::Environment);
 }
 
 TEST_F(TreeTest, OrphanWithKnownTryDoesNotJoinATreeThatDoesNotKnowItsTry) {
@@ -266,42 +268,120 @@ TEST_F(TreeTest, OrphanThatDoesNotTellItsMapIndexDoesNotJoinAMappedTree) {
   EXPECT_FALSE(treeWith(trees, 610)->mapIndexKnown);
 }
 
-TEST_F(TreeTest, OrphanJoinsAnUnmappedTree) {
+TEST_F(TreeTest, OrphanNeverJoinsALiveRootsTree) {
   add(600, 1, {"airflow", "tasks", "run", "d", "t", "r", "--local"});
   add(601, 600, {"bash"}, ctx("d", "t", "r", 1));
   add(610, 1, {"daemon"}, ctx("d", "t", "r", 1));
   auto trees = scan();
-  ASSERT_EQ(trees.size(), 1u);
-  EXPECT_EQ(pids(trees[0]), (std::set<core::Pid>{600, 601, 610}));
-  EXPECT_TRUE(trees[0].mapIndexKnown);
-  EXPECT_TRUE(member(trees[0], 610).orphan);
+  ASSERT_EQ(trees.size(), 2u);
+  const TaskTree* rooted = treeWith(trees, 600);
+  const TaskTree* carried = treeWith(trees, 610);
+  EXPECT_EQ(pids(*rooted), (std::set<core::Pid>{600, 601}));
+  EXPECT_EQ(rooted->key->toString(), "d/t/r/-1/1") << "the try comes from its own child";
+  EXPECT_TRUE(rooted->mapIndexKnown);
+  EXPECT_EQ(pids(*carried), std::set<core::Pid>{610});
+  EXPECT_FALSE(carried->mapIndexKnown);
+  EXPECT_TRUE(member(*carried, 610).orphan);
 }
 
-TEST_F(TreeTest, OldTryUnderASubreaperIsSplitOff) {
+TEST_F(TreeTest, OldTryUnderASubreaperIsSplitOffAsAmbiguousOnceTheUuidIsResolved) {
   celeryWorker();
   add(700, 101, {"airflow worker -- " + kUuid});
   add(701, 700, {"bash"}, ctx("etl", "load", "r1", 3));
   add(702, 700, {"old"}, ctx("etl", "load", "r1", 2), 10);
   add(703, 702, {"old-child"});
   auto trees = scan();
-  ASSERT_EQ(trees.size(), 2u);
-  const TaskTree* current = treeWith(trees, 700);
-  const TaskTree* old = treeWith(trees, 702);
-  ASSERT_TRUE(current && old);
-  EXPECT_EQ(pids(*current), (std::set<core::Pid>{700, 701}));
-  EXPECT_EQ(pids(*old), (std::set<core::Pid>{702, 703}));
-  EXPECT_EQ(old->key->tryNumber, 2);
-  EXPECT_EQ(old->root.pid, 702);
-  EXPECT_TRUE(old->members[0].orphan);
+  ASSERT_EQ(trees.size(), 1u);
+  TaskTree current = trees[0];
+  auto splits = settleKey(current, {"etl", "load", "r1", -1, 3});
+  EXPECT_EQ(pids(current), (std::set<core::Pid>{700, 701}));
+  EXPECT_FALSE(current.ambiguous);
+  ASSERT_EQ(splits.size(), 1u);
+  EXPECT_EQ(pids(splits[0]), (std::set<core::Pid>{702, 703}));
+  EXPECT_TRUE(splits[0].ambiguous);
+  EXPECT_FALSE(splits[0].key);
+  EXPECT_EQ(splits[0].root.pid, 702);
 }
 
-TEST_F(TreeTest, ConflictingIdentitiesAreAmbiguous) {
+TEST_F(TreeTest, DescendantNamingAnotherTaskIsSplitOffAndTheRootKeepsItsKey) {
   add(200, 1, {"airflow", "tasks", "run", "etl", "load", "r1", "--local"});
   add(201, 200, {"bash"}, ctx("other_dag", "x", "r9", 1));
+  add(202, 201, {"sleep"});
+  add(203, 200, {"bash"}, ctx("etl", "load", "r1", 2));
+  auto trees = scan();
+  ASSERT_EQ(trees.size(), 2u);
+  const TaskTree* rooted = treeWith(trees, 200);
+  const TaskTree* split = treeWith(trees, 201);
+  EXPECT_EQ(pids(*rooted), (std::set<core::Pid>{200, 203}));
+  EXPECT_EQ(rooted->key->toString(), "etl/load/r1/-1/2");
+  EXPECT_FALSE(rooted->ambiguous);
+  EXPECT_EQ(pids(*split), (std::set<core::Pid>{201, 202}));
+  EXPECT_TRUE(split->ambiguous);
+  EXPECT_EQ(split->origin, Origin::Split);
+}
+
+TEST_F(TreeTest, DescendantsThatDisagreeOnTheTryMakeTheTreeAmbiguous) {
+  add(200, 1, {"airflow", "tasks", "run", "etl", "load", "r1", "--local"});
+  add(201, 200, {"bash"}, ctx("etl", "load", "r1", 1));
+  add(202, 200, {"bash"}, ctx("etl", "load", "r1", 2));
   auto trees = scan();
   ASSERT_EQ(trees.size(), 1u);
   EXPECT_TRUE(trees[0].ambiguous);
-  EXPECT_NE(trees[0].ambiguity.find("conflicting"), std::string::npos);
+  EXPECT_EQ(trees[0].key->tryNumber, 0);
+}
+
+TEST_F(TreeTest, InheritedEnvironmentNeverOverridesATitle) {
+  // A Celery pool process carrying the environment of a finished maintenance task forks the task
+  // process of a running TI; its first child inherits that stale environment too.
+  add(100, 1, {kCeleryMain});
+  add(101, 100, {kPool}, ctx("maintenance", "vacuum", "r0", 1));
+  add(300, 101, {"airflow worker -- " + kUuid}, ctx("maintenance", "vacuum", "r0", 1));
+  add(301, 300, {"python"}, ctx("maintenance", "vacuum", "r0", 1));
+  add(302, 300, {"bash"}, ctx("etl", "load", "r1", 1));
+  auto trees = scan();
+  ASSERT_EQ(trees.size(), 1u);
+  TaskTree tree = trees[0];
+  EXPECT_FALSE(tree.key) << "the title's uuid decides, not the inherited environment";
+  EXPECT_FALSE(tree.ambiguous) << tree.ambiguity;
+  EXPECT_TRUE(settleKey(tree, {"etl", "load", "r1", -1, 1}).empty());
+  EXPECT_EQ(pids(tree), (std::set<core::Pid>{300, 301, 302}));
+  EXPECT_EQ(tree.key->dagId, "etl");
+}
+
+TEST_F(TreeTest, TwoLiveRootsOfOneTaskInstanceAreTwoTrees) {
+  // A retry started while the old try is still dying; neither tells its try.
+  add(200, 1, {"airflow", "tasks", "run", "etl", "load", "r1", "--local"}, {}, 1000);
+  add(201, 200, {"sleep"}, {}, 1001);
+  add(300, 1, {"airflow", "tasks", "run", "etl", "load", "r1", "--local"}, {}, 9000);
+  auto trees = scan();
+  ASSERT_EQ(trees.size(), 2u);
+  EXPECT_EQ(pids(*treeWith(trees, 200)), (std::set<core::Pid>{200, 201}));
+  EXPECT_EQ(pids(*treeWith(trees, 300)), std::set<core::Pid>{300});
+  EXPECT_EQ(*trees[0].key, *trees[1].key);
+  EXPECT_NE(trees[0].root, trees[1].root);
+}
+
+TEST_F(TreeTest, NoIdentityCrossesAPlacement) {
+  // Pod A runs map index 3; a process of pod B below it (a shared pid namespace) exports map
+  // index 7: it neither joins nor re-keys pod A's tree.
+  add(600, 1, {"airflow", "tasks", "run", "d", "t", "r", "--local", "--map-index", "3"});
+  add(601, 600, {"bash"}, ctx("d", "t", "r", 1));
+  std::vector<std::string> env = ctx("d", "t", "r", 1);
+  env.push_back("AIRFLOW_CTX_MAP_INDEX=7");
+  add(602, 601, {"intruder"}, env);
+  IdentityOptions options{kSelf, [](const Process& p) -> std::optional<std::string> {
+                            return p.pid == 602 ? "pod-b" : "pod-a";
+                          }};
+  auto trees = scan(options);
+  ASSERT_EQ(trees.size(), 2u);
+  const TaskTree* a = treeWith(trees, 600);
+  EXPECT_EQ(a->key->toString(), "d/t/r/3/1");
+  EXPECT_EQ(a->placement, "pod-a");
+  EXPECT_EQ(pids(*a), (std::set<core::Pid>{600, 601}));
+  const TaskTree* b = treeWith(trees, 602);
+  EXPECT_EQ(b->placement, "pod-b");
+  EXPECT_EQ(b->key->toString(), "d/t/r/7/1");
+  EXPECT_EQ(b->origin, Origin::Environment);
 }
 
 TEST_F(TreeTest, TwoUuidsInOneTreeAreAmbiguous) {
@@ -354,7 +434,10 @@ TEST_F(TreeTest, NeverMembers) {
   foreignInit.nsPids = {70, 1};
   add(80, 1, {"outside-the-pod"}, ctx("d", "t", "r", 1));
   add(81, 1, {"inside"}, ctx("d", "t", "r", 1));
-  IdentityOptions options{kSelf, [](const Process& p) { return p.pid != 80; }};
+  IdentityOptions options{kSelf, [](const Process& p) -> std::optional<std::string> {
+                            if (p.pid == 80) return std::nullopt;
+                            return "";
+                          }};
   auto trees = scan(options);
   ASSERT_EQ(trees.size(), 1u);
   EXPECT_EQ(pids(trees[0]), std::set<core::Pid>{81});
@@ -389,30 +472,23 @@ TEST_F(TreeTest, ProcessVanishingMidScanIsNotAMember) {
   EXPECT_EQ(pids(trees[0]), std::set<core::Pid>{800});
 }
 
-TEST_F(TreeTest, AgeIsTheOldestMembers) {
+TEST_F(TreeTest, AgeIsTheOldestMembersAndAttemptAgeTheRoots) {
   fs_.setUptime("100.00 0\n");
-  add(800, 1, {"airflow", "tasks", "run", "d", "t", "r", "--local"}, {}, 5000);
-  add(801, 1, {"old"}, ctx("d", "t", "r", 0), 1000);  // started at 10 s
+  add(800, 1, {"airflow", "tasks", "run", "d", "t", "r", "--local"}, {}, 5000);  // at 50 s
+  add(801, 800, {"adopted"}, {}, 1000);  // started at 10 s, reparented to the root
   auto trees = scan();
   ASSERT_EQ(trees.size(), 1u);
   EXPECT_EQ(trees[0].age, core::Duration{90000});
+  EXPECT_EQ(trees[0].attemptAge, core::Duration{50000});
 }
 
-TEST(SameTree, KeyThenUuidThenRoot) {
-  TaskTree a, b;
-  a.root = {1, 10};
-  b.root = {2, 20};
-  EXPECT_FALSE(sameTree(a, b));
-  b.root = a.root;
-  EXPECT_TRUE(sameTree(a, b));
-  a.tiUuid = "u1";
-  b.tiUuid = "u2";
-  EXPECT_FALSE(sameTree(a, b));
-  a.key = core::TaskInstanceKey{"d", "t", "r", -1, 1};
-  b.key = a.key;
-  EXPECT_TRUE(sameTree(a, b));
-  b.key->tryNumber = 2;
-  EXPECT_FALSE(sameTree(a, b));
+TEST_F(TreeTest, CarriersAttemptAgeIsTheYoungestCarriers) {
+  fs_.setUptime("100.00 0\n");
+  add(400, 1, {"daemon"}, ctx("d", "t", "r", 1), 2000);
+  add(401, 1, {"daemon2"}, ctx("d", "t", "r", 1), 6000);
+  auto trees = scan();
+  ASSERT_EQ(trees.size(), 1u);
+  EXPECT_EQ(trees[0].attemptAge, core::Duration{40000});
 }
 
 }  // namespace

@@ -11,12 +11,21 @@ using std::chrono::seconds;
 core::TaskInstanceKey key(int tryNumber) { return {"etl", "load", "manual__1", -1, tryNumber}; }
 
 Attempt attempt(int tryNumber, core::Duration age = seconds(120)) {
-  return Attempt{key(tryNumber), age, false, ""};
+  Attempt a;
+  a.key = key(tryNumber);
+  a.age = age;
+  return a;
 }
 
 Observation found(std::optional<std::string> state, int tryNumber) {
-  return Observation{Lookup::Found, std::move(state), tryNumber, ""};
+  Observation o;
+  o.lookup = Lookup::Found;
+  o.state = std::move(state);
+  o.tryNumber = tryNumber;
+  return o;
 }
+
+const core::WallTime kQueued{std::chrono::seconds(1'795'003'200)};
 
 const Policy kPolicy{seconds(30), false};
 
@@ -47,14 +56,14 @@ TEST(Decide, KillsSupersededTryEvenWhileTheNewTryRuns) {
 }
 
 TEST(Decide, NeverKillsWhenStateIsUnknown) {
-  Observation unknown{Lookup::Unknown, std::nullopt, 0, "HTTP 503"};
+  Observation unknown{.lookup = Lookup::Unknown, .detail = "HTTP 503"};
   const Decision d = decide(attempt(1), unknown, true, kPolicy);
   EXPECT_EQ(d.action, Action::Unknown);
   EXPECT_EQ(d.reason, "state unknown: HTTP 503");
 }
 
 TEST(Decide, MissingTaskInstanceFollowsPolicy) {
-  Observation missing{Lookup::Missing, std::nullopt, 0, "404"};
+  Observation missing{.lookup = Lookup::Missing, .detail = "404"};
   EXPECT_EQ(decide(attempt(1), missing, true, kPolicy).action, Action::Keep);
   EXPECT_EQ(decide(attempt(1), missing, true, Policy{seconds(30), true}).action, Action::Kill);
   EXPECT_EQ(decide(attempt(1, seconds(5)), missing, false, Policy{seconds(30), true}).action,
@@ -75,7 +84,7 @@ TEST(Decide, NeverKillsAmbiguousOrUnidentifiedAttempts) {
   ambiguous.ambiguous = true;
   ambiguous.ambiguity = "two task instances";
   EXPECT_EQ(decide(ambiguous, found("failed", 1), true, kPolicy).action, Action::Unknown);
-  Attempt anonymous{std::nullopt, seconds(100), false, ""};
+  Attempt anonymous{.key = std::nullopt, .age = seconds(100)};
   EXPECT_EQ(decide(anonymous, found("failed", 1), true, kPolicy).action, Action::Unknown);
 }
 
@@ -88,19 +97,111 @@ TEST(Decide, UnknownTrySkipsTheSupersededCheck) {
   EXPECT_EQ(decide(attempt(0), found("failed", 4), true, kPolicy).action, Action::Kill);
 }
 
+TEST(TryRule, UnknownTryStartedBeforeTheCurrentTryWasQueuedIsSuperseded) {
+  Attempt old = attempt(0);
+  old.started = kQueued - seconds(60);
+  Observation current = found("running", 3);
+  current.queuedAt = kQueued;
+  const Decision d = decide(old, current, true, kPolicy);
+  EXPECT_EQ(d.action, Action::Kill);
+  EXPECT_EQ(d.reason, "superseded: started before try 3 was queued");
+}
+
+TEST(TryRule, UnknownTryStartedAfterTheQueueTimeIsTheCurrentTry) {
+  Observation current = found("running", 3);
+  current.queuedAt = kQueued;
+  for (const auto started : {kQueued + seconds(1), kQueued - seconds(4)}) {  // within the skew
+    Attempt a = attempt(0);
+    a.started = started;
+    EXPECT_EQ(decide(a, current, false, kPolicy).action, Action::Keep);
+  }
+}
+
+TEST(TryRule, NoQueueTimeOrNoStartIsNoEvidence) {
+  Attempt a = attempt(0);
+  a.started = kQueued - seconds(600);
+  EXPECT_EQ(decide(a, found("running", 2), true, kPolicy).action, Action::Keep);
+  Observation current = found("running", 2);
+  current.queuedAt = kQueued;
+  EXPECT_EQ(decide(attempt(0), current, true, kPolicy).action, Action::Keep);
+}
+
+Observation mapped(std::vector<Candidate> candidates) {
+  Observation o = found(std::nullopt, 0);
+  o.candidates = std::move(candidates);
+  return o;
+}
+
+Attempt unmapped(int tryNumber) {
+  Attempt a = attempt(tryNumber);
+  a.mapIndexKnown = false;
+  return a;
+}
+
+TEST(CandidateRule, KeptWhileAnyCandidateMapIndexRuns) {
+  const Decision d =
+      decide(unmapped(1), mapped({{0, "success", 1}, {1, "running", 1}, {2, "failed", 1}}), true,
+             kPolicy);
+  EXPECT_EQ(d.action, Action::Keep);
+  EXPECT_EQ(d.reason, "map index unknown; candidate map index 1 running");
+}
+
+TEST(CandidateRule, KilledOnceEveryCandidateHasLeftRunning) {
+  const Decision d =
+      decide(unmapped(1), mapped({{0, "success", 1}, {1, "failed", 1}, {2, "running", 2}}), true,
+             kPolicy);
+  EXPECT_EQ(d.action, Action::Kill) << d.reason;
+  EXPECT_EQ(d.reason, "map index unknown; every candidate map index (0, 1, 2) has left running");
+}
+
+TEST(CandidateRule, MapIndexesNotYetAtTheTryAreNoCandidates) {
+  EXPECT_EQ(decide(unmapped(2), mapped({{0, "running", 1}, {1, "failed", 2}}), true, kPolicy)
+                .action,
+            Action::Kill);
+  EXPECT_EQ(decide(unmapped(3), mapped({{0, "running", 1}}), true, kPolicy).action,
+            Action::Unknown);
+}
+
+TEST(CandidateRule, UnknownTryCountsEveryRunningMapIndex) {
+  EXPECT_EQ(decide(unmapped(0), mapped({{0, "running", 4}, {1, "failed", 1}}), true, kPolicy)
+                .action,
+            Action::Keep);
+}
+
+TEST(CandidateRule, ProcessThatNamesMapIndexMinusOneOfAMappedTaskIsUnknown) {
+  EXPECT_EQ(decide(attempt(1), mapped({{0, "failed", 1}}), true, kPolicy).action,
+            Action::Unknown);
+}
+
+TEST(CandidateRule, StartupGraceStillProtectsYoungCarriers) {
+  Attempt young = unmapped(1);
+  young.age = seconds(3);
+  EXPECT_EQ(decide(young, mapped({{0, "queued", 1}}), false, kPolicy).action, Action::Keep);
+}
+
+const core::ProcessIdentity kTree{100, 1000};
+
 TEST(Reconciler, RemembersRunningSoGraceNoLongerApplies) {
   Reconciler reconciler(kPolicy);
   const Attempt young = attempt(1, seconds(5));
-  EXPECT_EQ(reconciler.decide(young, found("running", 1)).action, Action::Keep);
-  EXPECT_EQ(reconciler.decide(young, found("success", 1)).action, Action::Kill);
+  EXPECT_EQ(reconciler.decide(kTree, young, found("running", 1)).action, Action::Keep);
+  EXPECT_EQ(reconciler.decide(kTree, young, found("success", 1)).action, Action::Kill);
 }
 
-TEST(Reconciler, ForgetsAttemptsThatAreGone) {
+TEST(Reconciler, ANewRootOfTheSameTaskInstanceKeepsItsOwnStartupGrace) {
+  Reconciler reconciler(kPolicy);
+  EXPECT_EQ(reconciler.decide(kTree, attempt(0), found("running", 1)).action, Action::Keep);
+  const core::ProcessIdentity retry{300, 9000};
+  EXPECT_EQ(reconciler.decide(retry, attempt(0, seconds(2)), found("queued", 2)).action,
+            Action::Keep);
+}
+
+TEST(Reconciler, ForgetsTreesThatAreGone) {
   Reconciler reconciler(kPolicy);
   const Attempt young = attempt(1, seconds(5));
-  EXPECT_EQ(reconciler.decide(young, found("running", 1)).action, Action::Keep);
+  EXPECT_EQ(reconciler.decide(kTree, young, found("running", 1)).action, Action::Keep);
   reconciler.retain({});
-  EXPECT_EQ(reconciler.decide(young, found("queued", 1)).action, Action::Keep);
+  EXPECT_EQ(reconciler.decide(kTree, young, found("queued", 1)).action, Action::Keep);
 }
 
 }  // namespace

@@ -248,7 +248,7 @@ class TreeBuilder {
     for (size_t i = 0; i < procs_.size(); ++i) {
       if (excluded_[i] || owner_[i] != kNone || !procs_[i].context) continue;
       // A namespace's pid 1 is the container's init: a member only through its parent.
-      if (procs_[i].namespaceInit()) continue;
+      if (procs_[i].namespaceInit() || inheritedFromWorker(i)) continue;
       carriers.push_back(i);
     }
     std::sort(carriers.begin(), carriers.end(), byStart());
@@ -267,6 +267,14 @@ class TreeBuilder {
       groups_[it->second].fixers.push_back(i);
       claim(it->second, i);
     }
+  }
+
+  // An environment identical to that of its parent, a long-lived worker, came from the worker (a
+  // Celery pool process can carry a finished task's AIRFLOW_CTX_*): it names no task of its own.
+  bool inheritedFromWorker(size_t i) const {
+    const size_t parent = rawParentOf(i);
+    return parent != kNone && recognition_[parent].role == ProcessRole::Worker &&
+           contextKey(procs_[parent]) == contextKey(procs_[i]);
   }
 
   // Adds `start` and its unowned descendants to group `g`, breadth first.

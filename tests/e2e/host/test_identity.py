@@ -81,7 +81,9 @@ class IdentityTest(unittest.TestCase):
         new_marker = self.h.start_tree(t, min_processes=2,
                                        extra_env=dict(no_context, FAKE_AIRFLOW_PID_FILE=new_pids))
         new_root, new_runner = self.pids_from(new_pids, 2)
-        new_members = marked_pids(new_marker)
+        # Its long-lived processes (the TERM-ignoring loop's `sleep 1` children come and go).
+        new_members = [pid for pid in marked_pids(new_marker)
+                       if read_text(f"/proc/{pid}/cmdline") != "sleep\x001\x00"]
 
         self.assertTrue(wait_for(lambda: not alive(old_root) and not alive(old_runner), 10),
                         self.h.agent_output())
@@ -103,10 +105,10 @@ class IdentityTest(unittest.TestCase):
             f'( export AIRFLOW_CTX_DAG_ID={self.dag} AIRFLOW_CTX_TASK_ID=load '
             'AIRFLOW_CTX_TRY_NUMBER=1; exec sleep 3600 ) & echo $! >> "$PIDS"\n'
             'wait\n')
-        pool_script = (
-            'echo $$ >> "$PIDS"\n'
+        pool_script = (  # the pool lives on after its task, blocked without forking
+            'echo $$ >> "$PIDS"\nmkfifo "$PIDS.fifo"\n'
             f'( exec -a "airflow worker -- {running["id"]}" bash <<\'EOF\'\n{task_script}EOF\n) &\n'
-            'wait\n')
+            'exec 9<>"$PIDS.fifo"\nread -r -u 9 _\n')
         _, pid_file = self.titled("[celeryd: celery@e2e:ForkPoolWorker-1]", pool_script,
                                   env=ctx(self.dag, "vacuum", 1))
         pool, task, stale, fresh = self.pids_from(pid_file, 4)

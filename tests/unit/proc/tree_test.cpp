@@ -348,6 +348,16 @@ TEST_F(TreeTest, InheritedEnvironmentNeverOverridesATitle) {
   EXPECT_EQ(tree.key->dagId, "etl");
 }
 
+TEST_F(TreeTest, ChildCarryingItsWorkersOwnEnvironmentIsNoCarrier) {
+  add(100, 1, {kCeleryMain});
+  add(101, 100, {kPool}, ctx("maintenance", "vacuum", "r0", 1));
+  add(102, 101, {"sleep", "1"}, ctx("maintenance", "vacuum", "r0", 1));
+  add(103, 101, {"bash"}, ctx("etl", "load", "r1", 1));  // its own: a carrier
+  auto trees = scan();
+  ASSERT_EQ(trees.size(), 1u);
+  EXPECT_EQ(pids(trees[0]), std::set<core::Pid>{103});
+}
+
 TEST_F(TreeTest, TwoLiveRootsOfOneTaskInstanceAreTwoTrees) {
   // A retry started while the old try is still dying; neither tells its try.
   add(200, 1, {"airflow", "tasks", "run", "etl", "load", "r1", "--local"}, {}, 1000);

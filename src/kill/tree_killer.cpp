@@ -17,6 +17,8 @@ const char* signalName(int sig) {
       return "CONT";
     case SIGKILL:
       return "KILL";
+    case SIGSTOP:
+      return "STOP";
     default:
       return "other";
   }
@@ -37,8 +39,10 @@ TreeKill::TreeKill(std::string label, std::vector<core::ProcessIdentity> members
 bool TreeKill::step(const std::vector<ForkedProcess>& forked) {
   if (phase_ == Phase::Done) return true;
   if (phase_ == Phase::Starting) start();
-  if (phase_ == Phase::Terminating && clock_.now() >= deadline_) escalate();
-  adopt(forked);
+  const size_t adopted = adopt(forked);
+  // Stopped targets cannot fork: once a step finds nobody new since the stop, nobody is missed.
+  if (phase_ == Phase::Stopping && adopted == 0) escalate();
+  if (phase_ == Phase::Terminating && clock_.now() >= deadline_) stop();
   const bool allGone = refreshExited() == 0;
   if (allGone || (phase_ == Phase::Killing && clock_.now() >= deadline_)) finish();
   return phase_ == Phase::Done;
@@ -54,19 +58,23 @@ void TreeKill::start() {
 }
 
 // Newcomers whose parent is a target, until a pass finds none (grandchildren follow children).
-void TreeKill::adopt(const std::vector<ForkedProcess>& forked) {
+size_t TreeKill::adopt(const std::vector<ForkedProcess>& forked) {
+  size_t adopted = 0;
   for (bool grew = true; grew && !capped_;) {
     grew = false;
     for (const auto& process : forked) {
       if (!adoptable(process) || !admit(process.id)) continue;
       signalFresh(targets_.at(process.id));
       grew = true;
+      ++adopted;
     }
   }
+  return adopted;
 }
 
-// The parent is a target that started no later than the process and has not exited: its pid can
-// then not have been reused between the read of the process's parent and now.
+// The parent is a target that started no later than the process and still holds its pid (alive,
+// or a zombie not yet reaped): that pid then cannot have been reused since the process's parent
+// was read.
 bool TreeKill::adoptable(const ForkedProcess& process) {
   if (targets_.contains(process.id) || passed_.contains(process.id)) return false;
   const auto parent = targetByPid_.find(process.ppid);
@@ -74,7 +82,7 @@ bool TreeKill::adoptable(const ForkedProcess& process) {
     return false;
   Target& target = targets_.at(parent->second);
   if (!target.exited) target.exited = signaller_.exited(*target.handle);
-  if (target.exited) return false;
+  if (target.exited && signaller_.state(*target.handle) != 'Z') return false;
   if (targets_.size() >= options_.maxTargets) {
     capped_ = true;
     core::logger("kill")->warn("not following forks any more ti={} targets={}", label_,
@@ -105,8 +113,9 @@ bool TreeKill::admit(const core::ProcessIdentity& process) {
   return true;
 }
 
-// A new target gets what the others already got: SIGTERM + SIGCONT, or SIGKILL once escalated.
+// A new target gets what the others already got: SIGTERM + SIGCONT, SIGSTOP, or SIGKILL.
 void TreeKill::signalFresh(Target& target) {
+  if (phase_ == Phase::Stopping) return signal(target, SIGSTOP);
   if (phase_ == Phase::Killing) return signal(target, SIGKILL);
   signal(target, SIGTERM);
   signal(target, SIGCONT);
@@ -119,7 +128,7 @@ void TreeKill::signal(Target& target, int sig) {
                                signalName(sig), sent.error().message);
     return;
   }
-  if (sig != SIGCONT)
+  if (sig == SIGTERM || sig == SIGKILL)
     core::logger("kill")->info("signalled ti={} pid={} sig={}", label_, pid, signalName(sig));
 }
 
@@ -132,12 +141,22 @@ size_t TreeKill::refreshExited() {
   return alive;
 }
 
-void TreeKill::escalate() {
+// The grace period is over: SIGSTOP what is left, so that what it forked before can be found
+// and nothing forks any more before the SIGKILL.
+void TreeKill::stop() {
   if (refreshExited() == 0) return;  // all gone: finish() follows
-  phase_ = Phase::Killing;
-  deadline_ = clock_.now() + options_.killWait;
+  phase_ = Phase::Stopping;
   report_.escalated = true;
   for (auto& [identity, target] : targets_) {
+    if (!target.exited) signal(target, SIGSTOP);
+  }
+}
+
+void TreeKill::escalate() {
+  phase_ = Phase::Killing;
+  deadline_ = clock_.now() + options_.killWait;
+  for (auto& [identity, target] : targets_) {
+    if (!target.exited) target.exited = signaller_.exited(*target.handle);
     if (!target.exited) signal(target, SIGKILL);
   }
 }

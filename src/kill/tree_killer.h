@@ -2,7 +2,8 @@
 // Kills what was decided, and only that. A kill is a job advanced by step() from one thread (the
 // kill worker), so any number of kills run at once without a thread each.
 //
-// TreeKill kills a process tree member by member: SIGTERM + SIGCONT, a grace period, then SIGKILL;
+// TreeKill kills a process tree member by member: SIGTERM + SIGCONT, a grace period, then SIGSTOP
+// (stopped processes cannot fork, so what they forked is found before) and SIGKILL;
 // every signal through the member's own pidfd, never to a process group or session (those may hold
 // non-members, e.g. the Celery worker that shares its group with an Airflow 3 task process). Its
 // targets are the members the decision named, by (pid, start time), plus processes they fork while
@@ -63,19 +64,20 @@ class TreeKill final : public KillJob {
   KillReport report() const override { return report_; }
 
  private:
-  enum class Phase { Starting, Terminating, Killing, Done };
+  enum class Phase { Starting, Terminating, Stopping, Killing, Done };
   struct Target {
     std::unique_ptr<os::ProcessHandle> handle;
     bool exited = false;
   };
 
   void start();
-  void adopt(const std::vector<ForkedProcess>& forked);
+  size_t adopt(const std::vector<ForkedProcess>& forked);
   bool adoptable(const ForkedProcess& process);
   bool admit(const core::ProcessIdentity& process);
   void signalFresh(Target& target);
   void signal(Target& target, int sig);
   size_t refreshExited();
+  void stop();
   void escalate();
   void finish();
 

@@ -103,7 +103,6 @@ bool PidfdSignaller::exited(ProcessHandle& process) {
 }
 
 char PidfdSignaller::state(ProcessHandle& process) {
-  if (exited(process)) return 'X';
   const auto stat = readStat(procRoot_, process.identity().pid);
   if (!stat || stat->startTicks != process.identity().startTicks) return 'X';
   return stat->state;

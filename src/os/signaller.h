@@ -30,7 +30,8 @@ class Signaller {
   virtual core::Status signal(ProcessHandle& process, int sig) = 0;
   // True once the process has exited (a zombie has exited: its parent reaps it, not us).
   virtual bool exited(ProcessHandle& process) = 0;
-  // The state letter of /proc/PID/stat ('D' uninterruptible, 'T' stopped, ...), 'X' once gone.
+  // The state letter of /proc/PID/stat ('D' uninterruptible, 'T' stopped, 'Z' exited but not yet
+  // reaped, so still holding its pid), 'X' once gone.
   virtual char state(ProcessHandle& process) = 0;
 };
 

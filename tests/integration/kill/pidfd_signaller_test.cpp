@@ -55,6 +55,9 @@ TEST_F(PidfdSignallerTest, SignalStopsAndKillsThroughThePidfd) {
   EXPECT_TRUE(eventually([&] { return signaller_.state(**handle) == 'T'; }));
   ASSERT_TRUE(signaller_.signal(**handle, SIGKILL).ok());
   EXPECT_TRUE(eventually([&] { return signaller_.exited(**handle); }));
+  EXPECT_EQ(signaller_.state(**handle), 'Z') << "exited, not reaped: it still holds its pid";
+  ASSERT_EQ(::waitpid(child_, nullptr, 0), child_);
+  child_ = 0;  // reaped: TearDown must not touch the pid again
   EXPECT_EQ(signaller_.state(**handle), 'X');
 }
 

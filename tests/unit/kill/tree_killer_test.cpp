@@ -72,7 +72,7 @@ TEST_F(TreeKillTest, MemberIgnoringTermGetsKillOnlyAfterGrace) {
   const auto report = kill({polite, stubborn});
 
   EXPECT_THAT(world_.signalsTo(polite), ElementsAre(SIGTERM, SIGCONT));
-  EXPECT_THAT(world_.signalsTo(stubborn), ElementsAre(SIGTERM, SIGCONT, SIGKILL));
+  EXPECT_THAT(world_.signalsTo(stubborn), ElementsAre(SIGTERM, SIGCONT, SIGSTOP, SIGKILL));
   EXPECT_GE(world_.sent().back().at, core::Duration{10000});
   EXPECT_FALSE(world_.alive(stubborn));
   EXPECT_TRUE(report.escalated);
@@ -88,7 +88,7 @@ TEST_F(TreeKillTest, ChildForkedByATargetWhileDyingIsAdopted) {
     return {{child, parent.pid}};
   });
 
-  EXPECT_THAT(world_.signalsTo(child), ElementsAre(SIGTERM, SIGCONT, SIGKILL));
+  EXPECT_THAT(world_.signalsTo(child), ElementsAre(SIGTERM, SIGCONT, SIGSTOP, SIGKILL));
   EXPECT_FALSE(world_.alive(child));
   EXPECT_EQ(report.signalled, 2u);
 }
@@ -145,12 +145,28 @@ TEST_F(TreeKillTest, NewcomerAfterGraceGetsKillStraightAway) {
   const auto stuck = world_.spawn(100, 1000, stuckInD());  // lives on to be a parent
   core::ProcessIdentity late{};
   const auto report = kill({stuck}, [&]() -> std::vector<ForkedProcess> {
-    if (clock_.elapsed() < core::Duration{10000}) return {};
+    if (clock_.elapsed() <= core::Duration{10000}) return {};
     if (late.pid == 0) late = world_.spawn(150, 2000, ignoringTerm());
     return {{late, 100}};
   });
-  EXPECT_THAT(world_.signalsTo(late), ElementsAre(SIGKILL));
+  // Forked before its parent was stopped: stopped in turn, then killed with the rest.
+  EXPECT_THAT(world_.signalsTo(late), ElementsAre(SIGSTOP, SIGKILL));
   EXPECT_FALSE(world_.alive(late));
+  EXPECT_EQ(report.signalled, 2u);
+}
+
+TEST_F(TreeKillTest, KillWaitsUntilAStepAfterTheStopFindsNobodyNew) {
+  const auto forker = world_.spawn(100, 1000, ignoringTerm());
+  core::ProcessIdentity last{};
+  const auto report = kill({forker}, [&]() -> std::vector<ForkedProcess> {
+    // Forked just before the stop landed: seen only at the step after it.
+    if (clock_.elapsed() != core::Duration{10050}) return {};
+    last = world_.spawn(101, 1500, ignoringTerm());
+    return {{last, 100}};
+  });
+  EXPECT_THAT(world_.signalsTo(forker), ElementsAre(SIGTERM, SIGCONT, SIGSTOP, SIGKILL));
+  EXPECT_THAT(world_.signalsTo(last), ElementsAre(SIGSTOP, SIGKILL));
+  EXPECT_EQ(world_.sent().back().at, core::Duration{10100});
   EXPECT_EQ(report.signalled, 2u);
 }
 
@@ -178,8 +194,8 @@ TEST_F(TreeKillTest, UninterruptibleSurvivorIsReportedNotRetriedForever) {
   EXPECT_THAT(report.survivors, ElementsAre(stuck));
   EXPECT_EQ(report.killed, 1u);
   EXPECT_TRUE(report.escalated);
-  EXPECT_THAT(world_.signalsTo(stuck), ElementsAre(SIGTERM, SIGCONT, SIGKILL));
-  EXPECT_LE(clock_.elapsed(), core::Duration{10000 + 2000 + 50});
+  EXPECT_THAT(world_.signalsTo(stuck), ElementsAre(SIGTERM, SIGCONT, SIGSTOP, SIGKILL));
+  EXPECT_LE(clock_.elapsed(), core::Duration{10000 + 50 + 2000 + 50});
 }
 
 TEST_F(TreeKillTest, NeverSignalsInitOrItself) {

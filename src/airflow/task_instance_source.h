@@ -30,8 +30,6 @@ struct TaskInstanceStatus {
   std::optional<std::string> state;  // nullopt = TI has no state (cleared)
   int tryNumber = 0;
   std::string uuid;
-  // When the current try started (`start_date`); nullopt when the API has none (not started yet).
-  std::optional<core::WallTime> startDate;
   // When the current try was queued (`queued_when`): its processes start after it (the try rule).
   std::optional<core::WallTime> queuedWhen;
   // The key's map index is unknown (-1) and the task is mapped: lookup is Found, state is nullopt

@@ -90,13 +90,13 @@ core::Result<std::optional<std::string>> parseState(const json::value& item) {
   return std::optional<std::string>(state.as_string());
 }
 
-core::Result<std::optional<core::WallTime>> parseStartDate(const json::value& item) {
-  if (!item.has_field("start_date") || item.at("start_date").is_null()) {
+core::Result<std::optional<core::WallTime>> parseQueuedWhen(const json::value& item) {
+  if (!item.has_field("queued_when") || item.at("queued_when").is_null()) {
     return std::optional<core::WallTime>{};
   }
-  const auto& value = item.at("start_date");
+  const auto& value = item.at("queued_when");
   auto time = value.is_string() ? parseTimestamp(value.as_string()) : std::nullopt;
-  if (!time) return core::makeError("start_date is not an ISO 8601 date-time");
+  if (!time) return core::makeError("queued_when is not an ISO 8601 date-time");
   return std::optional<core::WallTime>(time);
 }
 
@@ -108,9 +108,9 @@ core::Status parseAttempt(const json::value& item, ApiVersion version, TaskInsta
   auto state = parseState(item);
   if (!state.ok()) return state.error();
   record.state = *state;
-  auto startDate = parseStartDate(item);
-  if (!startDate.ok()) return startDate.error();
-  record.startDate = *startDate;
+  auto queuedWhen = parseQueuedWhen(item);
+  if (!queuedWhen.ok()) return queuedWhen.error();
+  record.queuedWhen = *queuedWhen;
   if (version == ApiVersion::V2) {
     auto id = stringField(item, "id");
     if (!id.ok()) return id.error();
@@ -311,7 +311,7 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> matchRecords(
       status.state = found->second->state;
       status.tryNumber = found->second->key.tryNumber;
       status.uuid = found->second->uuid;
-      status.startDate = found->second->startDate;
+      status.queuedWhen = found->second->queuedWhen;
     } else if (auto bad = badByIdentity.find(identity); bad != badByIdentity.end()) {
       status.detail = bad->second;
     } else if (key.mapIndex < 0 && task != mapped.end()) {

@@ -39,7 +39,7 @@ struct TaskInstanceRecord {
   core::TaskInstanceKey key;  // tryNumber = the TI's current try
   std::optional<std::string> state;
   std::string uuid;  // empty on Airflow 2
-  std::optional<core::WallTime> startDate;
+  std::optional<core::WallTime> queuedWhen;
 };
 
 // A record of a reply that did not parse.

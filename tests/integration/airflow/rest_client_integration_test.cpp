@@ -358,12 +358,12 @@ TEST_F(RestClientIntegration, MalformedRecordSpoilsOnlyItsTaskInstance) {
   }
 }
 
-TEST_F(RestClientIntegration, StartDateAndMapIndexCandidates) {
+TEST_F(RestClientIntegration, QueueTimeAndMapIndexCandidates) {
   for (const std::string api : {"v2", "v1"}) {
     auto server = start({.api = api});
     server->putTi({"dag", "mapped", "run", 0, 1}, "success");
     server->putTi({"dag", "mapped", "run", 1, 2}, "running", "",
-                  R"({"start_date":"2026-11-18T11:59:00Z"})");
+                  R"({"queued_when":"2026-11-18T11:59:00Z"})");
     auto options = optionsFor(*server);
     options.apiVersion = api;
     const TaskInstanceKey noMapIndex{"dag", "mapped", "run", -1, 1};
@@ -375,7 +375,7 @@ TEST_F(RestClientIntegration, StartDateAndMapIndexCandidates) {
         states[noMapIndex].mapIndexes,
         ::testing::ElementsAre(MapIndexState{0, "success", 1}, MapIndexState{1, "running", 2}))
         << api;
-    EXPECT_EQ(states[second].startDate, test::FakeClock::kWallStart - std::chrono::minutes(1))
+    EXPECT_EQ(states[second].queuedWhen, test::FakeClock::kWallStart - std::chrono::minutes(1))
         << api;
   }
 }

@@ -108,17 +108,17 @@ TEST(ParseListReply, V1WithoutIdAndLegacyNoneState) {
   EXPECT_EQ(page->records[0].uuid, "");
 }
 
-TEST(ParseListReply, StartDateIso8601OrNull) {
+TEST(ParseListReply, QueuedWhenIso8601OrNull) {
   const std::string json =
       R"({"task_instances":[{"id":"a","dag_id":"d","task_id":"t","dag_run_id":"r","map_index":-1,)"
-      R"("try_number":1,"state":"running","start_date":"2026-01-01T00:00:01.5+01:00"},)"
+      R"("try_number":1,"state":"running","queued_when":"2026-01-01T00:00:01.5+01:00"},)"
       R"({"id":"b","dag_id":"d","task_id":"u","dag_run_id":"r","map_index":-1,"try_number":1,)"
-      R"("state":"queued","start_date":null}],"total_entries":2})";
+      R"("state":"queued","queued_when":null}],"total_entries":2})";
   auto page = parseListReply(json, ApiVersion::V2);
   ASSERT_TRUE(page.ok()) << page.error().message;
   ASSERT_EQ(page->records.size(), 2u);
-  EXPECT_EQ(page->records[0].startDate, parseTimestamp("2025-12-31T23:00:01.500Z"));
-  EXPECT_EQ(page->records[1].startDate, std::nullopt);
+  EXPECT_EQ(page->records[0].queuedWhen, parseTimestamp("2025-12-31T23:00:01.500Z"));
+  EXPECT_EQ(page->records[1].queuedWhen, std::nullopt);
 }
 
 TEST(ParseListReply, RejectsRepliesThatAreUnreadableAsAWhole) {
@@ -146,7 +146,7 @@ TEST(ParseListReply, BadRecordsAreSetAsideWithTheirIdentity) {
       R"({"dag_id":"d","task_id":"t","dag_run_id":"r","map_index":-1,"try_number":1,)"
       R"("state":null})",  // v2 without id
       R"({"dag_id":"d","task_id":"t","dag_run_id":"r","map_index":-1,"try_number":1,)"
-      R"("state":null,"id":"x","start_date":"yesterday"})",
+      R"("state":null,"id":"x","queued_when":"yesterday"})",
   };
   for (const auto& bad : withIdentity) {
     const std::string json = R"({"task_instances":[)" + tiJson("d", "ok", "r", -1, 1, "null") +
@@ -204,12 +204,12 @@ TEST(MatchRecords, MatchesByIdentityIgnoringTryAndReportsMissing) {
   EXPECT_EQ(result[otherRun].lookup, Lookup::Missing);
 }
 
-TEST(MatchRecords, CarriesTheStartDate) {
+TEST(MatchRecords, CarriesTheQueueTime) {
   auto running = record({"d", "t", "r", -1, 2}, "running", "u1");
-  running.startDate = parseTimestamp("2026-01-01T00:00:01Z");
+  running.queuedWhen = parseTimestamp("2026-01-01T00:00:01Z");
   const TaskInstanceKey key{"d", "t", "r", -1, 2};
   auto result = matchRecords({key}, listingOf({running}));
-  EXPECT_EQ(result[key].startDate, running.startDate);
+  EXPECT_EQ(result[key].queuedWhen, running.queuedWhen);
 }
 
 // A key without map index of a mapped task: every map index is a candidate.

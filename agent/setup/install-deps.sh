@@ -15,6 +15,7 @@ packages=(
   prometheus                                   # promtool: checks the chart's alerts and /metrics (tests only)
   python3-venv python3-pip                     # real Airflow from PyPI in virtualenvs (tests only)
   redis-server postgresql                      # its Celery broker and database (tests only)
+  podman runc mmdebstrap                       # the image build test (agent/setup/build-image.sh)
 )
 
 missing=()

@@ -100,6 +100,8 @@ std::vector<std::string> alignColumns(const Rows& rows) {
   return lines;
 }
 
+std::string podLabel(const core::PodRef& pod) { return pod.namespaceName + "/" + pod.name; }
+
 void appendMembers(const Target& target, Rows& rows) {
   for (const auto& m : target.tree.members) {
     std::string flags = m.orphan ? "orphan" : "";
@@ -120,9 +122,7 @@ bool matches(const ScanFilter& filter, const Assessment& assessment) {
   if (filter.pod) {
     if (!target.pod) return false;
     const bool qualified = filter.pod->find('/') != std::string::npos;
-    if (*filter.pod !=
-        (qualified ? target.pod->namespaceName + "/" + target.pod->name : target.pod->name))
-      return false;
+    if (*filter.pod != (qualified ? podLabel(*target.pod) : target.pod->name)) return false;
   }
   return true;
 }
@@ -139,17 +139,16 @@ std::string scanTable(const std::vector<Assessment>& assessments, bool processes
   Rows rows{{"POD", "TI", "STATE", "ACTION", "PROCESSES", "ORPHANS", "REASON"}};
   Rows members;
   std::vector<size_t> firstMember;  // per tree: its first row in `members`
-  std::map<std::string_view, size_t> byAction;
+  std::map<std::string, size_t> byAction;
   size_t processCount = 0, orphanCount = 0;
   for (const auto& a : assessments) {
     const auto& target = a.target;
     const std::string action(reconcile::actionName(a.decision.action));
-    rows.push_back(
-        {core::printable(target.pod ? target.pod->namespaceName + "/" + target.pod->name : "-"),
-         core::printable(target.label()), core::printable(stateLabel(a.status)), action,
-         std::to_string(target.tree.members.size()), std::to_string(target.orphanCount()),
-         core::printable(a.decision.reason)});
-    ++byAction[reconcile::actionName(a.decision.action)];
+    rows.push_back({core::printable(target.pod ? podLabel(*target.pod) : "-"),
+                    core::printable(target.label()), core::printable(stateLabel(a.status)), action,
+                    std::to_string(target.tree.members.size()),
+                    std::to_string(target.orphanCount()), core::printable(a.decision.reason)});
+    ++byAction[action];
     processCount += target.tree.members.size();
     orphanCount += target.orphanCount();
     firstMember.push_back(members.size());

@@ -5,6 +5,7 @@
 #include <cpprest/asyncrt_utils.h>
 
 #include <algorithm>
+#include <random>
 #include <set>
 
 namespace reaper::airflow {
@@ -60,7 +61,8 @@ RestTaskInstanceSource::RestTaskInstanceSource(ClientOptions options, core::Cloc
       clock_(clock),
       observer_(std::move(observer)),
       transport_(std::move(transport)),
-      jitter_(std::random_device{}()) {
+      retryBackoff_(options_.backoffBase, kMaxBackoff, std::random_device{}()),
+      uuidBackoff_(kUuidRetryBase, kUuidRetryCap, std::random_device{}()) {
   if (!options_.passwordFile.empty()) password_.emplace(options_.passwordFile);
   if (!options_.tokenFile.empty()) tokenFile_.emplace(options_.tokenFile);
   if (options_.apiVersion == "v1") version_ = ApiVersion::V1;
@@ -184,7 +186,7 @@ void RestTaskInstanceSource::rememberUnresolved(const std::set<std::string>& uui
     auto& pending = pendingUuids_[uuid];
     ++pending.misses;
     pending.searchFailed = failed;
-    pending.retryAt = clock_.now() + backoffDelay(kUuidRetryBase, pending.misses, kUuidRetryCap);
+    pending.retryAt = clock_.now() + uuidBackoff_.delay(pending.misses);
   }
 }
 
@@ -246,7 +248,7 @@ core::Result<HttpResponse> RestTaskInstanceSource::exchange(HttpRequest request,
       continue;
     }
     if (!retryable(response) || attempt >= options_.maxAttempts) return response;
-    clock_.sleepFor(backoffDelay(options_.backoffBase, attempt, kMaxBackoff));
+    clock_.sleepFor(retryBackoff_.delay(attempt));
   }
 }
 
@@ -311,13 +313,6 @@ void RestTaskInstanceSource::dropCredentials() {
   if (tokenFile_) tokenFile_->invalidate();
 }
 
-core::Duration RestTaskInstanceSource::backoffDelay(core::Duration base, int attempt,
-                                                    core::Duration cap) {
-  const auto doubled = base * (int64_t{1} << std::clamp(attempt - 1, 0, 16));
-  std::uniform_real_distribution<double> spread(0.5, 1.5);
-  return std::min(std::chrono::duration_cast<core::Duration>(doubled * spread(jitter_)), cap);
-}
-
 }  // namespace reaper::airflow
 
 namespace reaper::airflow {
@@ -325,7 +320,7 @@ namespace {
 
 core::Status checkReadable(const std::string& key, const std::string& path) {
   if (path.empty()) return core::makeError(key + " is required");
-  auto content = FileSecret(path).read();
+  auto content = net::SecretFile(path).read();
   if (!content.ok()) return core::makeError(key + ": " + content.error().message);
   return core::Ok{};
 }

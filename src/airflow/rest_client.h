@@ -6,13 +6,13 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <set>
 
-#include "airflow/file_secret.h"
 #include "airflow/http_transport.h"
 #include "airflow/task_instance_source.h"
 #include "airflow/ti_query.h"
+#include "net/backoff.h"
+#include "net/secret_file.h"
 
 namespace reaper::airflow {
 
@@ -52,21 +52,20 @@ class RestTaskInstanceSource final : public TaskInstanceSource {
   core::Status authorize(HttpRequest& request);
   core::Result<std::string> bearerToken();
   void dropCredentials();
-  // Exponential backoff with jitter: `base` doubled per attempt after the first, capped.
-  core::Duration backoffDelay(core::Duration base, int attempt, core::Duration cap);
 
   ClientOptions options_;
   core::Clock& clock_;
   RequestObserver observer_;
   std::unique_ptr<HttpTransport> transport_;
-  std::optional<FileSecret> password_;
-  std::optional<FileSecret> tokenFile_;
+  std::optional<net::SecretFile> password_;
+  std::optional<net::SecretFile> tokenFile_;
   std::mutex mutex_;  // one poll at a time: the caches below are shared
   std::optional<ApiVersion> version_;
   std::string jwt_;
   core::WallTime jwtRefreshAt_{};
   std::map<std::string, PendingUuid> pendingUuids_;
-  std::minstd_rand jitter_;
+  net::Backoff retryBackoff_;  // between the attempts of one request
+  net::Backoff uuidBackoff_;   // between the searches for one uuid
 };
 
 }  // namespace reaper::airflow

@@ -57,16 +57,4 @@ std::string stableHash(std::string_view text, size_t hexDigits) {
   return std::string(buf, std::min<size_t>(hexDigits, 16));
 }
 
-Backoff::Backoff(core::Duration base, core::Duration cap, uint32_t seed)
-    : base_(base), cap_(cap), random_(seed) {}
-
-core::Duration Backoff::next() {
-  core::Duration d = base_;
-  for (int i = 0; i < attempts_ && d < cap_; ++i) d *= 2;
-  d = std::min(d, cap_);
-  ++attempts_;
-  std::uniform_int_distribution<long long> jitter(d.count() / 2, d.count());
-  return core::Duration(jitter(random_));
-}
-
 }  // namespace reaper::kube

@@ -1,7 +1,6 @@
 #pragma once
 // Timestamps as the Kubernetes API writes them (RFC 3339, UTC) and small shared helpers.
 #include <optional>
-#include <random>
 #include <string>
 #include <string_view>
 
@@ -18,19 +17,5 @@ std::optional<core::WallTime> parseTime(std::string_view text);
 
 // A stable 64-bit FNV-1a hash as hex, for object names that must not change across restarts.
 std::string stableHash(std::string_view text, size_t hexDigits);
-
-// Exponential backoff with jitter for reconnects: each delay is drawn from [d/2, d] where d doubles
-// from `base` up to `cap`.
-class Backoff {
- public:
-  Backoff(core::Duration base, core::Duration cap, uint32_t seed);
-  core::Duration next();
-  void reset() { attempts_ = 0; }
-
- private:
-  core::Duration base_, cap_;
-  int attempts_ = 0;
-  std::mt19937 random_;
-};
 
 }  // namespace reaper::kube

@@ -22,27 +22,6 @@ core::Result<std::string> resolveApiServer(const ClientOptions& options,
   return "https://" + h + ":" + port;
 }
 
-core::Result<std::string> TokenFile::token() {
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) != 0) {
-    return core::makeError("cannot stat token file " + path_, errno);
-  }
-  long long stamp = static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
-  if (stamp == stamp_ && !token_.empty()) return token_;
-  std::ifstream in(path_);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in) return core::makeError("cannot read token file " + path_);
-  std::string token = text.str();
-  auto notSpace = [](char c) { return c != ' ' && c != '\n' && c != '\r' && c != '\t'; };
-  token.erase(token.begin(), std::find_if(token.begin(), token.end(), notSpace));
-  token.erase(std::find_if(token.rbegin(), token.rend(), notSpace).base(), token.end());
-  if (token.empty()) return core::makeError("token file " + path_ + " is empty");
-  token_ = std::move(token);
-  stamp_ = stamp;
-  return token_;
-}
-
 std::string encodeQueryValue(std::string_view value) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

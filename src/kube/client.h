@@ -60,19 +60,6 @@ class ApiTransport {
 core::Result<std::string> resolveApiServer(const ClientOptions& options,
                                            const std::function<const char*(const char*)>& getenv);
 
-// A bearer token file as kubelet projects it: re-read whenever it changes (rotation).
-class TokenFile {
- public:
-  explicit TokenFile(std::string path) : path_(std::move(path)) {}
-  // The current token, without surrounding whitespace.
-  core::Result<std::string> token();
-
- private:
-  std::string path_;
-  std::string token_;
-  long long stamp_ = -1;  // mtime in ns when token_ was read
-};
-
 // cpprestsdk over HTTPS (TLS verified unless insecureSkipVerify), reporting every request to
 // `observer`.
 core::Result<std::unique_ptr<ApiTransport>> makeCpprestTransport(const ClientOptions& options,

@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "kube/client.h"
+#include "net/secret_file.h"
 
 namespace reaper::kube {
 namespace {
@@ -79,7 +80,7 @@ class CpprestTransport final : public ApiTransport {
     if (!request.body.empty()) req.set_body(request.body, request.contentType);
     if (hasToken_) {
       std::lock_guard lock(tokenMutex_);
-      auto token = tokenFile_.token();
+      auto token = tokenFile_.read();
       if (!token) return token.error();
       req.headers().add("Authorization", "Bearer " + *token);
     }
@@ -118,7 +119,7 @@ class CpprestTransport final : public ApiTransport {
   http::client::http_client client_;
   http::client::http_client streamClient_;
   std::mutex tokenMutex_;
-  TokenFile tokenFile_;
+  net::SecretFile tokenFile_;  // re-read when kubelet rotates it
   bool hasToken_;
   RequestObserver observer_;
   pplx::cancellation_token_source cancel_;

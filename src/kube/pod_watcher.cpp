@@ -148,7 +148,7 @@ PodWatcher::PodWatcher(std::unique_ptr<ApiTransport> transport, core::Clock& clo
 PodWatcher::~PodWatcher() { stop(); }
 
 void PodWatcher::run(PodWatchSession& session) {
-  Backoff backoff(kBackoffBase, kBackoffCap, std::random_device{}());
+  net::Backoff backoff(kBackoffBase, kBackoffCap, std::random_device{}());
   std::mt19937 random(std::random_device{}());
   std::uniform_int_distribution<int> watchSeconds(kMinWatchSeconds,
                                                   kMinWatchSeconds + kWatchSpreadSeconds);

@@ -13,6 +13,7 @@
 #include "kube/api_time.h"
 #include "kube/client.h"
 #include "kube/pod.h"
+#include "net/backoff.h"
 
 namespace reaper::kube {
 

@@ -44,21 +44,6 @@ TEST(ClientOptions, DefaultsVerifyTlsWithTheServiceAccount) {
   EXPECT_EQ(options.caFile, "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
 }
 
-TEST(TokenFile, RereadWhenRotated) {
-  auto path =
-      std::filesystem::temp_directory_path() / ("reaper-kube-token-" + std::to_string(::getpid()));
-  std::ofstream(path) << "first-token\n";
-  TokenFile token(path.string());
-  EXPECT_EQ(*token.token(), "first-token");
-  std::ofstream(path.string() + ".new") << "  second-token \n";
-  std::filesystem::last_write_time(
-      path.string() + ".new", std::filesystem::last_write_time(path) + std::chrono::seconds(5));
-  std::filesystem::rename(path.string() + ".new", path);  // as kubelet swaps the projected volume
-  EXPECT_EQ(*token.token(), "second-token");
-  std::filesystem::remove(path);
-  EXPECT_FALSE(token.token());
-}
-
 TEST(EncodeQueryValue, EscapesReservedCharacters) {
   EXPECT_EQ(encodeQueryValue("spec.nodeName=node-1"), "spec.nodeName%3Dnode-1");
   EXPECT_EQ(encodeQueryValue("a b/c,d&e"), "a%20b%2Fc%2Cd%26e");

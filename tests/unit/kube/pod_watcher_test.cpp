@@ -131,19 +131,5 @@ TEST(PodWatchSession, UnparsableListFails) {
   EXPECT_EQ(transport.requests[0].target.rfind("/api/v1/namespaces/ns/pods?", 0), 0u);
 }
 
-TEST(Backoff, GrowsToCapWithJitterAndResets) {
-  Backoff backoff(core::Duration(500), core::Duration(4000), 7);
-  std::vector<core::Duration> delays;
-  for (int i = 0; i < 6; ++i) delays.push_back(backoff.next());
-  EXPECT_GE(delays[0], core::Duration(250));
-  EXPECT_LE(delays[0], core::Duration(500));
-  for (int i = 3; i < 6; ++i) {
-    EXPECT_GE(delays[i], core::Duration(2000));
-    EXPECT_LE(delays[i], core::Duration(4000));
-  }
-  backoff.reset();
-  EXPECT_LE(backoff.next(), core::Duration(500));
-}
-
 }  // namespace
 }  // namespace reaper::kube

@@ -3,6 +3,8 @@
 #include <cpprest/http_client.h>
 
 #include "airflow/http_transport.h"
+#include "net/cpprest_reads.h"
+#include "net/limits.h"
 
 namespace reaper::airflow {
 namespace {
@@ -22,11 +24,11 @@ class CpprestTransport final : public HttpTransport {
       if (!request.body.empty() || request.method == "POST") {
         message.set_body(request.body, "application/json");
       }
-      http::http_response response = client_.request(message).get();
-      HttpResponse reply;
-      reply.status = response.status_code();
-      reply.body = response.extract_utf8string(true).get();
-      return reply;
+      pplx::cancellation_token_source transfer;
+      http::http_response response = client_.request(message, transfer.get_token()).get();
+      auto body = net::readBodyCapped(response, net::kMaxReplyBytes, transfer);
+      if (!body.ok()) return body.error();
+      return HttpResponse{response.status_code(), std::move(body).value()};
     } catch (const std::exception& e) {
       return core::makeError(std::string("transport: ") + e.what());
     }

@@ -13,6 +13,8 @@
 
 #include "core/log.h"
 #include "kube/client.h"
+#include "net/cpprest_reads.h"
+#include "net/limits.h"
 #include "net/secret_file.h"
 
 namespace reaper::kube {
@@ -92,10 +94,16 @@ class CpprestTransport final : public ApiTransport {
     try {
       auto req = build(request);
       if (!req) return req.error();
-      http::http_response response = client.request(*req, cancel_.get_token()).get();
+      auto cancelled = cancel_.get_token();
+      auto transfer = pplx::cancellation_token_source::create_linked_source(cancelled);
+      // A watch keeps the token it always had; a reply read whole is cancelled past the cap.
+      http::http_response response =
+          client.request(*req, onLine != nullptr ? cancelled : transfer.get_token()).get();
       HttpResponse out{response.status_code(), ""};
       if (onLine == nullptr || out.code < 200 || out.code > 299) {
-        out.body = response.extract_utf8string(true).get();
+        auto body = net::readBodyCapped(response, net::kMaxReplyBytes, transfer);
+        if (!body) return body.error();
+        out.body = std::move(body).value();
         return out;
       }
       readLines(response, *onLine);

@@ -22,8 +22,10 @@ Control API, no auth, JSON bodies:
                          to now whenever the try number changes)
   PUT    /_fake/tis     {"tis": [TI, ...]}  many at once
   DELETE /_fake/ti      {dag_id, task_id, run_id, map_index}
-  POST   /_fake/fault   {"mode": "none|500|503|timeout|garbage|401|422|shuffle", "count": N?}  (API routes
-                        only; timeout holds the request --hang-seconds, then drops it)
+  POST   /_fake/fault   {"mode": "none|500|503|timeout|garbage|401|422|shuffle|huge|huge_length",
+                        "count": N?}  (API routes only; timeout holds the request --hang-seconds,
+                        then drops it; huge streams a 2 GiB chunked reply, huge_length the same
+                        with its Content-Length)
   PUT    /_fake/token   {"token": T}   bearer mode: the token now accepted
   POST   /_fake/revoke  jwt mode: every token issued so far is rejected from now on
   GET    /_fake/stats   {"requests": {"METHOD /path": {"status": n}}, "total": n, "token_issues": n}
@@ -378,6 +380,8 @@ class Handler(BaseHTTPRequestHandler):
             return True
         if mode in ("500", "503"):
             self.api_error(int(mode), "Internal Server Error" if mode == "500" else "Unavailable")
+        elif mode in ("huge", "huge_length"):
+            self.stream_huge(chunked=mode == "huge")
         elif mode == "garbage":
             self.reply(200, None, raw=b'{"task_instances": [{"dag_id": "x", "tas')
         elif mode == "401":
@@ -385,6 +389,29 @@ class Handler(BaseHTTPRequestHandler):
         elif mode == "422":
             self.validation_error([("page_limit", "Input should be of type int")])
         return True
+
+    def stream_huge(self, chunked):
+        total = 2 << 30
+        self.state.count(self.command, self.path.split("?")[0], 200)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(total))
+        self.end_headers()
+        piece = b'{"task_instances":[' + b" " * ((1 << 20) - 19)
+        sent = 0
+        try:
+            while sent < total:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                sent += len(piece)
+                piece = b" " * (1 << 20)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up, as it should
+        self.close_connection = True
 
     # ---- API ----
     def api_prefix(self):

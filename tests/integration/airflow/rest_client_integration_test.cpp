@@ -1,6 +1,7 @@
 // The real client (cpprestsdk) against fake_airflow.py on loopback.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include "airflow/task_instance_source.h"
 #include "airflow/ti_query.h"
 #include "integration/airflow/fake_airflow_server.h"
+#include "net/limits.h"
 #include "support/fake_clock.h"
 #include "support/test_support.h"
 
@@ -444,6 +446,37 @@ TEST_F(RestClientIntegration, SteadyStateRequestsPerPollWithAThousandRunningTask
   std::string counts;
   for (int n : perPoll) counts += std::to_string(n) + " ";
   std::printf("requests per poll: %s(bound %d)\n", counts.c_str(), bound);
+}
+
+long peakRssKib() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// A 2 GiB reply, chunked or with its length announced: Unknown with the reason, and the client
+// stops reading at the cap, so the process's peak memory grows by a few caps at most.
+TEST_F(RestClientIntegration, HugeRepliesAreUnknownAndMemoryStaysBounded) {
+  auto server = start({.api = "v2"});
+  server->putTi(kKey, "running");
+  auto options = optionsFor(*server);
+  options.apiVersion = "v2";
+  options.maxAttempts = 1;
+  options.timeout = core::Duration(30000);
+  auto source = client(options);
+  EXPECT_EQ(source->fetchStates({kKey})[kKey].state, "running");  // warm: threads, buffers
+  const long before = peakRssKib();
+  for (const std::string mode : {"huge", "huge_length"}) {
+    server->fault(mode, 1);
+    auto states = source->fetchStates({kKey});
+    EXPECT_EQ(states[kKey].lookup, Lookup::Unknown) << mode;
+    EXPECT_THAT(states[kKey].detail, ::testing::HasSubstr("larger than")) << mode;
+  }
+  const long grownKib = peakRssKib() - before;
+  std::printf("peak RSS grew by %ld KiB (cap %zu KiB)\n", grownKib, net::kMaxReplyBytes >> 10);
+  // The body read so far plus cpprestsdk's own read-ahead (measured: 2.3 caps), never the 2 GiB.
+  EXPECT_LT(grownKib, static_cast<long>(3 * (net::kMaxReplyBytes >> 10)));
+  EXPECT_EQ(source->fetchStates({kKey})[kKey].state, "running");
 }
 
 TEST_F(RestClientIntegration, TlsWithCaFile) {

@@ -41,12 +41,7 @@ del sys.argv[1:3]
 # Scenarios the agent is known to fail on this series (AGENT FAILURE, not the test's: see
 # /work/findings-e2e.md). They still run and print the failure (or that it did not happen, as the
 # 2.10 mapped case sometimes passes); remove an entry once the agent passes it.
-AIRFLOW3_MAPPED = "Airflow 3 mapped task: the map index of `airflow worker -- <uuid>` stays unknown"
-# 3.3 passes since the identity rework (issue 8); 3.2 and 2.10 are not yet re-run against it.
-KNOWN_AGENT_FAILURES = {
-    ("3.2", "scan-mapped"): AIRFLOW3_MAPPED, ("3.2", "mapped"): AIRFLOW3_MAPPED,
-    ("2.10", "mapped"): "Airflow 2 mapped task: decided kill, signalled none (signalled=0)",
-}
+KNOWN_AGENT_FAILURES = {}  # none since the identity rework (issue 8): 3.3, 3.2 and 2.10 pass
 
 
 def log(*lines):

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config ccache      # toolchain; ccache keeps CI rebuilds cheap
+  clang libclang-rt-14-dev clang-format        # libFuzzer targets (runtime in libclang-rt), format check
   libcpprest-dev libssl-dev                    # HTTP client/servers, JSON, TLS
   libyaml-cpp-dev libspdlog-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev
@@ -31,5 +32,5 @@ echo "installing: ${missing[*]}"
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+"${sudo_cmd[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
+"${sudo_cmd[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,30 +1,30 @@
-// Runs a libFuzzer harness without libFuzzer (GCC builds): seed inputs and deterministic
-// byte-level mutations of them. A crash or an escaping exception fails the test.
+// Runs a libFuzzer harness without libFuzzer (GCC builds), with the part of libFuzzer's command
+// line that ctest passes: `-runs=N` and corpus directories (other flags are ignored). Every file of
+// the corpora runs as is, then N deterministic byte-level mutations of them. A crash or an escaping
+// exception fails the test.
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 namespace {
 
-using namespace std::string_literals;
-
-const std::vector<std::string> kSeeds = {
-    "4321 (a) (b) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 987654 1000 10\n",
-    "Name:\tpython\nTgid:\t7\nUid:\t0\t0\t0\t0\nNSpid:\t7\t1\nKthread:\t0\n",
-    "AIRFLOW_CTX_DAG_ID=d\0AIRFLOW_CTX_TASK_ID=t\0AIRFLOW_CTX_DAG_RUN_ID=r\0"
-    "AIRFLOW_CTX_TRY_NUMBER=1\0AIRFLOW_CTX_MAP_INDEX=2\0"s,
-    "12:pids:/kubepods/pod1/c1\n0::/../../kubepods.slice/x.scope\n",
-    "airflow\0tasks\0run\0d\0t\0r\0--map-index\0003\0--local\0"s,
-    "airflow task supervisor: ['airflow', 'tasks', 'run', 'd', 't', 'r']\0"s,
-    "airflow worker -- 0194c2e1-8f5a-7b3c-9d2e-1f0a2b3c4d5e\0\0"s,
-    "python\0-m\0airflow.sdk.execution_time.execute_workload\0--json-string\0"
-    "{\"ti\":{\"id\":\"x\",\"dag_id\":\"d\",\"task_id\":\"t\",\"run_id\":\"r\",\"try_number\":1}}"s,
-    "{\"ti\":{\"id\":\"x\",\"dag_id\":\"d\",\"task_id\":\"t\",\"run_id\":\"r\",\"try_number\":1}}",
-};
+std::vector<std::string> readCorpus(const std::filesystem::path& dir) {
+  std::vector<std::string> inputs;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    inputs.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return inputs;
+}
 
 std::string mutate(std::string input, std::mt19937& rng) {
   int edits = 1 + static_cast<int>(rng() % 8);
@@ -48,17 +48,27 @@ std::string mutate(std::string input, std::mt19937& rng) {
   return input;
 }
 
+void run(const std::string& input) {
+  LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int iterations = argc > 1 ? std::stoi(argv[1]) : 20000;
+  constexpr std::string_view kRuns = "-runs=";
+  int iterations = 0;
+  std::vector<std::string> seeds;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg.starts_with(kRuns)) {
+      iterations = std::stoi(std::string(arg.substr(kRuns.size())));
+    } else if (!arg.starts_with("-")) {
+      for (auto& input : readCorpus(arg)) seeds.push_back(std::move(input));
+    }
+  }
+  if (seeds.empty()) seeds.emplace_back();
   std::mt19937 rng(20240601);
-  for (const auto& seed : kSeeds) {
-    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(seed.data()), seed.size());
-  }
-  for (int i = 0; i < iterations; ++i) {
-    std::string input = mutate(kSeeds[rng() % kSeeds.size()], rng);
-    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
-  }
+  for (const auto& seed : seeds) run(seed);
+  for (int i = 0; i < iterations; ++i) run(mutate(seeds[rng() % seeds.size()], rng));
   return 0;
 }

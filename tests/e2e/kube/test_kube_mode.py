@@ -17,7 +17,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fake_kube"))
-from harness import Harness, read_text, wait_for  # noqa: E402
+from harness import Harness, read_text, require, wait_for  # noqa: E402
 from pods import (CGROUP2, RUN_ID, SimulatedNode, container_id, ctx_env,  # noqa: E402
                   pod_object, sigterm_caught)
 from test_fake_apiserver import CRDS, KUBECTL, TOKEN, FakeKube  # noqa: E402
@@ -56,10 +56,10 @@ def vm_rss_kib(pid):
     return 0
 
 
-@unittest.skipUnless(os.geteuid() == 0, "needs root: cgroups and PID namespaces")
 class KubeModeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        require(os.geteuid() == 0, "needs root: cgroups and PID namespaces")
         if not os.access(KUBECTL, os.X_OK):
             raise RuntimeError(f"kubectl not found at {KUBECTL}: run tests/tools/install-kube-tools.sh")
         cls.kube = FakeKube(["--crd-dir", CRDS, "--bookmark-interval", "1"])

@@ -170,8 +170,7 @@ bool CgroupKill::step(const std::vector<ForkedProcess>&) {
     report_.killed += part.killed;
     report_.escalated = report_.escalated || part.escalated;
     report_.took += part.took;
-    report_.survivors.insert(report_.survivors.end(), part.survivors.begin(),
-                             part.survivors.end());
+    report_.survivors.insert(report_.survivors.end(), part.survivors.begin(), part.survivors.end());
     if (part.error && !report_.error) report_.error = part.error;
   }
   done_ = true;

@@ -14,8 +14,7 @@ KillWorker::~KillWorker() {
   thread_.join();
 }
 
-void KillWorker::submit(core::ProcessIdentity id, std::unique_ptr<KillJob> job,
-                        Baseline baseline) {
+void KillWorker::submit(core::ProcessIdentity id, std::unique_ptr<KillJob> job, Baseline baseline) {
   {
     std::lock_guard lock(mutex_);
     submitted_.push_back(Active{id, std::move(job), std::move(baseline)});

@@ -57,8 +57,8 @@ class KillJob {
 class TreeKill final : public KillJob {
  public:
   // `label` names the TaskInstance attempt in every log line.
-  TreeKill(std::string label, std::vector<core::ProcessIdentity> members,
-           os::Signaller& signaller, core::Clock& clock, KillOptions options);
+  TreeKill(std::string label, std::vector<core::ProcessIdentity> members, os::Signaller& signaller,
+           core::Clock& clock, KillOptions options);
 
   bool step(const std::vector<ForkedProcess>& forked) override;
   KillReport report() const override { return report_; }

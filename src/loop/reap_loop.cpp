@@ -156,8 +156,8 @@ bool ReapLoop::reachAirflow() {
 
 reconcile::Attempt ReapLoop::attemptOf(const Target& target) const {
   const proc::TaskTree& tree = target.tree;
-  return reconcile::Attempt{tree.key,        tree.mapIndexKnown,
-                            tree.age,        clock_.wallNow() - tree.attemptAge,
+  return reconcile::Attempt{tree.key,       tree.mapIndexKnown,
+                            tree.age,       clock_.wallNow() - tree.attemptAge,
                             tree.ambiguous, tree.ambiguity};
 }
 
@@ -241,12 +241,9 @@ void ReapLoop::startReap(const Assessment& assessment) {
                              target.label(), podField(target), target.tree.root.pid,
                              target.tree.members.size(), target.orphanCount(),
                              assessment.decision.reason);
-  inFlight_.emplace(target.id(), ReapResult{target,
-                                            stateLabel(assessment.status),
-                                            assessment.decision.reason,
-                                            "",
-                                            {},
-                                            {}});
+  inFlight_.emplace(
+      target.id(),
+      ReapResult{target, stateLabel(assessment.status), assessment.decision.reason, "", {}, {}});
   killer_.submit(target.id(), reaper_.start(target), listed_);
 }
 

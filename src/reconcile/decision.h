@@ -47,8 +47,8 @@ struct Candidate {
 // What the API said about the attempt's TaskInstance.
 struct Observation {
   enum class Lookup { Found, Missing, Unknown } lookup = Lookup::Unknown;
-  std::optional<std::string> state;  // nullopt: the TI has no state (cleared)
-  int tryNumber = 0;                 // the TI's current try
+  std::optional<std::string> state;        // nullopt: the TI has no state (cleared)
+  int tryNumber = 0;                       // the TI's current try
   std::optional<core::WallTime> queuedAt;  // when the current try was queued
   std::vector<Candidate> candidates;       // every map index, when the attempt's is unknown
   std::string detail;                      // why Missing/Unknown

@@ -129,9 +129,8 @@ TEST_F(RealTreeKillTest, ProcessStartedDuringTheKillByANonTargetIsNeverSignalled
   ASSERT_TRUE(eventually([&] { return (before = processesMarked(victim)).size() == 1; }));
   core::Pid retry = 0;
 
-  const auto report = killMarked(victim, core::Duration{1000}, [&] {
-    retry = spawnMarked("exec sleep 1000", victim);
-  });
+  const auto report = killMarked(victim, core::Duration{1000},
+                                 [&] { retry = spawnMarked("exec sleep 1000", victim); });
 
   for (const auto& process : before) EXPECT_FALSE(running(process.identity));
   const auto retried = processesMarked(victim);

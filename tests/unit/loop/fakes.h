@@ -84,7 +84,7 @@ class FinishedKill final : public kill::KillJob {
 // Records what it was asked to kill (on the loop's thread); its jobs kill nothing.
 class FakeReaper final : public loop::Reaper {
  public:
-  std::vector<std::string> reaped;  // labels, in order
+  std::vector<std::string> reaped;                          // labels, in order
   std::vector<std::vector<core::ProcessIdentity>> members;  // of each kill, in order
   std::vector<core::ProcessIdentity> survivors;
   std::unique_ptr<kill::KillJob> start(const loop::Target& target) override {

@@ -53,7 +53,8 @@ class PodTargetSourceTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(root_); }
 
   std::vector<Target> discover() {
-    PodTargetSource source(procfs_, [this] { return pods_; }, {root_.string()}, 99999);
+    PodTargetSource source(
+        procfs_, [this] { return pods_; }, {root_.string()}, 99999);
     return source.discover().targets;
   }
 
@@ -66,10 +67,13 @@ TEST_F(PodTargetSourceTest, TreeInAPodIsConfinedToThatPod) {
   pods_ = {pod(kCeleryUid, "worker-0", {kWorkerContainer})};
   const std::string inPod = systemdCgroup(kCeleryUid, kWorkerContainer);
   procfs_.add({.pid = 100, .argv = {"[celeryd: w@h:MainProcess]"}, .cgroup = inPod});
-  procfs_.add({.pid = 200, .ppid = 100, .argv = {"bash", "-c", "dbt run"}, .env = ctxEnv("load"),
+  procfs_.add({.pid = 200,
+               .ppid = 100,
+               .argv = {"bash", "-c", "dbt run"},
+               .env = ctxEnv("load"),
                .cgroup = inPod});
-  procfs_.add({.pid = 201, .ppid = 200, .argv = {"dbt", "run"}, .env = ctxEnv("load"),
-               .cgroup = inPod});
+  procfs_.add(
+      {.pid = 201, .ppid = 200, .argv = {"dbt", "run"}, .env = ctxEnv("load"), .cgroup = inPod});
   // Same environment, but outside every pod: never a member in kubernetes mode.
   procfs_.add({.pid = 300, .argv = {"sleep", "99"}, .env = ctxEnv("load")});
 
@@ -98,7 +102,10 @@ TEST_F(PodTargetSourceTest, AProcessOfAnotherPodNeverLendsItsIdentity) {
   procfs_.add({.pid = 201, .ppid = 200, .argv = {"bash"}, .env = ctxEnv("load"), .cgroup = inA});
   auto env = ctxEnv("load");
   env.push_back("AIRFLOW_CTX_MAP_INDEX=7");
-  procfs_.add({.pid = 202, .ppid = 201, .argv = {"intruder"}, .env = env,
+  procfs_.add({.pid = 202,
+               .ppid = 201,
+               .argv = {"intruder"},
+               .env = env,
                .cgroup = systemdCgroup(otherUid, kWorkerContainer)});
 
   const auto targets = discover();
@@ -114,7 +121,9 @@ TEST_F(PodTargetSourceTest, AProcessOfAnotherPodNeverLendsItsIdentity) {
 }
 
 TEST_F(PodTargetSourceTest, ProcessesOfPodsOnOtherNodesAreIgnored) {
-  procfs_.add({.pid = 200, .argv = {"dbt"}, .env = ctxEnv("load"),
+  procfs_.add({.pid = 200,
+               .argv = {"dbt"},
+               .env = ctxEnv("load"),
                .cgroup = systemdCgroup(kCeleryUid, kWorkerContainer)});
   EXPECT_TRUE(discover().empty());
 }
@@ -122,17 +131,20 @@ TEST_F(PodTargetSourceTest, ProcessesOfPodsOnOtherNodesAreIgnored) {
 TEST_F(PodTargetSourceTest, KubernetesExecutorPodIsOneAttemptOwningItsWorkloadCgroups) {
   kube::Pod executor = pod(kExecutorUid, "etl-extract-abc", {kTaskContainer});
   executor.labels = {{"kubernetes_executor", "True"}, {"airflow-worker", "7"}};
-  executor.annotations = {{"dag_id", "etl"}, {"task_id", "extract"}, {"run_id", "manual__1"},
-                          {"try_number", "2"}};
+  executor.annotations = {
+      {"dag_id", "etl"}, {"task_id", "extract"}, {"run_id", "manual__1"}, {"try_number", "2"}};
   pods_ = {executor};
   const fs::path podDir = root_ / "kubepods.slice" / "kubepods-burstable.slice" /
                           ("kubepods-burstable-pod" + underscored(kExecutorUid) + ".slice");
   fs::create_directories(podDir / ("cri-containerd-" + kTaskContainer + ".scope"));
   fs::create_directories(podDir / ("cri-containerd-" + kSandbox + ".scope"));
   procfs_.add({.pid = 400, .argv = {"/pause"}, .cgroup = systemdCgroup(kExecutorUid, kSandbox)});
-  procfs_.add({.pid = 401, .argv = {"python", "-m", "airflow.sdk.execution_time.execute_workload"},
+  procfs_.add({.pid = 401,
+               .argv = {"python", "-m", "airflow.sdk.execution_time.execute_workload"},
                .cgroup = systemdCgroup(kExecutorUid, kTaskContainer)});
-  procfs_.add({.pid = 402, .ppid = 401, .argv = {"sleep", "9"},
+  procfs_.add({.pid = 402,
+               .ppid = 401,
+               .argv = {"sleep", "9"},
                .cgroup = systemdCgroup(kExecutorUid, kTaskContainer)});
 
   const auto targets = discover();
@@ -152,8 +164,8 @@ TEST_F(PodTargetSourceTest, ExecutorPodWithoutAnnotationsIsNeverDecided) {
   kube::Pod executor = pod(kExecutorUid, "etl-extract-abc", {kTaskContainer});
   executor.labels = {{"kubernetes_executor", "True"}};
   pods_ = {executor};
-  procfs_.add({.pid = 401, .argv = {"sleep", "9"},
-               .cgroup = systemdCgroup(kExecutorUid, kTaskContainer)});
+  procfs_.add(
+      {.pid = 401, .argv = {"sleep", "9"}, .cgroup = systemdCgroup(kExecutorUid, kTaskContainer)});
   const auto targets = discover();
   ASSERT_EQ(targets.size(), 1u);
   EXPECT_TRUE(targets[0].tree.ambiguous);

@@ -139,38 +139,35 @@ Attempt unmapped(int tryNumber) {
 }
 
 TEST(CandidateRule, KeptWhileAnyCandidateMapIndexRuns) {
-  const Decision d =
-      decide(unmapped(1), mapped({{0, "success", 1}, {1, "running", 1}, {2, "failed", 1}}), true,
-             kPolicy);
+  const Decision d = decide(
+      unmapped(1), mapped({{0, "success", 1}, {1, "running", 1}, {2, "failed", 1}}), true, kPolicy);
   EXPECT_EQ(d.action, Action::Keep);
   EXPECT_EQ(d.reason, "map index unknown; candidate map index 1 running");
 }
 
 TEST(CandidateRule, KilledOnceEveryCandidateHasLeftRunning) {
-  const Decision d =
-      decide(unmapped(1), mapped({{0, "success", 1}, {1, "failed", 1}, {2, "running", 2}}), true,
-             kPolicy);
+  const Decision d = decide(
+      unmapped(1), mapped({{0, "success", 1}, {1, "failed", 1}, {2, "running", 2}}), true, kPolicy);
   EXPECT_EQ(d.action, Action::Kill) << d.reason;
   EXPECT_EQ(d.reason, "map index unknown; every candidate map index (0, 1, 2) has left running");
 }
 
 TEST(CandidateRule, MapIndexesNotYetAtTheTryAreNoCandidates) {
-  EXPECT_EQ(decide(unmapped(2), mapped({{0, "running", 1}, {1, "failed", 2}}), true, kPolicy)
-                .action,
-            Action::Kill);
+  EXPECT_EQ(
+      decide(unmapped(2), mapped({{0, "running", 1}, {1, "failed", 2}}), true, kPolicy).action,
+      Action::Kill);
   EXPECT_EQ(decide(unmapped(3), mapped({{0, "running", 1}}), true, kPolicy).action,
             Action::Unknown);
 }
 
 TEST(CandidateRule, UnknownTryCountsEveryRunningMapIndex) {
-  EXPECT_EQ(decide(unmapped(0), mapped({{0, "running", 4}, {1, "failed", 1}}), true, kPolicy)
-                .action,
-            Action::Keep);
+  EXPECT_EQ(
+      decide(unmapped(0), mapped({{0, "running", 4}, {1, "failed", 1}}), true, kPolicy).action,
+      Action::Keep);
 }
 
 TEST(CandidateRule, ProcessThatNamesMapIndexMinusOneOfAMappedTaskIsUnknown) {
-  EXPECT_EQ(decide(attempt(1), mapped({{0, "failed", 1}}), true, kPolicy).action,
-            Action::Unknown);
+  EXPECT_EQ(decide(attempt(1), mapped({{0, "failed", 1}}), true, kPolicy).action, Action::Unknown);
 }
 
 TEST(CandidateRule, StartupGraceStillProtectsYoungCarriers) {

@@ -30,6 +30,15 @@ core::TaskInstanceKey lookupKey(core::TaskInstanceKey key) {
   return key;
 }
 
+// What a reap of `assessment` reports, before its kill has run.
+ReapResult pendingResult(const Assessment& assessment) {
+  ReapResult result;
+  result.target = assessment.target;
+  result.state = stateLabel(assessment.status);
+  result.reason = assessment.decision.reason;
+  return result;
+}
+
 std::string podField(const Target& target) {
   return target.pod ? " pod=" + target.pod->namespaceName + "/" + target.pod->name : "";
 }
@@ -227,12 +236,10 @@ bool ReapLoop::worthReaping(const Target& target) const {
 
 void ReapLoop::reportDryRun(const Assessment& assessment) {
   if (!dryRunReported_.insert(assessment.target.id()).second) return;
-  deliver(ReapResult{assessment.target,
-                     stateLabel(assessment.status),
-                     assessment.decision.reason,
-                     "dry_run",
-                     {},
-                     clock_.wallNow()});
+  ReapResult result = pendingResult(assessment);
+  result.outcome = "dry_run";
+  result.at = clock_.wallNow();
+  deliver(std::move(result));
 }
 
 void ReapLoop::startReap(const Assessment& assessment) {
@@ -241,9 +248,7 @@ void ReapLoop::startReap(const Assessment& assessment) {
                              target.label(), podField(target), target.tree.root.pid,
                              target.tree.members.size(), target.orphanCount(),
                              assessment.decision.reason);
-  inFlight_.emplace(
-      target.id(),
-      ReapResult{target, stateLabel(assessment.status), assessment.decision.reason, "", {}, {}});
+  inFlight_.emplace(target.id(), pendingResult(assessment));
   killer_.submit(target.id(), reaper_.start(target), listed_);
 }
 

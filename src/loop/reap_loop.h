@@ -35,7 +35,7 @@ struct ReapResult {
   std::string reason;   // the decision's reason
   std::string outcome;  // killed | failed | dry_run
   kill::KillReport report;
-  core::WallTime at;
+  core::WallTime at{};
 };
 
 // Receives what the loop saw and did (Kubernetes reports). Called on the loop's thread.

@@ -24,7 +24,8 @@ void appendValue(std::string& out, LogFormat format, const LogField& field) {
   std::visit(
       [&](const auto& value) {
         using T = std::decay_t<decltype(value)>;
-        if constexpr (std::is_same_v<T, std::string_view>) {
+        if constexpr (std::is_same_v<T, std::monostate>) {  // left out by renderLogLine
+        } else if constexpr (std::is_same_v<T, std::string_view>) {
           out += format == LogFormat::Json ? jsonQuoted(value) : textValue(value);
         } else if constexpr (std::is_same_v<T, bool>) {
           out += value ? "true" : "false";
@@ -52,6 +53,7 @@ std::string renderLogLine(LogFormat format, std::string_view event,
     out += printable(event);
   }
   for (const auto& field : fields) {
+    if (std::holds_alternative<std::monostate>(field.value())) continue;
     if (format == LogFormat::Json) {
       out += ',';
       out += jsonQuoted(jsonKey(field.key()));

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ class LogField {
   LogField(std::string_view key, const std::string& value)
       : key_(key), value_(std::string_view(value)) {}
   LogField(std::string_view key, bool value) : key_(key), value_(value) {}
+  // Without a value the field is left out of the line (a host process has no pod).
+  LogField(std::string_view key, const std::optional<std::string>& value)
+      : key_(key), value_(value ? Value(std::string_view(*value)) : Value()) {}
   // A char would print as a number: pass std::string(1, c).
   LogField(std::string_view key, char value) = delete;
   template <std::signed_integral T>
@@ -39,12 +43,14 @@ class LogField {
   requires(!std::same_as<T, bool>) LogField(std::string_view key, T value)
       : key_(key), value_(static_cast<uint64_t>(value)) {}
 
+  using Value = std::variant<std::monostate, std::string_view, int64_t, uint64_t, bool>;
+
   std::string_view key() const { return key_; }
-  const std::variant<std::string_view, int64_t, uint64_t, bool>& value() const { return value_; }
+  const Value& value() const { return value_; }
 
  private:
   std::string_view key_;
-  std::variant<std::string_view, int64_t, uint64_t, bool> value_;
+  Value value_;
 };
 
 // The keys every JSON line has already; a field with one of them is written as "_<key>".
@@ -70,14 +76,13 @@ class Logger {
   void info(std::string_view event, Fields fields = {}) const;
   void warn(std::string_view event, Fields fields = {}) const;
   void error(std::string_view event, Fields fields = {}) const;
+  void log(spdlog::level::level_enum level, std::string_view event, Fields fields = {}) const;
 
  private:
-  void log(spdlog::level::level_enum level, std::string_view event, Fields fields) const;
-
   std::shared_ptr<spdlog::logger> logger_;
 };
 
-// The module's spdlog logger (created on first use), for the call sites not converted to Logger.
+// The module's spdlog logger (created on first use): its sinks and level. Log through Logger.
 std::shared_ptr<spdlog::logger> logger(const std::string& module);
 
 }  // namespace reaper::core

@@ -85,8 +85,8 @@ bool TreeKill::adoptable(const ForkedProcess& process) {
   if (target.exited && signaller_.state(*target.handle) != 'Z') return false;
   if (targets_.size() >= options_.maxTargets) {
     capped_ = true;
-    core::logger("kill")->warn("not following forks any more ti={} targets={}", label_,
-                               targets_.size());
+    core::Logger("kill").warn("not following forks any more",
+                              {{"ti", label_}, {"targets", targets_.size()}});
     return false;
   }
   return true;
@@ -96,15 +96,17 @@ bool TreeKill::adoptable(const ForkedProcess& process) {
 // reused pids.
 bool TreeKill::admit(const core::ProcessIdentity& process) {
   if (process.pid <= 1 || process.pid == options_.selfPid) {
-    core::logger("kill")->warn("refusing to signal ti={} pid={} reason={}", label_, process.pid,
-                               process.pid <= 1 ? "init" : "self");
+    core::Logger("kill").warn(
+        "refusing to signal",
+        {{"ti", label_}, {"pid", process.pid}, {"reason", process.pid <= 1 ? "init" : "self"}});
     passed_.insert(process);
     return false;
   }
   auto handle = signaller_.open(process);
   if (!handle.ok()) {
-    core::logger("kill")->debug("not signalled ti={} pid={} reason=\"{}\"", label_, process.pid,
-                                handle.error().message);
+    core::Logger("kill").debug(
+        "not signalled",
+        {{"ti", label_}, {"pid", process.pid}, {"reason", handle.error().message}});
     passed_.insert(process);
     return false;
   }
@@ -124,12 +126,14 @@ void TreeKill::signalFresh(Target& target) {
 void TreeKill::signal(Target& target, int sig) {
   const auto pid = target.handle->identity().pid;
   if (auto sent = signaller_.signal(*target.handle, sig); !sent.ok()) {
-    core::logger("kill")->warn("signal failed ti={} pid={} sig={} error=\"{}\"", label_, pid,
-                               signalName(sig), sent.error().message);
+    core::Logger("kill").warn(
+        "signal failed",
+        {{"ti", label_}, {"pid", pid}, {"sig", signalName(sig)}, {"error", sent.error().message}});
     return;
   }
   if (sig == SIGTERM || sig == SIGKILL)
-    core::logger("kill")->info("signalled ti={} pid={} sig={}", label_, pid, signalName(sig));
+    core::Logger("kill").info("signalled",
+                              {{"ti", label_}, {"pid", pid}, {"sig", signalName(sig)}});
 }
 
 size_t TreeKill::refreshExited() {
@@ -167,15 +171,19 @@ void TreeKill::finish() {
   for (auto& [identity, target] : targets_) {
     if (target.exited) continue;
     report_.survivors.push_back(identity);
-    core::logger("kill")->warn("survived SIGKILL ti={} pid={} state={}", label_, identity.pid,
-                               signaller_.state(*target.handle));
+    core::Logger("kill").warn("survived SIGKILL",
+                              {{"ti", label_},
+                               {"pid", identity.pid},
+                               {"state", std::string(1, signaller_.state(*target.handle))}});
   }
   report_.killed = report_.signalled - report_.survivors.size();
   report_.took = std::chrono::duration_cast<core::Duration>(clock_.now() - started_);
-  core::logger("kill")->info(
-      "tree kill done ti={} signalled={} killed={} survivors={} escalated={} took_ms={}", label_,
-      report_.signalled, report_.killed, report_.survivors.size(), report_.escalated,
-      report_.took.count());
+  core::Logger("kill").info("tree kill done", {{"ti", label_},
+                                               {"signalled", report_.signalled},
+                                               {"killed", report_.killed},
+                                               {"survivors", report_.survivors.size()},
+                                               {"escalated", report_.escalated},
+                                               {"took_ms", report_.took.count()}});
 }
 
 }  // namespace reaper::kill

@@ -39,8 +39,10 @@ ReapResult pendingResult(const Assessment& assessment) {
   return result;
 }
 
-std::string podField(const Target& target) {
-  return target.pod ? " pod=" + target.pod->namespaceName + "/" + target.pod->name : "";
+// "namespace/name", or nothing (the field is left out) for a tree on the host.
+std::optional<std::string> podName(const Target& target) {
+  if (!target.pod) return std::nullopt;
+  return target.pod->namespaceName + "/" + target.pod->name;
 }
 
 template <typename Map>
@@ -155,7 +157,7 @@ std::map<core::TaskInstanceKey, airflow::TaskInstanceStatus> ReapLoop::fetchStat
 bool ReapLoop::reachAirflow() {
   if (airflowReached_) return true;
   if (auto probed = airflow_.probe(); !probed.ok()) {
-    core::logger("loop")->warn("airflow not reached error=\"{}\"", probed.error().message);
+    core::Logger("loop").warn("airflow not reached", {{"error", probed.error().message}});
     return false;
   }
   airflowReached_ = true;
@@ -209,14 +211,17 @@ void ReapLoop::drain() {
 void ReapLoop::logDecision(const Assessment& assessment) {
   const std::string summary = std::string(reconcile::actionName(assessment.decision.action)) +
                               ": " + assessment.decision.reason;
-  auto log = core::logger("loop");
   std::string& last = lastDecision_[assessment.target.id()];
   const auto level = last == summary ? spdlog::level::debug : spdlog::level::info;
   last = summary;
-  log->log(level, "decision ti={}{} root={} processes={} state={} action={} reason=\"{}\"",
-           assessment.target.label(), podField(assessment.target), assessment.target.tree.root.pid,
-           assessment.target.tree.members.size(), stateLabel(assessment.status),
-           reconcile::actionName(assessment.decision.action), assessment.decision.reason);
+  core::Logger("loop").log(level, "decision",
+                           {{"ti", assessment.target.label()},
+                            {"pod", podName(assessment.target)},
+                            {"root", assessment.target.tree.root.pid},
+                            {"processes", assessment.target.tree.members.size()},
+                            {"state", stateLabel(assessment.status)},
+                            {"action", reconcile::actionName(assessment.decision.action)},
+                            {"reason", assessment.decision.reason}});
 }
 
 void ReapLoop::act(const Assessment& assessment) {
@@ -244,10 +249,12 @@ void ReapLoop::reportDryRun(const Assessment& assessment) {
 
 void ReapLoop::startReap(const Assessment& assessment) {
   const Target& target = assessment.target;
-  core::logger("loop")->info("reap ti={}{} root={} processes={} orphans={} reason=\"{}\"",
-                             target.label(), podField(target), target.tree.root.pid,
-                             target.tree.members.size(), target.orphanCount(),
-                             assessment.decision.reason);
+  core::Logger("loop").info("reap", {{"ti", target.label()},
+                                     {"pod", podName(target)},
+                                     {"root", target.tree.root.pid},
+                                     {"processes", target.tree.members.size()},
+                                     {"orphans", target.orphanCount()},
+                                     {"reason", assessment.decision.reason}});
   inFlight_.emplace(target.id(), pendingResult(assessment));
   killer_.submit(target.id(), reaper_.start(target), listed_);
 }
@@ -274,14 +281,20 @@ void ReapLoop::deliver(ReapResult result) {
   metrics_.countReap(result.outcome, report.killed,
                      result.outcome == "dry_run" ? 0 : result.target.orphanCount(),
                      std::chrono::duration<double>(report.took).count());
-  auto log = core::logger("loop");
-  log->info("reaped ti={}{} outcome={} state={} signalled={} killed={} survivors={} took_ms={}{}",
-            label, podField(result.target), result.outcome, result.state, report.signalled,
-            report.killed, report.survivors.size(), report.took.count(),
-            report.error ? " error=\"" + report.error->message + "\"" : "");
+  const core::Logger log("loop");
+  log.info("reaped",
+           {{"ti", label},
+            {"pod", podName(result.target)},
+            {"outcome", result.outcome},
+            {"state", result.state},
+            {"signalled", report.signalled},
+            {"killed", report.killed},
+            {"survivors", report.survivors.size()},
+            {"took_ms", report.took.count()},
+            {"error", report.error ? std::optional(report.error->message) : std::nullopt}});
   for (const auto& survivor : report.survivors)
-    log->warn("survivor ti={} pid={} (uninterruptible or unkillable; not retried)", label,
-              survivor.pid);
+    log.warn("survivor (uninterruptible or unkillable; not retried)",
+             {{"ti", label}, {"pid", survivor.pid}});
   for (auto* observer : observers_) observer->reaped(result);
 }
 

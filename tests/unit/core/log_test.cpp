@@ -41,6 +41,14 @@ TEST(RenderLogLine, JsonHasTypedMembers) {
             R"("reason":"say \"hi\"\\n")");
 }
 
+TEST(RenderLogLine, FieldsWithoutAValueAreLeftOut) {
+  const std::optional<std::string> none;
+  const std::optional<std::string> pod = "ns/p";
+  EXPECT_EQ(render(LogFormat::Text, "reap", {{"pod", none}, {"pid", 1}}), "reap pid=1");
+  EXPECT_EQ(render(LogFormat::Json, "reap", {{"pod", pod}, {"pod2", none}}),
+            R"("msg":"reap","pod":"ns/p")");
+}
+
 TEST(RenderLogLine, JsonRenamesReservedKeys) {
   EXPECT_EQ(render(LogFormat::Json, "e", {{"level", "x"}, {"msg", 1}}),
             R"("msg":"e","_level":"x","_msg":1)");

@@ -230,17 +230,24 @@ TEST(ProcfsDiscovery, RealTaskRunnerTreeWithEscapeeAndDaemon) {
   EXPECT_FALSE(tree.ambiguous) << tree.ambiguity;
   std::map<pid_t, proc::TreeMember> members;
   for (const auto& m : tree.members) members.emplace(m.id.pid, m);
-  ASSERT_EQ(members.size(), 4u);
-  ASSERT_TRUE(members.count(child) && members.count(escapee) && members.count(daemon));
+  // The daemon, reparented to init, has no root ancestor: its environment carries it, as a tree
+  // of its own (identity is never borrowed from a live root).
+  ASSERT_EQ(members.size(), 3u);
+  ASSERT_TRUE(members.count(child) && members.count(escapee));
   EXPECT_FALSE(members[child].orphan);
   EXPECT_FALSE(members[child].escapee);
   EXPECT_TRUE(members[escapee].escapee);
   EXPECT_FALSE(members[escapee].orphan);
-  EXPECT_TRUE(members[daemon].orphan);
-  EXPECT_TRUE(members[daemon].escapee);
+  auto carried = std::find_if(trees.begin(), trees.end(), [&](const proc::TaskTree& t) {
+    return t.origin == proc::Origin::Environment && t.key && t.key->runId == run;
+  });
+  ASSERT_NE(carried, trees.end());
+  ASSERT_EQ(carried->members.size(), 1u);
+  EXPECT_EQ(carried->members[0].id.pid, daemon);
+  EXPECT_TRUE(carried->members[0].orphan);
   EXPECT_EQ(std::count_if(trees.begin(), trees.end(),
                           [&](const proc::TaskTree& t) { return t.key && t.key->runId == run; }),
-            1);
+            2);
 }
 
 }  // namespace

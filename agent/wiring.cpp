@@ -12,15 +12,13 @@
 #include "loop/host_target_source.h"
 #include "loop/pod_target_source.h"
 #include "loop/reaper.h"
+#include "net/http.h"
 #include "os/cgroup_layout.h"
 #include "os/kernel_cgroup_fs.h"
 #include "os/pidfd_signaller.h"
 #include "os/procfs_reader.h"
 #include "report/metrics.h"
 #include "report/status_server.h"
-
-// After spdlog (fmt 9 breaks otherwise), as the only cpprestsdk header of the wiring.
-#include <pplx/threadpool.h>
 
 namespace reaper::agent {
 namespace {
@@ -218,7 +216,7 @@ class NodeAgent final : public Agent {
 
 core::Result<std::unique_ptr<Agent>> buildAgent(const config::Config& config) {
   // cpprestsdk's default pool has 40 threads; the agent makes a few requests at a time.
-  crossplat::threadpool::initialize_with_threads(kHttpThreads);
+  net::setHttpThreads(kHttpThreads);
   auto telemetry = std::make_unique<Telemetry>();
   Telemetry* shared = telemetry.get();
   auto client = airflow::makeRestClient(

@@ -1,14 +1,17 @@
 #include "airflow/rest_client.h"
 
-#include "core/log.h"
-// spdlog (above) before anything that might pull in cpprestsdk.
-#include <cpprest/asyncrt_utils.h>
-
 #include <algorithm>
 #include <random>
 #include <set>
 
+#include "core/log.h"
+
 namespace reaper::airflow {
+
+using net::HttpRequest;
+using net::HttpResponse;
+using net::HttpTransport;
+
 namespace {
 
 constexpr int kMaxPagesPerQuery = 1000;
@@ -26,10 +29,6 @@ constexpr core::Duration kUuidRetryCap{600000};
 const std::vector<std::string> kInFlightStates = {
     "running",           "queued",     "scheduled",   "deferred",
     "up_for_reschedule", "restarting", "up_for_retry"};
-
-std::string base64(std::string_view in) {
-  return utility::conversions::to_base64(std::vector<unsigned char>(in.begin(), in.end()));
-}
 
 std::string statusError(const HttpResponse& response) {
   std::string body = response.body.substr(0, 200);
@@ -206,16 +205,14 @@ core::Result<ApiVersion> RestTaskInstanceSource::apiVersion() {
 core::Result<HttpResponse> RestTaskInstanceSource::askVersion(ApiVersion version) {
   // Airflow 2 has no /auth/token: a JWT cannot authenticate its version request.
   const bool authenticated = version == ApiVersion::V1 && options_.authType != "jwt";
-  return exchange({"GET", versionPath(version), {}, ""}, authenticated);
+  return exchange({"GET", versionPath(version)}, authenticated);
 }
 
 core::Result<Listing> RestTaskInstanceSource::listAll(const ListQuery& query, ApiVersion version,
                                                       int maxPages, const Enough& enough) {
   Listing listing;
   for (int page = 0; page < maxPages; ++page) {
-    HttpRequest request{"POST",
-                        listPath(version),
-                        {{"Content-Type", "application/json"}},
+    HttpRequest request{"POST", listPath(version),
                         buildListBody(query, version, listing.nextOffset(), options_.pageSize)};
     auto response = exchange(std::move(request), true);
     if (!response.ok()) return response.error();
@@ -265,11 +262,11 @@ core::Status RestTaskInstanceSource::authorize(HttpRequest& request) {
     if (!password_) return core::makeError("airflow.auth.passwordFile is not set");
     auto password = password_->read();
     if (!password.ok()) return password.error();
-    request.headers["Authorization"] = "Basic " + base64(options_.username + ":" + *password);
+    request.authorization = net::basicAuthorization(options_.username, *password);
   } else if (options_.authType == "jwt" || options_.authType == "bearer") {
     auto token = bearerToken();
     if (!token.ok()) return token.error();
-    request.headers["Authorization"] = "Bearer " + *token;
+    request.authorization = net::bearerAuthorization(*token);
   }
   return core::Ok{};
 }
@@ -283,10 +280,7 @@ core::Result<std::string> RestTaskInstanceSource::bearerToken() {
   if (!password_) return core::makeError("airflow.auth.passwordFile is not set");
   auto password = password_->read();
   if (!password.ok()) return password.error();
-  HttpRequest request{"POST",
-                      "/auth/token",
-                      {{"Content-Type", "application/json"}},
-                      buildTokenBody(options_.username, *password)};
+  HttpRequest request{"POST", "/auth/token", buildTokenBody(options_.username, *password)};
   auto response = exchange(std::move(request), false);
   if (!response.ok()) return core::makeError("POST /auth/token: " + response.error().message);
   if (response->status != 200 && response->status != 201) {
@@ -355,9 +349,11 @@ core::Result<std::unique_ptr<TaskInstanceSource>> makeRestClient(const ClientOpt
                                                                  RequestObserver observer) {
   auto valid = validate(options);
   if (!valid.ok()) return valid.error();
-  auto transport = makeCpprestTransport(
-      {options.baseUrl, options.caFile, options.insecureSkipVerify, options.timeout});
-  if (!transport.ok()) return transport.error();
+  auto transport = net::makeHttpTransport({.baseUrl = options.baseUrl,
+                                           .caFile = options.caFile,
+                                           .insecureSkipVerify = options.insecureSkipVerify,
+                                           .timeout = options.timeout});
+  if (!transport.ok()) return core::makeError("airflow.baseUrl: " + transport.error().message);
   return std::unique_ptr<TaskInstanceSource>(new RestTaskInstanceSource(
       options, clock, std::move(observer), std::move(transport).value()));
 }

@@ -8,10 +8,10 @@
 #include <optional>
 #include <set>
 
-#include "airflow/http_transport.h"
 #include "airflow/task_instance_source.h"
 #include "airflow/ti_query.h"
 #include "net/backoff.h"
+#include "net/http.h"
 #include "net/secret_file.h"
 
 namespace reaper::airflow {
@@ -20,7 +20,7 @@ class RestTaskInstanceSource final : public TaskInstanceSource {
  public:
   // `options` must be valid (makeRestClient checks them).
   RestTaskInstanceSource(ClientOptions options, core::Clock& clock, RequestObserver observer,
-                         std::unique_ptr<HttpTransport> transport);
+                         std::unique_ptr<net::HttpTransport> transport);
 
   std::map<core::TaskInstanceKey, TaskInstanceStatus> fetchStates(
       const std::vector<core::TaskInstanceKey>& keys) override;
@@ -39,7 +39,7 @@ class RestTaskInstanceSource final : public TaskInstanceSource {
   using Enough = std::function<bool(const Listing&)>;
 
   core::Result<ApiVersion> apiVersion();
-  core::Result<HttpResponse> askVersion(ApiVersion version);
+  core::Result<net::HttpResponse> askVersion(ApiVersion version);
   core::Result<Listing> listAll(const ListQuery& query, ApiVersion version, int maxPages,
                                 const Enough& enough = nullptr);
   // Looks for `wanted` among in-flight, then recently ended TaskInstances; moves hits into
@@ -47,16 +47,16 @@ class RestTaskInstanceSource final : public TaskInstanceSource {
   core::Status searchUuids(std::set<std::string>& wanted, bool recentOnly,
                            std::map<std::string, core::TaskInstanceKey>& resolved);
   void rememberUnresolved(const std::set<std::string>& uuids, bool failed);
-  core::Result<HttpResponse> exchange(HttpRequest request, bool authenticated);
-  core::Result<HttpResponse> sendOnce(const HttpRequest& request);
-  core::Status authorize(HttpRequest& request);
+  core::Result<net::HttpResponse> exchange(net::HttpRequest request, bool authenticated);
+  core::Result<net::HttpResponse> sendOnce(const net::HttpRequest& request);
+  core::Status authorize(net::HttpRequest& request);
   core::Result<std::string> bearerToken();
   void dropCredentials();
 
   ClientOptions options_;
   core::Clock& clock_;
   RequestObserver observer_;
-  std::unique_ptr<HttpTransport> transport_;
+  std::unique_ptr<net::HttpTransport> transport_;
   std::optional<net::SecretFile> password_;
   std::optional<net::SecretFile> tokenFile_;
   std::mutex mutex_;  // one poll at a time: the caches below are shared

@@ -49,11 +49,11 @@ core::Status statusOf(const core::Result<HttpResponse>& reply, const std::string
                       std::initializer_list<int> okCodes) {
   if (!reply) return core::makeError(what + ": " + reply.error().message);
   for (int code : okCodes) {
-    if (reply->code == code) return core::Ok{};
+    if (reply->status == code) return core::Ok{};
   }
   return core::makeError(
-      what + ": HTTP " + std::to_string(reply->code) + " " + reply->body.substr(0, 200),
-      reply->code);
+      what + ": HTTP " + std::to_string(reply->status) + " " + reply->body.substr(0, 200),
+      reply->status);
 }
 
 std::string stringAt(const value& object, const char* key) {
@@ -190,7 +190,7 @@ std::string reportStatusPatch(const NodeSummary& summary, const std::deque<ReapR
   return patch.serialize();
 }
 
-CustomResources::CustomResources(std::unique_ptr<ApiTransport> transport, std::string nodeName,
+CustomResources::CustomResources(std::unique_ptr<HttpTransport> transport, std::string nodeName,
                                  core::Clock& clock, CustomResourceOptions options)
     : transport_(std::move(transport)),
       nodeName_(std::move(nodeName)),
@@ -200,7 +200,7 @@ CustomResources::CustomResources(std::unique_ptr<ApiTransport> transport, std::s
 core::Result<std::unique_ptr<CustomResources>> CustomResources::create(
     const ClientOptions& options, std::string nodeName, core::Clock& clock,
     RequestObserver observer, CustomResourceOptions crOptions) {
-  auto transport = makeCpprestTransport(options, std::move(observer));
+  auto transport = makeApiTransport(options, std::move(observer));
   if (!transport) return transport.error();
   return std::make_unique<CustomResources>(std::move(*transport), std::move(nodeName), clock,
                                            crOptions);
@@ -288,7 +288,7 @@ core::Status CustomResources::writeStatus(Known& known, const TreeStatus& tree) 
       treesPath(tree.pod.namespaceName) + "/" + treeName(tree.pod, tree.ti) + "/status";
   auto reply =
       transport_->send({"PATCH", path, treeStatusPatch(tree), "application/merge-patch+json"});
-  if (reply && reply->code == 404) known.created = false;  // deleted (its Pod went): recreate
+  if (reply && reply->status == 404) known.created = false;  // deleted (its Pod went): recreate
   if (auto status = statusOf(reply, "write taskrunnertree status", {200}); !status) return status;
   if (terminalPhase(tree.phase) && !terminalPhase(known.written.phase)) {
     known.terminalSince = tree.reapedAt.value_or(clock_.wallNow());
@@ -333,7 +333,7 @@ core::Status CustomResources::flushReport() {
       transport_->send({"PATCH", reportsPath() + "/" + nodeName_ + "/status",
                         reportStatusPatch(summary_, results_), "application/merge-patch+json"});
   reportWritten_ = now;  // also after a failure: a struggling apiserver is not retried sooner
-  if (reply && reply->code == 404) reportCreated_ = false;
+  if (reply && reply->status == 404) reportCreated_ = false;
   if (auto status = statusOf(reply, "write nodereapreport status", {200}); !status) return status;
   reportDirty_ = false;
   return core::Ok{};

@@ -72,8 +72,8 @@ std::string reportStatusPatch(const NodeSummary& summary, const std::deque<ReapR
 // Not thread-safe: call from one thread (the reporting loop). Requests are synchronous.
 class CustomResources {
  public:
-  CustomResources(std::unique_ptr<ApiTransport> transport, std::string nodeName, core::Clock& clock,
-                  CustomResourceOptions options = {});
+  CustomResources(std::unique_ptr<HttpTransport> transport, std::string nodeName,
+                  core::Clock& clock, CustomResourceOptions options = {});
   static core::Result<std::unique_ptr<CustomResources>> create(const ClientOptions& options,
                                                                std::string nodeName,
                                                                core::Clock& clock,
@@ -112,7 +112,7 @@ class CustomResources {
   core::Status deleteTree(const std::string& name, const std::string& nspace);
   core::Status createReport();
 
-  std::unique_ptr<ApiTransport> transport_;
+  std::unique_ptr<HttpTransport> transport_;
   std::string nodeName_;
   core::Clock& clock_;
   CustomResourceOptions options_;

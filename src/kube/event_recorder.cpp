@@ -22,7 +22,7 @@ constexpr core::Duration kStopPollSlice{100};
 constexpr core::Duration kFlushInterval{1000};
 
 bool unreachable(const core::Result<HttpResponse>& reply) {
-  return !reply || reply->code == 429 || reply->code >= 500;
+  return !reply || reply->status == 429 || reply->status >= 500;
 }
 
 value seriesValue(const EventState& state) {
@@ -86,7 +86,7 @@ std::string seriesPatch(const EventState& state) {
   return patch.serialize();
 }
 
-EventRecorder::EventRecorder(std::unique_ptr<ApiTransport> transport, std::string nodeName,
+EventRecorder::EventRecorder(std::unique_ptr<HttpTransport> transport, std::string nodeName,
                              core::Clock& clock, EventRecorderOptions options)
     : transport_(std::move(transport)),
       nodeName_(std::move(nodeName)),
@@ -97,7 +97,7 @@ core::Result<std::unique_ptr<EventRecorder>> EventRecorder::create(const ClientO
                                                                    std::string nodeName,
                                                                    core::Clock& clock,
                                                                    RequestObserver observer) {
-  auto transport = makeCpprestTransport(options, std::move(observer));
+  auto transport = makeApiTransport(options, std::move(observer));
   if (!transport) return transport.error();
   auto recorder =
       std::make_unique<EventRecorder>(std::move(*transport), std::move(nodeName), clock);
@@ -230,7 +230,7 @@ bool EventRecorder::settle(const Key& key, const EventState& sent, bool create,
   auto it = states_.find(key);
   if (it == states_.end()) return true;
   EventState& state = it->second;
-  int code = reply->code;
+  int code = reply->status;
   bool done = code == 200 || code == 201 || (create && code == 409);
   if (done) {
     state.created = true;

@@ -60,7 +60,7 @@ std::string seriesPatch(const EventState& state);
 
 class EventRecorder {
  public:
-  EventRecorder(std::unique_ptr<ApiTransport> transport, std::string nodeName, core::Clock& clock,
+  EventRecorder(std::unique_ptr<HttpTransport> transport, std::string nodeName, core::Clock& clock,
                 EventRecorderOptions options = {});
   // A recorder over cpprestsdk whose background flusher sends every second.
   static core::Result<std::unique_ptr<EventRecorder>> create(const ClientOptions& options,
@@ -101,7 +101,7 @@ class EventRecorder {
               const core::Result<HttpResponse>& reply);
   void finish(const Key& key);
 
-  std::unique_ptr<ApiTransport> transport_;
+  std::unique_ptr<HttpTransport> transport_;
   std::string nodeName_;
   core::Clock& clock_;
   EventRecorderOptions options_;

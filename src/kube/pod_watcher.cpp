@@ -1,6 +1,7 @@
 #include "kube/pod_watcher.h"
 
 #include <algorithm>
+#include <cerrno>
 
 #include "core/log.h"
 
@@ -11,7 +12,7 @@ constexpr core::Duration kBackoffBase{500};
 constexpr core::Duration kBackoffCap{30000};
 constexpr core::Duration kStopPollSlice{100};
 // Watches last 5-6 min, spread so that the watches of many agents do not end together; the
-// transport's stream timeout (cpprest_transport.cpp) outlasts the longest.
+// transport's stream timeout (client.cpp) outlasts the longest.
 constexpr int kMinWatchSeconds = 300;
 constexpr int kWatchSpreadSeconds = 60;
 
@@ -28,7 +29,7 @@ std::string podsTarget(const std::string& nspace, const std::string& nodeName,
          "&timeoutSeconds=" + std::to_string(watchTimeoutSeconds);
 }
 
-PodWatchSession::PodWatchSession(ApiTransport& transport, std::string nodeName, std::string nspace)
+PodWatchSession::PodWatchSession(HttpTransport& transport, std::string nodeName, std::string nspace)
     : transport_(transport), nodeName_(std::move(nodeName)), namespace_(std::move(nspace)) {}
 
 PodWatchSession::Round PodWatchSession::runOnce(int watchTimeoutSeconds) {
@@ -38,9 +39,9 @@ PodWatchSession::Round PodWatchSession::runOnce(int watchTimeoutSeconds) {
 PodWatchSession::Round PodWatchSession::list() {
   auto response = transport_.send({"GET", podsTarget(namespace_, nodeName_, "", 0), "", ""});
   const core::Logger log("kube");
-  if (!response || response->code != 200) {
+  if (!response || response->status != 200) {
     log.warn("pod_list_failed", {{"ns", namespace_},
-                                 {"code", response ? response->code : 0},
+                                 {"code", response ? response->status : 0},
                                  {"err", response ? "" : response.error().message}});
     return Round::Failed;
   }
@@ -67,15 +68,23 @@ PodWatchSession::Round PodWatchSession::watch(int watchTimeoutSeconds) {
   auto response = transport_.stream(
       {"GET", podsTarget(namespace_, nodeName_, resourceVersion_, watchTimeoutSeconds), "", ""},
       [&](std::string_view line) { return apply(line, progressed); });
+  if (!response && response.error().code == EMSGSIZE) {
+    // The event of that line is lost: only a new list tells the pods as they are.
+    core::Logger("kube").warn(
+        "pod_watch_line_too_long",
+        {{"ns", namespace_}, {"err", response.error().message}, {"then", "relist"}});
+    resourceVersion_.clear();
+    return Round::Failed;
+  }
   if (!response) {
     core::Logger("kube").warn("pod_watch_failed",
                               {{"ns", namespace_}, {"err", response.error().message}});
     return Round::Failed;
   }
-  if (response->code == 410) resourceVersion_.clear();  // too old: relist
-  if (response->code == 410 || resourceVersion_.empty()) return Round::Progress;
-  if (response->code < 200 || response->code > 299) {
-    core::Logger("kube").warn("pod_watch_failed", {{"ns", namespace_}, {"code", response->code}});
+  if (response->status == 410) resourceVersion_.clear();  // too old: relist
+  if (response->status == 410 || resourceVersion_.empty()) return Round::Progress;
+  if (response->status < 200 || response->status > 299) {
+    core::Logger("kube").warn("pod_watch_failed", {{"ns", namespace_}, {"code", response->status}});
     return Round::Failed;
   }
   return progressed ? Round::Progress : Round::Idle;
@@ -121,12 +130,12 @@ core::Result<std::unique_ptr<PodWatcher>> PodWatcher::start(const ClientOptions&
                                                             std::vector<std::string> namespaces,
                                                             core::Clock& clock,
                                                             RequestObserver observer) {
-  auto transport = makeCpprestTransport(options, std::move(observer));
+  auto transport = makeApiTransport(options, std::move(observer));
   if (!transport) return transport.error();
   return start(std::move(*transport), std::move(nodeName), std::move(namespaces), clock);
 }
 
-std::unique_ptr<PodWatcher> PodWatcher::start(std::unique_ptr<ApiTransport> transport,
+std::unique_ptr<PodWatcher> PodWatcher::start(std::unique_ptr<HttpTransport> transport,
                                               std::string nodeName,
                                               std::vector<std::string> namespaces,
                                               core::Clock& clock) {
@@ -142,7 +151,7 @@ std::unique_ptr<PodWatcher> PodWatcher::start(std::unique_ptr<ApiTransport> tran
   return watcher;
 }
 
-PodWatcher::PodWatcher(std::unique_ptr<ApiTransport> transport, core::Clock& clock)
+PodWatcher::PodWatcher(std::unique_ptr<HttpTransport> transport, core::Clock& clock)
     : transport_(std::move(transport)), clock_(clock) {}
 
 PodWatcher::~PodWatcher() { stop(); }

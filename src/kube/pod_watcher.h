@@ -27,7 +27,7 @@ class PodWatchSession {
  public:
   enum class Round { Progress, Idle, Failed };
 
-  PodWatchSession(ApiTransport& transport, std::string nodeName, std::string nspace);
+  PodWatchSession(HttpTransport& transport, std::string nodeName, std::string nspace);
 
   // Lists when there is no usable resourceVersion (start, 410 Gone), else watches from it until the
   // stream ends. Failed: the caller backs off before the next round.
@@ -44,7 +44,7 @@ class PodWatchSession {
   // Applies one watch line; false ends the stream.
   bool apply(std::string_view line, bool& progressed);
 
-  ApiTransport& transport_;
+  HttpTransport& transport_;
   std::string nodeName_, namespace_;
   mutable std::mutex mutex_;
   std::map<std::string, Pod> pods_;  // by uid
@@ -61,7 +61,7 @@ class PodWatcher {
                                                          std::vector<std::string> namespaces,
                                                          core::Clock& clock,
                                                          RequestObserver observer);
-  static std::unique_ptr<PodWatcher> start(std::unique_ptr<ApiTransport> transport,
+  static std::unique_ptr<PodWatcher> start(std::unique_ptr<HttpTransport> transport,
                                            std::string nodeName,
                                            std::vector<std::string> namespaces, core::Clock& clock);
   ~PodWatcher();
@@ -77,11 +77,11 @@ class PodWatcher {
   void stop();
 
  private:
-  PodWatcher(std::unique_ptr<ApiTransport> transport, core::Clock& clock);
+  PodWatcher(std::unique_ptr<HttpTransport> transport, core::Clock& clock);
   void run(PodWatchSession& session);
   void sleepUnlessStopped(core::Duration d);
 
-  std::unique_ptr<ApiTransport> transport_;
+  std::unique_ptr<HttpTransport> transport_;
   core::Clock& clock_;
   std::vector<std::unique_ptr<PodWatchSession>> sessions_;
   std::vector<std::thread> threads_;

@@ -127,15 +127,15 @@ class FakeApiserver : public ::testing::Test {
     auto reply = admin_->send({method, target, body, "application/json"});
     EXPECT_TRUE(reply) << target;
     if (!reply) return value();
-    EXPECT_LT(reply->code, 300) << target << " " << reply->body;
+    EXPECT_LT(reply->status, 300) << target << " " << reply->body;
     return reply->body.empty() ? value() : value::parse(reply->body);
   }
   value put(const std::string& object) { return control("POST", "/_fake/objects", object); }
   value get(const std::string& target) { return control("GET", target, ""); }
   void fault(const std::string& spec) { control("POST", "/_fake/fault", spec); }
 
-  std::unique_ptr<ApiTransport> transport(RequestObserver observer) {
-    auto made = makeCpprestTransport(options_, std::move(observer));
+  std::unique_ptr<HttpTransport> transport(RequestObserver observer) {
+    auto made = makeApiTransport(options_, std::move(observer));
     EXPECT_TRUE(made);
     return std::move(made.value());
   }
@@ -150,7 +150,7 @@ class FakeApiserver : public ::testing::Test {
   pid_t server_ = -1;
   int port_ = 0;
   ClientOptions options_;
-  std::unique_ptr<ApiTransport> admin_;
+  std::unique_ptr<HttpTransport> admin_;
   core::SystemClock clock_;
 };
 
@@ -162,7 +162,7 @@ bool hasPod(const PodWatcher& watcher, const std::string& name) {
 TEST_F(FakeApiserver, RejectsAnUnknownCaAndAWrongToken) {
   ClientOptions noCa = options_;
   noCa.caFile = "";
-  auto transport = makeCpprestTransport(noCa, nullptr);
+  auto transport = makeApiTransport(noCa, nullptr);
   ASSERT_TRUE(transport);
   EXPECT_FALSE((*transport)->send({"GET", "/api/v1/pods", "", ""})) << "TLS must be verified";
 
@@ -171,10 +171,10 @@ TEST_F(FakeApiserver, RejectsAnUnknownCaAndAWrongToken) {
   wrong.tokenFile = (dir_ / "wrong").string();
   std::vector<int> codes;
   auto bad =
-      makeCpprestTransport(wrong, [&](int code, std::optional<double>) { codes.push_back(code); });
+      makeApiTransport(wrong, [&](int code, std::optional<double>) { codes.push_back(code); });
   auto reply = (*bad)->send({"GET", "/api/v1/pods", "", ""});
   ASSERT_TRUE(reply);
-  EXPECT_EQ(reply->code, 401);
+  EXPECT_EQ(reply->status, 401);
   EXPECT_EQ(codes, std::vector<int>{401});
 }
 

@@ -17,11 +17,13 @@ namespace reaper::airflow {
 namespace {
 
 using core::TaskInstanceKey;
+using net::HttpRequest;
+using net::HttpResponse;
 
 using reaper::test::FakeClock;
 
 // Answers requests by a handler; records every request.
-class FakeTransport final : public HttpTransport {
+class FakeTransport final : public net::HttpTransport {
  public:
   using Handler = std::function<core::Result<HttpResponse>(const HttpRequest&)>;
   explicit FakeTransport(Handler handler) : handler_(std::move(handler)) {}
@@ -29,6 +31,10 @@ class FakeTransport final : public HttpTransport {
     requests.push_back(request);
     return handler_(request);
   }
+  core::Result<HttpResponse> stream(const HttpRequest&, const net::LineHandler&) override {
+    return core::makeError("the Airflow client never streams");
+  }
+  void cancel() override {}
   std::vector<HttpRequest> requests;
 
  private:
@@ -122,7 +128,7 @@ TEST(RestClient, FoundMissingAndClearedFromOneRequest) {
   auto states = h.client->fetchStates({kRunning, cleared, missing});
   ASSERT_EQ(h.transport->requests.size(), 1u);
   EXPECT_EQ(h.transport->requests[0].method, "POST");
-  EXPECT_EQ(h.transport->requests[0].path, "/api/v2/dags/~/dagRuns/~/taskInstances/list");
+  EXPECT_EQ(h.transport->requests[0].target, "/api/v2/dags/~/dagRuns/~/taskInstances/list");
   EXPECT_EQ(states[kRunning].lookup, Lookup::Found);
   EXPECT_EQ(states[kRunning].state, "running");
   EXPECT_EQ(states[cleared].lookup, Lookup::Found);
@@ -247,14 +253,14 @@ TEST(RestClient, JwtIsFetchedOnceAndReusedUntilNearExpiry) {
   int issued = 0;
   FakeClock* clock = nullptr;
   Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
-    if (request.path == "/auth/token") {
+    if (request.target == "/auth/token") {
       EXPECT_EQ(request.body, R"({"password":"s3cret","username":"admin"})");
       const auto now =
           std::chrono::duration_cast<std::chrono::seconds>(clock->wallNow().time_since_epoch());
       return HttpResponse{201, R"({"access_token":")" + jwtWithExp(now.count() + 100) + "-" +
                                    std::to_string(++issued) + R"("})"};
     }
-    EXPECT_EQ(request.headers.at("Authorization").rfind("Bearer ", 0), 0u);
+    EXPECT_EQ(request.authorization.rfind("Bearer ", 0), 0u);
     return ok(listReply({}, 0));
   });
   clock = &h.clock;
@@ -275,11 +281,11 @@ TEST(RestClient, JwtRefreshedOnceOn401) {
   int issued = 0;
   bool rejectAll = false;
   Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
-    if (request.path == "/auth/token") {
+    if (request.target == "/auth/token") {
       return HttpResponse{201, R"({"access_token":")" + jwtWithExp(4'000'000'000) + "-" +
                                    std::to_string(++issued) + R"("})"};
     }
-    const bool fresh = request.headers.at("Authorization").ends_with("-2");
+    const bool fresh = request.authorization.ends_with("-2");
     if (rejectAll || !fresh) return HttpResponse{401, R"({"detail":"Not authenticated"})"};
     return ok(listReply({tiJson(kRunning, R"("running")", "u1")}, 1));
   });
@@ -300,8 +306,8 @@ TEST(RestClient, BasicAuthHeader) {
   options.username = "admin";
   options.passwordFile = password.path();
   Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
-    EXPECT_EQ(request.path, "/api/v1/dags/~/dagRuns/~/taskInstances/list");
-    EXPECT_EQ(request.headers.at("Authorization"), "Basic YWRtaW46cHc=");  // admin:pw
+    EXPECT_EQ(request.target, "/api/v1/dags/~/dagRuns/~/taskInstances/list");
+    EXPECT_EQ(request.authorization, "Basic YWRtaW46cHc=");  // admin:pw
     return ok(listReply({}, 0));
   });
   EXPECT_EQ(h.client->fetchStates({kRunning})[kRunning].lookup, Lookup::Missing);
@@ -314,7 +320,7 @@ TEST(RestClient, BearerTokenFileReReadWhenItChanges) {
   options.tokenFile = token.path();
   std::vector<std::string> seen;
   Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
-    seen.push_back(request.headers.at("Authorization"));
+    seen.push_back(request.authorization);
     return ok(listReply({}, 0));
   });
   (void)h.client->fetchStates({kRunning});
@@ -327,15 +333,16 @@ TEST(RestClient, AutoDetectsV1AndCachesIt) {
   ClientOptions options = v2Options();
   options.apiVersion = "auto";
   Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
-    if (request.path == "/api/v2/version") return HttpResponse{404, "{}"};
-    if (request.path == "/api/v1/version") return ok(R"({"version":"2.10.5","git_version":null})");
-    EXPECT_EQ(request.path, "/api/v1/dags/~/dagRuns/~/taskInstances/list");
+    if (request.target == "/api/v2/version") return HttpResponse{404, "{}"};
+    if (request.target == "/api/v1/version")
+      return ok(R"({"version":"2.10.5","git_version":null})");
+    EXPECT_EQ(request.target, "/api/v1/dags/~/dagRuns/~/taskInstances/list");
     return ok(listReply({}, 0));
   });
   (void)h.client->fetchStates({kRunning});
   (void)h.client->fetchStates({kRunning});
   ASSERT_EQ(h.transport->requests.size(), 4u);
-  EXPECT_EQ(h.transport->requests[2].path, "/api/v1/dags/~/dagRuns/~/taskInstances/list");
+  EXPECT_EQ(h.transport->requests[2].target, "/api/v1/dags/~/dagRuns/~/taskInstances/list");
 }
 
 TEST(RestClient, FailedDetectionIsUnknownAndRetriedNextPoll) {
@@ -345,7 +352,7 @@ TEST(RestClient, FailedDetectionIsUnknownAndRetriedNextPoll) {
   options.maxAttempts = 1;
   Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
     if (!up) return core::makeError("transport: connection refused");
-    if (request.path == "/api/v2/version") return ok(R"({"version":"3.1.0","git_version":null})");
+    if (request.target == "/api/v2/version") return ok(R"({"version":"3.1.0","git_version":null})");
     return ok(listReply({tiJson(kRunning, R"("running")", "u1")}, 1));
   });
   EXPECT_EQ(h.client->fetchStates({kRunning})[kRunning].lookup, Lookup::Unknown);
@@ -372,7 +379,7 @@ TEST(RestClient, ProbeAsksThePinnedVersionsEndpoint) {
     EXPECT_TRUE(h.client->probe().ok());
     ASSERT_EQ(h.transport->requests.size(), 2u);
     EXPECT_EQ(h.transport->requests[1].method, "GET");
-    EXPECT_EQ(h.transport->requests[1].path, path);
+    EXPECT_EQ(h.transport->requests[1].target, path);
   }
 }
 
@@ -532,7 +539,7 @@ TEST(RestClient, WarnsWithTheReasonButNeverTheCredentials) {
   options.passwordFile = password.path();
   const std::string token = jwtWithExp(4'000'000'000);
   Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
-    if (request.path == "/auth/token")
+    if (request.target == "/auth/token")
       return HttpResponse{201, R"({"access_token":")" + token + "\"}"};
     return HttpResponse{403, R"({"detail":"Forbidden"})"};
   });

@@ -13,7 +13,7 @@ namespace reaper::kube::test {
 using FakeClock = ::reaper::test::FakeClock;
 
 // Replies from a script, in order; with no script left it answers `fallback` (default: no reply).
-class FakeTransport final : public ApiTransport {
+class FakeTransport final : public HttpTransport {
  public:
   struct Reply {
     core::Result<HttpResponse> response = core::makeError("unreachable");

@@ -1,0 +1,210 @@
+// The one HTTP transport against a loopback server that decides when each byte of a reply leaves:
+// streamed lines as they arrive, the line and reply caps, timeouts, redirects and headers.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <cerrno>
+#include <mutex>
+
+#include "net/http.h"
+#include "net/limits.h"
+#include "support/loopback_server.h"
+
+namespace reaper::net {
+namespace {
+
+using test::Exchange;
+using test::Gate;
+using test::LoopbackServer;
+
+// Far past every cap: a reader without one would hold it all.
+constexpr size_t kHostileBytes = size_t{256} << 20;
+
+std::unique_ptr<HttpTransport> transportTo(const LoopbackServer& server,
+                                           core::Duration timeout = core::Duration(10000)) {
+  auto made = makeHttpTransport(
+      {.baseUrl = server.url(), .timeout = timeout, .streamTimeout = core::Duration(30000)});
+  EXPECT_TRUE(made) << made.error().message;
+  return std::move(made).value();
+}
+
+// Peak resident memory of this process (each test runs in a process of its own under ctest).
+size_t peakRssBytes() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<size_t>(usage.ru_maxrss) * 1024;
+}
+
+// What a hostile handler managed to send before the client hung up.
+struct Flood {
+  std::mutex mutex;
+  size_t sent = 0;
+  bool closedByClient = false;
+  Gate done;
+};
+
+// Writes `prefix`, then one line of 'x' without end, until the client closes the connection or
+// kHostileBytes are out.
+void flood(Exchange& exchange, Flood& result, const std::string& prefix) {
+  const std::string block(64 << 10, 'x');
+  bool open = exchange.begin(200) && exchange.chunk(prefix);
+  while (open && exchange.sent < kHostileBytes) open = exchange.chunk(block);
+  std::lock_guard lock(result.mutex);
+  result.sent = exchange.sent;
+  result.closedByClient = !open;
+  result.done.open();
+}
+
+TEST(HttpTransport, StreamPassesEachLineOnAsSoonAsItArrives) {
+  Gate firstSeen, secondSeen;
+  bool firstSeenWhileHeld = false, secondSeenWhileHeld = false;
+  LoopbackServer server([&](Exchange& exchange) {
+    exchange.begin(200);
+    exchange.chunk("{\"n\":1}\n{\"n\"");  // a line, and the start of the next
+    firstSeenWhileHeld = firstSeen.wait();
+    exchange.chunk(":2}\r\n");
+    secondSeenWhileHeld = secondSeen.wait();
+    exchange.chunk("\n{\"n\":3}");  // an empty line, and a last line without its end
+    exchange.end();
+  });
+  auto transport = transportTo(server);
+  std::vector<std::string> lines;
+  auto reply = transport->stream({"GET", "/watch"}, [&](std::string_view line) {
+    lines.emplace_back(line);
+    if (lines.size() == 1) firstSeen.open();
+    if (lines.size() == 2) secondSeen.open();
+    return true;
+  });
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_TRUE(firstSeenWhileHeld) << "the first line waited for more of the stream";
+  EXPECT_TRUE(secondSeenWhileHeld) << "a line split across chunks waited for more";
+  EXPECT_EQ(lines, (std::vector<std::string>{R"({"n":1})", R"({"n":2})", R"({"n":3})"}));
+}
+
+TEST(HttpTransport, OverLongLineEndsTheStreamUnread) {
+  Flood result;
+  LoopbackServer server(
+      [&](Exchange& exchange) { flood(exchange, result, "{\"type\":\"ADDED\"}\n{\"type\":\""); });
+  auto transport = transportTo(server);
+  const size_t rssBefore = peakRssBytes();
+  std::vector<std::string> lines;
+  auto reply = transport->stream({"GET", "/watch"}, [&](std::string_view line) {
+    lines.emplace_back(line);
+    return true;
+  });
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error().code, EMSGSIZE);
+  EXPECT_NE(reply.error().message.find("line larger than"), std::string::npos)
+      << reply.error().message;
+  EXPECT_EQ(lines, std::vector<std::string>{R"({"type":"ADDED"})"}) << "lines before it delivered";
+  ASSERT_TRUE(result.done.wait());
+  std::lock_guard lock(result.mutex);
+  EXPECT_TRUE(result.closedByClient) << "the client read all " << result.sent << " bytes";
+  EXPECT_LT(result.sent, kHostileBytes);
+  EXPECT_LT(peakRssBytes() - rssBefore, kMaxLineBytes + (size_t{48} << 20));
+}
+
+TEST(HttpTransport, ReplyOverTheCapIsAnErrorUnread) {
+  Flood result;
+  LoopbackServer server([&](Exchange& exchange) { flood(exchange, result, "{\"items\":\""); });
+  auto transport = transportTo(server);
+  const size_t rssBefore = peakRssBytes();
+  auto reply = transport->send({"GET", "/api/v1/pods"});
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error().code, EMSGSIZE);
+  ASSERT_TRUE(result.done.wait());
+  std::lock_guard lock(result.mutex);
+  EXPECT_TRUE(result.closedByClient) << "the client read all " << result.sent << " bytes";
+  EXPECT_LT(peakRssBytes() - rssBefore, kMaxReplyBytes + (size_t{48} << 20));
+}
+
+TEST(HttpTransport, ReplyAnnouncedOverTheCapIsAnErrorUnread) {
+  LoopbackServer server([&](Exchange& exchange) {
+    exchange.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kHostileBytes) +
+                   "\r\n\r\n{");
+  });
+  auto transport = transportTo(server);
+  auto reply = transport->send({"GET", "/api/v1/pods"});
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error().code, EMSGSIZE);
+}
+
+TEST(HttpTransport, StreamAnsweredWithAnErrorStatusReturnsItsBody) {
+  LoopbackServer server([&](Exchange& exchange) { exchange.reply(410, R"({"code":410})"); });
+  auto transport = transportTo(server);
+  int lines = 0;
+  auto reply = transport->stream({"GET", "/watch"}, [&](std::string_view) { return ++lines > 0; });
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ(reply->status, 410);
+  EXPECT_EQ(reply->body, R"({"code":410})");
+  EXPECT_EQ(lines, 0);
+}
+
+TEST(HttpTransport, ReplySlowerThanTheTimeoutIsAnError) {
+  Gate finished;
+  LoopbackServer server([&](Exchange& exchange) {
+    // Each byte comes well within the timeout; the whole reply does not (4 s).
+    const std::string body(40, ' ');
+    bool open = exchange.write("HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n");
+    for (size_t i = 0; open && i < body.size() && !finished.wait(std::chrono::seconds(0)); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      open = exchange.write(body.substr(i, 1));
+    }
+  });
+  auto transport = transportTo(server, core::Duration(1000));
+  auto reply = transport->send({"GET", "/api/v2/version"});
+  finished.open();
+  EXPECT_FALSE(reply) << "a reply dripping in byte by byte holds the client no longer";
+}
+
+TEST(HttpTransport, RedirectIsReturnedNotFollowed) {
+  LoopbackServer elsewhere([&](Exchange& exchange) { exchange.reply(200, "{}"); });
+  LoopbackServer server([&](Exchange& exchange) {
+    exchange.reply(302, "", "Location: " + elsewhere.url() + "/steal\r\n");
+  });
+  auto transport = transportTo(server);
+  auto reply = transport->send({.method = "GET",
+                                .target = "/api/v2/version",
+                                .authorization = bearerAuthorization("secret")});
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ(reply->status, 302);
+  EXPECT_TRUE(elsewhere.requests().empty()) << "the credentials went to another server";
+}
+
+TEST(HttpTransport, SendsTheRequestWithItsHeaders) {
+  std::mutex mutex;
+  std::map<std::string, std::string> headers;
+  std::string method, target;
+  LoopbackServer server([&](Exchange& exchange) {
+    {
+      std::lock_guard lock(mutex);
+      headers = exchange.headers;
+      method = exchange.method;
+      target = exchange.target;
+    }
+    exchange.reply(201, R"({"ok":true})");
+  });
+  auto transport = transportTo(server);
+  auto reply = transport->send({"PATCH", "/apis/x/status?a=1", R"({"status":{}})",
+                                "application/merge-patch+json", basicAuthorization("admin", "pw")});
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ(reply->status, 201);
+  EXPECT_EQ(reply->body, R"({"ok":true})");
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(method, "PATCH");
+  EXPECT_EQ(target, "/apis/x/status?a=1");
+  EXPECT_EQ(headers["authorization"], "Basic YWRtaW46cHc=");
+  EXPECT_EQ(headers["accept"], "application/json");
+  EXPECT_EQ(headers["content-type"], "application/merge-patch+json");
+  EXPECT_EQ(headers["content-length"], "13");
+}
+
+TEST(HttpTransport, NoReplyIsAnError) {
+  LoopbackServer server([&](Exchange& exchange) { exchange.close(); });
+  auto transport = transportTo(server);
+  EXPECT_FALSE(transport->send({"GET", "/"}));
+}
+
+}  // namespace
+}  // namespace reaper::net

@@ -25,7 +25,8 @@ std::string processText(const proc::TreeMember& member) {
 std::string outcomeText(const loop::ReapResult& result) {
   const auto& report = result.report;
   const std::string members = processCount(result.target.tree.members.size());
-  if (result.outcome == "dry_run") return "Dry run: would kill " + members + " (none signalled)";
+  if (result.outcome == core::ReapOutcome::DryRun)
+    return "Dry run: would kill " + members + " (none signalled)";
   std::string text = "Killed " + processCount(report.killed) + " (tree of " + members + ")";
   if (!report.survivors.empty()) {
     text += "; " + std::to_string(report.survivors.size()) + " survived SIGKILL (pids";
@@ -64,10 +65,10 @@ std::optional<kube::ReapEvent> reapEvent(const loop::ReapResult& result) {
   const bool orphans = result.target.orphanCount() > 0;
   kube::ReapEvent event{*result.target.pod, "TaskTreeReaped", noteFor(result),
                         orphans ? kube::EventType::Warning : kube::EventType::Normal, "Kill"};
-  if (result.outcome == "dry_run") {
+  if (result.outcome == core::ReapOutcome::DryRun) {
     event.reason = "DryRunWouldReap";
     event.action = "DryRun";
-  } else if (result.outcome == "failed") {
+  } else if (result.outcome == core::ReapOutcome::Failed) {
     event.reason = "TaskTreeKillFailed";
     event.type = kube::EventType::Warning;
   } else if (orphans) {
@@ -159,10 +160,12 @@ void KubeReports::reaped(const loop::ReapResult& result) {
   if (!resources_ || !result.target.pod || !result.target.tree.key) return;
   std::lock_guard lock(mutex_);
   kube::TreeStatus tree = treeStatus(result.target, result.state);
-  const bool failed = result.outcome == "failed";
-  tree.phase = result.outcome == "dry_run" ? "Running" : failed ? "KillFailed" : "Reaped";
-  if (result.outcome != "dry_run") tree.reapedAt = result.at;
-  tree.message = result.outcome + ": " + result.reason;
+  const bool failed = result.outcome == core::ReapOutcome::Failed;
+  tree.phase = result.outcome == core::ReapOutcome::DryRun ? "Running"
+               : failed                                    ? "KillFailed"
+                                                           : "Reaped";
+  if (result.outcome != core::ReapOutcome::DryRun) tree.reapedAt = result.at;
+  tree.message = std::string(core::reapOutcomeName(result.outcome)) + ": " + result.reason;
   kube::ReapResult row{result.at,
                        *result.target.pod,
                        *result.target.tree.key,
@@ -171,7 +174,7 @@ void KubeReports::reaped(const loop::ReapResult& result) {
                        static_cast<int>(result.target.orphanCount()),
                        result.outcome,
                        result.reason};
-  if (result.outcome != "dry_run") {
+  if (result.outcome != core::ReapOutcome::DryRun) {
     finished_.insert(result.target.label());
     summary_.reapedTrees += failed ? 0 : 1;
     summary_.killedProcesses += row.killed;

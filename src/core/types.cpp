@@ -12,4 +12,16 @@ bool TaskInstanceKey::sameTaskInstance(const TaskInstanceKey& other) const {
          mapIndex == other.mapIndex;
 }
 
+std::string_view reapOutcomeName(ReapOutcome outcome) {
+  switch (outcome) {
+    case ReapOutcome::Killed:
+      return "killed";
+    case ReapOutcome::Failed:
+      return "failed";
+    case ReapOutcome::DryRun:
+      return "dry_run";
+  }
+  return "unknown";
+}
+
 }  // namespace reaper::core

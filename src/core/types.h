@@ -5,6 +5,7 @@
 #include <compare>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace reaper::core {
 
@@ -32,6 +33,12 @@ struct TaskInstanceKey {
   // The same TaskInstance, any try.
   bool sameTaskInstance(const TaskInstanceKey& other) const;
 };
+
+// How a reap ended: every member dead, some survived or the kill failed, or a dry run signalled
+// nothing.
+enum class ReapOutcome { Killed, Failed, DryRun };
+// "killed" | "failed" | "dry_run": the metric label and the custom resource value.
+std::string_view reapOutcomeName(ReapOutcome outcome);
 
 struct PodRef {
   std::string namespaceName;

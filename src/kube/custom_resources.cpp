@@ -179,7 +179,7 @@ std::string reportStatusPatch(const NodeSummary& summary, const std::deque<ReapR
     entry["state"] = str(r.state);
     entry["killed"] = value::number(r.killed);
     entry["orphans"] = value::number(r.orphans);
-    entry["outcome"] = str(r.outcome);
+    entry["outcome"] = str(std::string(core::reapOutcomeName(r.outcome)));
     if (!r.reason.empty())
       entry["reason"] = value::string(core::printable(r.reason, kMessageLimit));
     list[i++] = entry;

@@ -45,8 +45,8 @@ struct ReapResult {
   core::TaskInstanceKey ti;
   std::string state;
   int killed = 0, orphans = 0;
-  std::string outcome;  // killed | failed | dry_run
-  std::string reason;   // the kill decision's reason, as logged
+  core::ReapOutcome outcome = core::ReapOutcome::Failed;
+  std::string reason;  // the kill decision's reason, as logged
 };
 
 struct NodeSummary {

@@ -242,7 +242,7 @@ bool ReapLoop::worthReaping(const Target& target) const {
 void ReapLoop::reportDryRun(const Assessment& assessment) {
   if (!dryRunReported_.insert(assessment.target.id()).second) return;
   ReapResult result = pendingResult(assessment);
-  result.outcome = "dry_run";
+  result.outcome = core::ReapOutcome::DryRun;
   result.at = clock_.wallNow();
   deliver(std::move(result));
 }
@@ -265,7 +265,9 @@ void ReapLoop::collectFinished() {
     if (entry.empty()) continue;
     ReapResult result = std::move(entry.mapped());
     result.report = std::move(finished.report);
-    result.outcome = result.report.survivors.empty() && !result.report.error ? "killed" : "failed";
+    result.outcome = result.report.survivors.empty() && !result.report.error
+                         ? core::ReapOutcome::Killed
+                         : core::ReapOutcome::Failed;
     result.at = clock_.wallNow();
     deliver(std::move(result));
   }
@@ -279,13 +281,13 @@ void ReapLoop::deliver(ReapResult result) {
     known.insert(report.survivors.begin(), report.survivors.end());
   }
   metrics_.countReap(result.outcome, report.killed,
-                     result.outcome == "dry_run" ? 0 : result.target.orphanCount(),
+                     result.outcome == core::ReapOutcome::DryRun ? 0 : result.target.orphanCount(),
                      std::chrono::duration<double>(report.took).count());
   const core::Logger log("loop");
   log.info("reaped",
            {{"ti", label},
             {"pod", podName(result.target)},
-            {"outcome", result.outcome},
+            {"outcome", core::reapOutcomeName(result.outcome)},
             {"state", result.state},
             {"signalled", report.signalled},
             {"killed", report.killed},

@@ -31,9 +31,9 @@ std::string stateLabel(const airflow::TaskInstanceStatus& status);
 
 struct ReapResult {
   Target target;
-  std::string state;    // the TI state that decided it ("none" when cleared)
-  std::string reason;   // the decision's reason
-  std::string outcome;  // killed | failed | dry_run
+  std::string state;   // the TI state that decided it ("none" when cleared)
+  std::string reason;  // the decision's reason
+  core::ReapOutcome outcome = core::ReapOutcome::Failed;
   kill::KillReport report;
   core::WallTime at{};
 };

@@ -78,7 +78,9 @@ Metrics::Metrics()
                               "Duration of one reap, from the kill decision to the tree dead.",
                               kReapBuckets)) {
   // Every outcome is exported from the start, so rate() and alerts see a zero rather than nothing.
-  for (const char* outcome : {"killed", "failed", "dry_run"}) reaps_.Add({{"outcome", outcome}});
+  for (auto outcome :
+       {core::ReapOutcome::Killed, core::ReapOutcome::Failed, core::ReapOutcome::DryRun})
+    reaps_.Add({{"outcome", std::string(core::reapOutcomeName(outcome))}});
   prometheus::BuildGauge()
       .Name("airflow_reaper_build_info")
       .Help("Always 1; the agent's version as a label, to join with other series.")
@@ -94,9 +96,9 @@ void Metrics::setTracked(size_t trees, size_t processes) {
   trackedProcesses_.Set(static_cast<double>(processes));
 }
 
-void Metrics::countReap(std::string_view outcome, size_t killedProcesses, size_t orphans,
+void Metrics::countReap(core::ReapOutcome outcome, size_t killedProcesses, size_t orphans,
                         double seconds) {
-  reaps_.Add({{"outcome", std::string(outcome)}}).Increment();
+  reaps_.Add({{"outcome", std::string(core::reapOutcomeName(outcome))}}).Increment();
   processesKilled_.Increment(static_cast<double>(killedProcesses));
   orphansReaped_.Increment(static_cast<double>(orphans));
   reapDuration_.Observe(seconds);

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/types.h"
 
 namespace prometheus {
 class Registry;
@@ -28,8 +29,8 @@ class Metrics {
 
   // Trees and processes currently tracked on the node.
   void setTracked(size_t trees, size_t processes);
-  // One reap: `outcome` is killed | failed | dry_run; `seconds` from decision to tree dead.
-  void countReap(std::string_view outcome, size_t killedProcesses, size_t orphans, double seconds);
+  // One reap; `seconds` from decision to tree dead.
+  void countReap(core::ReapOutcome outcome, size_t killedProcesses, size_t orphans, double seconds);
   // One Airflow API request; `httpCode` 0 for a transport error (timeout, refused, TLS).
   void countAirflowRequest(int httpCode, double seconds);
   // One Kubernetes API request; `httpCode` 0 for a transport error; `seconds` none for a watch.

@@ -293,7 +293,7 @@ TEST_F(FakeApiserver, CustomResourcesRoundTrip) {
     tree.reapedAt = clock_.wallNow();
     status = crs.upsertTree(tree);
     ASSERT_TRUE(status) << status.error().message;
-    crs.recordResult({clock_.wallNow(), ref, tree.ti, "failed", 3, 1, "killed"});
+    crs.recordResult({clock_.wallNow(), ref, tree.ti, "failed", 3, 1, core::ReapOutcome::Killed});
     crs.setSummary({1, 3, 1, 3, 1, 0});
     status = crs.flushReport();
     ASSERT_TRUE(status) << status.error().message;

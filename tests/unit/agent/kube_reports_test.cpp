@@ -15,7 +15,7 @@ using reaper::test::treeTarget;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-loop::ReapResult result(std::string outcome, std::string reason = "superseded by try 3",
+loop::ReapResult result(core::ReapOutcome outcome, std::string reason = "superseded by try 3",
                         std::string state = "running") {
   loop::Target target;
   target.pod = core::PodRef{"airflow", "celery-worker-0", "uid-0"};
@@ -24,7 +24,7 @@ loop::ReapResult result(std::string outcome, std::string reason = "superseded by
       {{100, 1}, 1, 100, 100, {"airflow", "tasks", "run", "etl", "extract", "manual__1"}},
       {{101, 2}, 100, 100, 100, {"bash", "-c", "dbt run"}}};
   target.tree.root = target.tree.members[0].id;
-  loop::ReapResult r{target, std::move(state), std::move(reason), std::move(outcome), {}, {}};
+  loop::ReapResult r{target, std::move(state), std::move(reason), outcome, {}, {}};
   r.report.killed = 2;
   return r;
 }
@@ -36,7 +36,7 @@ loop::ReapResult withOrphan(loop::ReapResult r) {
 }
 
 TEST(ReapEvent, ACompletedReapIsNormalAndSaysWhy) {
-  const auto event = reapEvent(result("killed"));
+  const auto event = reapEvent(result(core::ReapOutcome::Killed));
   ASSERT_TRUE(event);
   EXPECT_EQ(event->reason, "TaskTreeReaped");
   EXPECT_EQ(event->type, kube::EventType::Normal);
@@ -49,7 +49,8 @@ TEST(ReapEvent, ACompletedReapIsNormalAndSaysWhy) {
 }
 
 TEST(ReapEvent, OrphansAreAWarningListingThemRedacted) {
-  const auto event = reapEvent(withOrphan(result("killed", "state=failed", "failed")));
+  const auto event =
+      reapEvent(withOrphan(result(core::ReapOutcome::Killed, "state=failed", "failed")));
   ASSERT_TRUE(event);
   EXPECT_EQ(event->reason, "OrphansReaped");
   EXPECT_EQ(event->type, kube::EventType::Warning);
@@ -59,7 +60,7 @@ TEST(ReapEvent, OrphansAreAWarningListingThemRedacted) {
 }
 
 TEST(ReapEvent, AtMostFiveOrphansAreListed) {
-  auto r = result("killed");
+  auto r = result(core::ReapOutcome::Killed);
   for (core::Pid pid = 300; pid < 308; ++pid)
     r.target.tree.members.push_back({{pid, 1}, 1, pid, pid, {"sleep", "60"}, true});
   const auto event = reapEvent(r);
@@ -69,7 +70,7 @@ TEST(ReapEvent, AtMostFiveOrphansAreListed) {
 }
 
 TEST(ReapEvent, AFailedKillIsAWarningNamingTheSurvivors) {
-  auto r = result("failed", "state=failed", "failed");
+  auto r = result(core::ReapOutcome::Failed, "state=failed", "failed");
   r.report.killed = 1;
   r.report.survivors = {{101, 2}};
   const auto event = reapEvent(r);
@@ -82,7 +83,7 @@ TEST(ReapEvent, AFailedKillIsAWarningNamingTheSurvivors) {
 }
 
 TEST(ReapEvent, ADryRunIsVisibleAndSaysNothingWasSignalled) {
-  auto r = result("dry_run", "state=success", "success");
+  auto r = result(core::ReapOutcome::DryRun, "state=success", "success");
   r.report = {};
   const auto event = reapEvent(r);
   ASSERT_TRUE(event);
@@ -95,7 +96,7 @@ TEST(ReapEvent, ADryRunIsVisibleAndSaysNothingWasSignalled) {
 }
 
 TEST(ReapEvent, NoneForATreeInNoPod) {
-  auto r = result("killed");
+  auto r = result(core::ReapOutcome::Killed);
   r.target.pod.reset();
   EXPECT_FALSE(reapEvent(r));
 }
@@ -112,7 +113,7 @@ loop::Assessment killed(int attempt) {
 loop::ReapResult resultOf(const loop::Assessment& a, core::WallTime at) {
   kill::KillReport report;
   report.signalled = report.killed = a.target.tree.members.size();
-  return {a.target, "failed", a.decision.reason, "killed", report, at};
+  return {a.target, "failed", a.decision.reason, core::ReapOutcome::Killed, report, at};
 }
 
 class KubeReportsTest : public ::testing::Test {

@@ -207,7 +207,8 @@ TEST(CustomResources, AdoptsOwnObjectsAndSweepsThoseNotSeenAgain) {
 TEST(CustomResources, ReportWrittenAtMostEveryTenSecondsWithLastFiftyResults) {
   Resources r;
   for (int i = 0; i < 60; ++i) {
-    r.crs->recordResult({r.clock.wallNow(), kPod, kTi, "failed", i, 1, "killed", "state=failed"});
+    r.crs->recordResult(
+        {r.clock.wallNow(), kPod, kTi, "failed", i, 1, core::ReapOutcome::Killed, "state=failed"});
   }
   r.crs->setSummary({3, 12, 60, 120, 60, 0});
   ASSERT_TRUE(r.crs->flushReport());
@@ -227,7 +228,7 @@ TEST(CustomResources, ReportWrittenAtMostEveryTenSecondsWithLastFiftyResults) {
   EXPECT_EQ(status["results"][0]["outcome"].as_string(), "killed");
   EXPECT_EQ(status["results"][0]["reason"].as_string(), "state=failed");
 
-  r.crs->recordResult({r.clock.wallNow(), kPod, kTi, "failed", 1, 0, "killed"});
+  r.crs->recordResult({r.clock.wallNow(), kPod, kTi, "failed", 1, 0, core::ReapOutcome::Killed});
   r.clock.advance(core::Duration(9000));
   ASSERT_TRUE(r.crs->flushReport());
   EXPECT_EQ(r.transport->requests.size(), 2u);

@@ -53,7 +53,7 @@ TEST_F(ReapLoopTest, ReapsOnlyAttemptsThatAreNoLongerRunning) {
   l.drain();
   EXPECT_EQ(reaper_.reaped, std::vector<std::string>{tiKey("extract").toString()});
   ASSERT_EQ(recorder_.results.size(), 1u);
-  EXPECT_EQ(recorder_.results[0].outcome, "killed");
+  EXPECT_EQ(recorder_.results[0].outcome, core::ReapOutcome::Killed);
   EXPECT_EQ(recorder_.results[0].state, "failed");
   EXPECT_NE(metrics_.render().find("airflow_reaper_reaps_total{outcome=\"killed\"} 1"),
             std::string::npos);
@@ -90,7 +90,7 @@ TEST_F(ReapLoopTest, DryRunReportsOnceAndNeverReaps) {
   l.drain();
   EXPECT_TRUE(reaper_.reaped.empty());
   ASSERT_EQ(recorder_.results.size(), 1u);
-  EXPECT_EQ(recorder_.results[0].outcome, "dry_run");
+  EXPECT_EQ(recorder_.results[0].outcome, core::ReapOutcome::DryRun);
 }
 
 TEST_F(ReapLoopTest, SurvivorsAreReportedAndNotRetriedUnlessOthersAppear) {
@@ -104,7 +104,7 @@ TEST_F(ReapLoopTest, SurvivorsAreReportedAndNotRetriedUnlessOthersAppear) {
   l.drain();
   EXPECT_EQ(reaper_.count(), 1u);
   ASSERT_EQ(recorder_.results.size(), 1u);
-  EXPECT_EQ(recorder_.results[0].outcome, "failed");
+  EXPECT_EQ(recorder_.results[0].outcome, core::ReapOutcome::Failed);
   targets_.targets = {treeTarget(tiKey("extract"), {10, 12})};  // a newcomer beside the survivor
   l.pollOnce();
   l.drain();

@@ -63,9 +63,9 @@ TEST(Metrics, AirflowPollsSetTheFailureStreakAndTheLastSuccess) {
 
 TEST(Metrics, ReapsCountOutcomesProcessesOrphansAndDuration) {
   Metrics metrics;
-  metrics.countReap("killed", 5, 2, 1.5);
-  metrics.countReap("killed", 3, 0, 0.2);
-  metrics.countReap("failed", 1, 1, 12);
+  metrics.countReap(core::ReapOutcome::Killed, 5, 2, 1.5);
+  metrics.countReap(core::ReapOutcome::Killed, 3, 0, 0.2);
+  metrics.countReap(core::ReapOutcome::Failed, 1, 1, 12);
   const std::string text = metrics.render();
   EXPECT_THAT(text, HasSubstr("airflow_reaper_reaps_total{outcome=\"killed\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("airflow_reaper_reaps_total{outcome=\"failed\"} 1\n"));

@@ -24,12 +24,21 @@ TREE_SIZE = 6
 
 
 def wait_for(predicate, timeout, step=0.05):
+    """The predicate's first truthy result within `timeout` seconds, else its last result."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
-            return True
+        result = predicate()
+        if result:
+            return result
         time.sleep(step)
     return predicate()
+
+
+def stretched(seconds):
+    """A deadline on the agent's behaviour, stretched by how overloaded the machine is (shared
+    2-core CI hosts reach a load of 20): the bound is on the agent, not on the host's scheduler."""
+    overload = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return seconds * max(1.0, overload)
 
 
 def require(condition, why):

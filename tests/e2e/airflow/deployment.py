@@ -21,6 +21,7 @@ import urllib.parse
 import urllib.request
 
 import procs
+from harness import wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.environ.get("REAPER_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
@@ -39,16 +40,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout, step=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(step)
-    return predicate()
 
 
 class ApiError(Exception):

@@ -25,8 +25,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import procs  # noqa: E402
-from deployment import Deployment, installed_versions, wait_for  # noqa: E402
+from deployment import Deployment, installed_versions  # noqa: E402
+from harness import stretched, wait_for  # noqa: E402
 
 AGENT = os.path.join(os.environ.get("REAPER_BINARY_DIR", "build"), "bin", "airflow-reaper")
 POLL, GRACE = 0.5, 1.0
@@ -205,7 +207,7 @@ class RealAirflowTest(unittest.TestCase):
         request to this Airflow takes now: the agent cannot learn the state sooner. (Airflow 2's
         basic auth hashes the password on every request: seconds on a busy machine.)"""
         remaining = lambda: [p for p in victims.values() if procs.alive(p)]  # noqa: E731
-        deadline = DEADLINE + self.d.last_latency
+        deadline = stretched(DEADLINE) + self.d.last_latency
         wait_for(lambda: not remaining(), max(0.0, flipped_at + deadline - time.monotonic()),
                  step=0.05)
         left = remaining()

@@ -17,7 +17,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fake_kube"))
-from harness import Harness, read_text, require, wait_for  # noqa: E402
+from harness import Harness, read_text, require, stretched, wait_for  # noqa: E402
 from pods import (CGROUP2, RUN_ID, SimulatedNode, container_id, ctx_env,  # noqa: E402
                   pod_object, sigterm_caught)
 from test_fake_apiserver import CRDS, KUBECTL, TOKEN, FakeKube  # noqa: E402
@@ -27,12 +27,6 @@ POLL, GRACE = 0.5, 1.0
 DEADLINE = POLL + GRACE + 1.0
 HANG_GUARD = 30
 
-
-def deadline_now():
-    """DEADLINE, stretched by how overloaded the machine is (shared 2-core CI hosts reach a load
-    of 20): the bound is on the agent's behaviour, not on the scheduler's."""
-    overload = os.getloadavg()[0] / (os.cpu_count() or 1)
-    return DEADLINE * max(1.0, overload)
 REPORT_WAIT = 30  # the NodeReapReport is written at most every 10 s; Events and trees sooner
 DOWN_SECONDS = 20
 RSS_BOUND_KIB = 64 * 1024
@@ -179,7 +173,7 @@ class KubeModeTest(unittest.TestCase):
         started = time.monotonic()
         self.assertTrue(wait_for(condition, HANG_GUARD), f"{role_prefix} still alive"
                                                          f"{self.diagnostics()}")
-        took, deadline = time.monotonic() - started, deadline_now()
+        took, deadline = time.monotonic() - started, stretched(DEADLINE)
         print(f"\n{role_prefix} gone after {took:.2f} s (deadline {deadline:.1f} s)",
               file=sys.stderr)
         self.assertLessEqual(took, deadline, f"{role_prefix} died late{self.diagnostics()}")

@@ -8,6 +8,7 @@ not performance assertions. The apiserver outage of the
 watch-fault test lasts DOWN_SECONDS (20 s) rather than a minute to keep the suite short."""
 import json
 import os
+import re
 import secrets
 import sys
 import time
@@ -38,8 +39,8 @@ CR = "/apis/airflowreaper.io/v1alpha1"
 DAG_ID = "kube_e2e_" + secrets.token_hex(4)
 
 
-def ti(task, try_number=1):
-    return {"dag_id": DAG_ID, "task_id": task, "run_id": RUN_ID, "map_index": -1,
+def ti(task, try_number=1, map_index=-1):
+    return {"dag_id": DAG_ID, "task_id": task, "run_id": RUN_ID, "map_index": map_index,
             "try_number": try_number, "id": str(uuid.uuid4())}
 
 
@@ -118,6 +119,12 @@ class KubeModeTest(unittest.TestCase):
                 lambda: len(self.node.pids_with_role(f"{name}/pool-{n}/task/venv")) >= 6, 15),
                 f"tree {n} of {name} did not start{self.diagnostics()}")
         return uid
+
+    def cgroup_of_role(self, role):
+        """The cgroup2 directory of the first process of `role`."""
+        pid = self.node.pids_with_role(role)[0]
+        lines = read_text(f"/proc/{pid}/cgroup").splitlines()
+        return CGROUP2 + next(line[len("0::"):] for line in lines if line.startswith("0::"))
 
     # --- reading back what the agent reported
     def trees(self):
@@ -273,6 +280,40 @@ class KubeModeTest(unittest.TestCase):
         self.assertEqual(self.node.pids_with_role("outsider"), outside,  # ...but not outside it
                          f"outsider touched{self.diagnostics()}")
         self.assertIsNone(outsider.poll())
+
+    def test_a_process_in_another_pod_never_lends_its_identity(self):
+        """Issue 8, wrong kill 2: a child that sits in pod B but descends from pod A's carrier of
+        a mapped TaskInstance (map index unknown) exports map index 7, whose TI has succeeded.
+        Parent links never cross pods: pod A's carrier keeps its unknown map index, and the
+        candidate rule keeps it while map index 3 runs; the child is pod B's own leftover."""
+        running, done = ti("shard", map_index=3), ti("shard", map_index=7)
+        self.set_ti(running, "running")
+        self.set_ti(done, "success")
+        self.celery_pod("celery-b", [ti("load")])  # pod B, whose cgroup receives the child
+        cid_a = container_id()
+        uid_a = self.create_pod("crosser-a", {"helper": cid_a})
+        self.node.start_sandbox("systemd", uid_a)
+        self.node.start_container(self.node.container_cgroup("systemd", uid_a, cid_a),
+                                  "crosser.sh", "crosser", "python /opt/airflow/dags/shard.py",
+                                  env=dict(ctx_env(running), E2E_CHILD_MAP_INDEX="7"))
+        self.assertTrue(wait_for(lambda: self.node.pids_with_role("crosser/child"), 10))
+        [child] = self.node.pids_with_role("crosser/child")
+        with open(os.path.join(self.cgroup_of_role("celery-b/pool-1"), "cgroup.procs"), "w") as f:
+            f.write(str(child))
+        carrier = [p for p in self.node.pids_with_role("crosser") if p != child]
+
+        self.start_agent()
+        self.wait_registered(ti("load"))
+        self.assert_dies("crosser/child")  # pod B's leftover of map index 7, which succeeded
+        time.sleep(3 * POLL + GRACE)
+        self.assertEqual([p for p in self.node.pids_with_role("crosser") if p != child], carrier,
+                         f"pod A's carrier was killed{self.diagnostics()}")
+        self.assertEqual(self.node.signalled_roles(), [],
+                         f"something other than the child was signalled{self.diagnostics()}")
+        log = self.h.agent_output()
+        carrier_line = re.escape(f"decision ti={DAG_ID}/shard/{RUN_ID}/-1/1 pod={self.ns}/crosser-a ")
+        self.assertRegex(log, carrier_line + r'.*action=keep reason="map index unknown; candidate '
+                              r'map index 3 running"', self.diagnostics())
 
     def test_watch_faults_recover_and_lose_no_result(self):
         agent = self.start_agent()

@@ -1,8 +1,5 @@
 #include "airflow/ti_query.h"
 
-#include <cpprest/asyncrt_utils.h>
-#include <cpprest/json.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,15 +7,16 @@
 #include <set>
 #include <tuple>
 
+#include "core/json.h"
+#include "net/base64.h"
+
 namespace reaper::airflow {
-namespace json = web::json;
 namespace {
 
-json::value stringArray(const std::vector<std::string>& items) {
-  std::vector<json::value> values;
-  values.reserve(items.size());
-  for (const auto& item : items) values.push_back(json::value::string(item));
-  return json::value::array(std::move(values));
+using core::Json;
+
+Json stringArray(const std::vector<std::string>& items) {
+  return Json::Array(items.begin(), items.end());
 }
 
 std::vector<std::string> distinct(const std::vector<core::TaskInstanceKey>& keys,
@@ -42,22 +40,19 @@ core::TaskInstanceKey identityOf(const core::TaskInstanceKey& key) {
   return {key.dagId, key.taskId, key.runId, key.mapIndex, 0};
 }
 
-core::Result<std::string> stringField(const json::value& object, const char* name) {
-  if (!object.has_field(name) || !object.at(name).is_string()) {
-    return core::makeError(std::string("lacks string field ") + name);
-  }
-  return object.at(name).as_string();
+core::Result<std::string> stringField(const Json& object, const char* name) {
+  auto value = object.field(name).string();
+  if (!value) return core::makeError(std::string("lacks string field ") + name);
+  return *value;
 }
 
-core::Result<int64_t> integerField(const json::value& object, const char* name) {
-  if (!object.has_field(name) || !object.at(name).is_number() ||
-      !object.at(name).as_number().is_int64()) {
-    return core::makeError(std::string("lacks integer field ") + name);
-  }
-  return object.at(name).as_number().to_int64();
+core::Result<int64_t> integerField(const Json& object, const char* name) {
+  auto value = object.field(name).integer();
+  if (!value) return core::makeError(std::string("lacks integer field ") + name);
+  return *value;
 }
 
-core::Result<int> intField(const json::value& object, const char* name) {
+core::Result<int> intField(const Json& object, const char* name) {
   auto value = integerField(object, name);
   if (!value.ok()) return value.error();
   if (*value < std::numeric_limits<int>::min() || *value > std::numeric_limits<int>::max()) {
@@ -66,8 +61,8 @@ core::Result<int> intField(const json::value& object, const char* name) {
   return static_cast<int>(*value);
 }
 
-core::Result<core::TaskInstanceKey> parseIdentity(const json::value& item) {
-  if (!item.is_object()) return core::makeError("is not an object");
+core::Result<core::TaskInstanceKey> parseIdentity(const Json& item) {
+  if (!item.isObject()) return core::makeError("is not an object");
   auto dag = stringField(item, "dag_id");
   if (!dag.ok()) return dag.error();
   auto task = stringField(item, "task_id");
@@ -80,28 +75,25 @@ core::Result<core::TaskInstanceKey> parseIdentity(const json::value& item) {
 }
 
 // Airflow 2 before 2.7 wrote a cleared TI as "none"; both mean "no state".
-core::Result<std::optional<std::string>> parseState(const json::value& item) {
-  if (!item.has_field("state")) return core::makeError("lacks field state");
-  const auto& state = item.at("state");
-  if (state.is_null() || (state.is_string() && state.as_string() == "none")) {
-    return std::optional<std::string>{};
-  }
-  if (!state.is_string()) return core::makeError("state is neither a string nor null");
-  return std::optional<std::string>(state.as_string());
+core::Result<std::optional<std::string>> parseState(const Json& item) {
+  if (!item.has("state")) return core::makeError("lacks field state");
+  const Json& state = item.field("state");
+  if (state.isNull() || state.string() == "none") return std::optional<std::string>{};
+  if (!state.isString()) return core::makeError("state is neither a string nor null");
+  return state.string();
 }
 
-core::Result<std::optional<core::WallTime>> parseQueuedWhen(const json::value& item) {
-  if (!item.has_field("queued_when") || item.at("queued_when").is_null()) {
-    return std::optional<core::WallTime>{};
-  }
-  const auto& value = item.at("queued_when");
-  auto time = value.is_string() ? parseTimestamp(value.as_string()) : std::nullopt;
+core::Result<std::optional<core::WallTime>> parseQueuedWhen(const Json& item) {
+  const Json& value = item.field("queued_when");
+  if (value.isNull()) return std::optional<core::WallTime>{};
+  auto text = value.string();
+  auto time = text ? parseTimestamp(*text) : std::nullopt;
   if (!time) return core::makeError("queued_when is not an ISO 8601 date-time");
   return std::optional<core::WallTime>(time);
 }
 
 // The fields after the identity; `record.key` holds the identity already.
-core::Status parseAttempt(const json::value& item, ApiVersion version, TaskInstanceRecord& record) {
+core::Status parseAttempt(const Json& item, ApiVersion version, TaskInstanceRecord& record) {
   auto tryNumber = intField(item, "try_number");
   if (!tryNumber.ok()) return tryNumber.error();
   record.key.tryNumber = *tryNumber;
@@ -119,7 +111,7 @@ core::Status parseAttempt(const json::value& item, ApiVersion version, TaskInsta
   return core::Ok{};
 }
 
-void parseRecord(const json::value& item, ApiVersion version, ListPage& page) {
+void parseRecord(const Json& item, ApiVersion version, ListPage& page) {
   auto identity = parseIdentity(item);
   if (!identity.ok()) {
     page.bad.push_back({std::nullopt, "task instance " + identity.error().message});
@@ -154,26 +146,10 @@ std::map<TaskRef, std::vector<MapIndexState>> mapIndexesByTask(const Listing& li
   return byTask;
 }
 
-// JWT segments are base64url without padding (RFC 7515); cpprestsdk decodes standard base64.
-std::string base64UrlDecode(std::string_view text) {
-  std::string standard(text);
-  std::replace(standard.begin(), standard.end(), '-', '+');
-  std::replace(standard.begin(), standard.end(), '_', '/');
-  standard.append((4 - standard.size() % 4) % 4, '=');
-  try {
-    const std::vector<unsigned char> bytes = utility::conversions::from_base64(standard);
-    return std::string(bytes.begin(), bytes.end());
-  } catch (const std::exception&) {
-    return {};
-  }
-}
-
-core::Result<json::value> parseJson(std::string_view text) {
-  try {
-    return json::value::parse(std::string(text));
-  } catch (const std::exception& e) {
-    return core::makeError(std::string("reply is not JSON: ") + e.what());
-  }
+core::Result<Json> parseJson(std::string_view text) {
+  auto parsed = Json::parse(text);
+  if (!parsed) return core::makeError("reply is " + parsed.error().message);
+  return parsed;
 }
 
 }  // namespace
@@ -196,34 +172,32 @@ std::string listPath(ApiVersion version) {
 }
 
 std::string buildListBody(const ListQuery& query, ApiVersion version, int64_t offset, int limit) {
-  json::value body = json::value::object();
+  Json body;
   if (!query.keys.empty() || !query.dagIds.empty()) {
     body["dag_ids"] = stringArray(query.dagIds);
     body["dag_run_ids"] = stringArray(query.runIds);
     body["task_ids"] = stringArray(query.taskIds);
   }
   if (!query.states.empty()) body["state"] = stringArray(query.states);
-  if (query.endedSince)
-    body["end_date_gte"] = json::value::string(formatTimestamp(*query.endedSince));
-  if (version == ApiVersion::V2) body["order_by"] = json::value::string(query.orderBy);
-  body["page_offset"] = json::value::number(offset);
-  body["page_limit"] = json::value::number(limit);
-  return body.serialize();
+  if (query.endedSince) body["end_date_gte"] = formatTimestamp(*query.endedSince);
+  if (version == ApiVersion::V2) body["order_by"] = query.orderBy;
+  body["page_offset"] = offset;
+  body["page_limit"] = limit;
+  return body.dump();
 }
 
 core::Result<ListPage> parseListReply(std::string_view text, ApiVersion version) {
   auto parsed = parseJson(text);
   if (!parsed.ok()) return parsed.error();
-  const json::value& root = *parsed;
-  if (!root.is_object() || !root.has_field("task_instances") ||
-      !root.at("task_instances").is_array()) {
+  const Json& root = *parsed;
+  if (!root.field("task_instances").isArray()) {
     return core::makeError("reply lacks the task_instances array");
   }
   auto total = integerField(root, "total_entries");
   if (!total.ok()) return core::makeError("reply " + total.error().message);
   ListPage page;
   page.totalEntries = *total;
-  for (const auto& item : root.at("task_instances").as_array()) parseRecord(item, version, page);
+  for (const auto& item : root.field("task_instances").items()) parseRecord(item, version, page);
   return page;
 }
 
@@ -401,16 +375,16 @@ std::string formatTimestamp(core::WallTime time) {
 }
 
 std::string buildTokenBody(const std::string& username, const std::string& password) {
-  json::value body = json::value::object();
-  body["username"] = json::value::string(username);
-  body["password"] = json::value::string(password);
-  return body.serialize();
+  Json body;
+  body["username"] = username;
+  body["password"] = password;
+  return body.dump();
 }
 
 core::Result<std::string> parseTokenReply(std::string_view text) {
   auto parsed = parseJson(text);
   if (!parsed.ok()) return parsed.error();
-  if (!parsed->is_object()) return core::makeError("token reply is not an object");
+  if (!parsed->isObject()) return core::makeError("token reply is not an object");
   auto token = stringField(*parsed, "access_token");
   if (!token.ok() || token->empty()) return core::makeError("token reply lacks access_token");
   return token;
@@ -420,18 +394,21 @@ core::Result<int64_t> jwtExpiry(std::string_view token) {
   const auto first = token.find('.');
   const auto second = first == std::string_view::npos ? first : token.find('.', first + 1);
   if (second == std::string_view::npos) return core::makeError("token is not a JWT");
-  auto claims = parseJson(base64UrlDecode(token.substr(first + 1, second - first - 1)));
-  if (!claims.ok() || !claims->is_object()) return core::makeError("JWT claims do not parse");
-  if (!claims->has_field("exp") || !claims->at("exp").is_number()) {
-    return core::makeError("JWT lacks a numeric exp claim");
+  const auto payload = net::base64UrlDecode(token.substr(first + 1, second - first - 1));
+  auto claims = parseJson(payload.value_or(""));
+  if (!claims.ok() || !claims->isObject()) return core::makeError("JWT claims do not parse");
+  auto exp = claims->field("exp").number();
+  // Seconds since the epoch: anything beyond the year 10000 is no expiry.
+  constexpr double kLatest = 253402300800.0;
+  if (!exp || !(*exp >= 0 && *exp < kLatest)) {
+    return core::makeError("JWT lacks a plausible numeric exp claim");
   }
-  return static_cast<int64_t>(claims->at("exp").as_double());
+  return static_cast<int64_t>(*exp);
 }
 
 bool isVersionReply(std::string_view text) {
   auto parsed = parseJson(text);
-  return parsed.ok() && parsed->is_object() && parsed->has_field("version") &&
-         parsed->at("version").is_string();
+  return parsed.ok() && parsed->field("version").isString();
 }
 
 }  // namespace reaper::airflow

@@ -9,39 +9,6 @@ namespace {
 constexpr std::string_view kEllipsis = "...";
 constexpr char kHex[] = "0123456789abcdef";
 
-// The code point of the valid UTF-8 sequence at the start of `text` and its length; length 0 when
-// the sequence is invalid (truncated, overlong, a surrogate or above U+10FFFF).
-struct Decoded {
-  char32_t codePoint = 0;
-  size_t length = 0;
-};
-
-Decoded decodeUtf8(std::string_view text) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(0);
-  if (lead < 0x80) return {lead, 1};
-  size_t length = 0;
-  char32_t codePoint = 0;
-  char32_t minimum = 0;
-  if ((lead & 0xE0) == 0xC0) {
-    length = 2, codePoint = lead & 0x1F, minimum = 0x80;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3, codePoint = lead & 0x0F, minimum = 0x800;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4, codePoint = lead & 0x07, minimum = 0x10000;
-  } else {
-    return {};
-  }
-  if (length > text.size()) return {};
-  for (size_t i = 1; i < length; ++i) {
-    if ((byte(i) & 0xC0) != 0x80) return {};
-    codePoint = (codePoint << 6) | (byte(i) & 0x3F);
-  }
-  if (codePoint < minimum || codePoint > 0x10FFFF || (codePoint >= 0xD800 && codePoint <= 0xDFFF))
-    return {};
-  return {codePoint, length};
-}
-
 // Valid code points that still must not reach a log line or a terminal verbatim.
 bool isHiddenControl(char32_t c) {
   return (c >= 0x80 && c <= 0x9F) ||      // C1 controls (CSI is one)
@@ -64,7 +31,7 @@ void appendCodePointEscape(std::string& out, char32_t c) {
 // Appends the printable form of the character (or invalid byte) at the start of `text`; returns how
 // many input bytes it consumed.
 size_t appendUnit(std::string& out, std::string_view text, bool escapeQuotes) {
-  const Decoded decoded = decodeUtf8(text);
+  const Utf8Char decoded = decodeUtf8(text);
   const char c = text.front();
   if (decoded.length == 0) {
     appendByteEscape(out, static_cast<unsigned char>(c));
@@ -93,6 +60,32 @@ size_t appendUnit(std::string& out, std::string_view text, bool escapeQuotes) {
 }
 
 }  // namespace
+
+Utf8Char decodeUtf8(std::string_view text) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return {lead, 1};
+  size_t length = 0;
+  char32_t codePoint = 0;
+  char32_t minimum = 0;
+  if ((lead & 0xE0) == 0xC0) {
+    length = 2, codePoint = lead & 0x1F, minimum = 0x80;
+  } else if ((lead & 0xF0) == 0xE0) {
+    length = 3, codePoint = lead & 0x0F, minimum = 0x800;
+  } else if ((lead & 0xF8) == 0xF0) {
+    length = 4, codePoint = lead & 0x07, minimum = 0x10000;
+  } else {
+    return {};
+  }
+  if (length > text.size()) return {};
+  for (size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xC0) != 0x80) return {};
+    codePoint = (codePoint << 6) | (byte(i) & 0x3F);
+  }
+  if (codePoint < minimum || codePoint > 0x10FFFF || (codePoint >= 0xD800 && codePoint <= 0xDFFF))
+    return {};
+  return {codePoint, length};
+}
 
 std::string printable(std::string_view text, size_t maxBytes) {
   std::string out;

@@ -13,6 +13,14 @@
 
 namespace reaper::core {
 
+// The code point of the valid UTF-8 sequence at the start of `text` (not empty) and its length;
+// length 0 when the sequence is invalid (truncated, overlong, a surrogate or above U+10FFFF).
+struct Utf8Char {
+  char32_t codePoint = 0;
+  size_t length = 0;
+};
+Utf8Char decodeUtf8(std::string_view text);
+
 // `text` made printable; `maxBytes` (0: unbounded) bounds the result, which then ends in "..." and
 // never splits a character or an escape.
 std::string printable(std::string_view text, size_t maxBytes = 0);

@@ -1,9 +1,6 @@
 #include "kube/custom_resources.h"
 
-#include <spdlog/spdlog.h>  // before cpprest: fmt 9 clashes otherwise
-//
-#include <cpprest/json.h>
-
+#include "core/json.h"
 #include "core/log.h"
 #include "core/printable.h"
 #include "kube/api_time.h"
@@ -11,7 +8,7 @@
 namespace reaper::kube {
 namespace {
 
-using web::json::value;
+using core::Json;
 
 constexpr size_t kPodNamePrefix = 40;
 constexpr size_t kLabelValueLimit = 63;
@@ -25,23 +22,23 @@ std::string treesPath(const std::string& nspace) {
 std::string reportsPath() { return kTreesBase + "/nodereapreports"; }
 
 // Every string leaves the agent printable: dag and run ids are foreign bytes.
-value str(const std::string& s) { return value::string(core::printable(s)); }
+Json str(const std::string& s) { return core::printable(s); }
 
-value labels(const std::string& nodeName) {
-  value out = value::object();
+Json labels(const std::string& nodeName) {
+  Json out = Json::object();
   out[std::string(kManagedByLabel)] = str(std::string(kManagedByValue));
   out["app.kubernetes.io/name"] = str("airflow-reaper");
   out[std::string(kNodeLabel)] = str(nodeLabelValue(nodeName));
   return out;
 }
 
-value tiValue(const core::TaskInstanceKey& ti) {
-  value out = value::object();
+Json tiValue(const core::TaskInstanceKey& ti) {
+  Json out = Json::object();
   out["dagId"] = str(ti.dagId);
   out["taskId"] = str(ti.taskId);
   out["runId"] = str(ti.runId);
-  out["mapIndex"] = value::number(ti.mapIndex);
-  out["tryNumber"] = value::number(ti.tryNumber);
+  out["mapIndex"] = ti.mapIndex;
+  out["tryNumber"] = ti.tryNumber;
   return out;
 }
 
@@ -56,28 +53,21 @@ core::Status statusOf(const core::Result<HttpResponse>& reply, const std::string
       reply->status);
 }
 
-std::string stringAt(const value& object, const char* key) {
-  if (!object.is_object() || !object.has_field(key) || !object.at(key).is_string()) return "";
-  return object.at(key).as_string();
+std::string stringAt(const Json& object, const char* key) {
+  return object.field(key).string().value_or("");
 }
 
-int intAt(const value& object, const char* key, int fallback) {
-  if (!object.is_object() || !object.has_field(key) || !object.at(key).is_integer()) {
-    return fallback;
-  }
-  return object.at(key).as_integer();
-}
-
-const value& fieldOrNull(const value& object, const char* key) {
-  static const value kNull;
-  return object.is_object() && object.has_field(key) ? object.at(key) : kNull;
+int intAt(const Json& object, const char* key, int fallback) {
+  const auto value = object.field(key).integer();
+  if (!value || *value < INT32_MIN || *value > INT32_MAX) return fallback;
+  return static_cast<int>(*value);
 }
 
 // A TaskRunnerTree as listed back from the apiserver (adoption).
-TreeStatus treeFromValue(const value& item) {
-  const value& metadata = fieldOrNull(item, "metadata");
-  const value& spec = fieldOrNull(item, "spec");
-  const value& status = fieldOrNull(item, "status");
+TreeStatus treeFromValue(const Json& item) {
+  const Json& metadata = item.field("metadata");
+  const Json& spec = item.field("spec");
+  const Json& status = item.field("status");
   TreeStatus tree;
   tree.nodeName = stringAt(spec, "nodeName");
   tree.pod = {stringAt(metadata, "namespace"), stringAt(spec, "podName"), stringAt(spec, "podUID")};
@@ -115,79 +105,77 @@ std::string nodeLabelValue(const std::string& nodeName) {
 }
 
 std::string treeObject(const TreeStatus& tree) {
-  value body = value::object();
+  Json body;
   body["apiVersion"] = str(std::string(kCrGroupVersion));
   body["kind"] = str("TaskRunnerTree");
   body["metadata"]["name"] = str(treeName(tree.pod, tree.ti));
   body["metadata"]["namespace"] = str(tree.pod.namespaceName);
   body["metadata"]["labels"] = labels(tree.nodeName);
-  value owner = value::object();
+  Json owner;
   owner["apiVersion"] = str("v1");
   owner["kind"] = str("Pod");
   owner["name"] = str(tree.pod.name);
   owner["uid"] = str(tree.pod.uid);
-  body["metadata"]["ownerReferences"] = value::array({owner});
-  value spec = tiValue(tree.ti);
+  body["metadata"]["ownerReferences"] = Json::Array{owner};
+  Json spec = tiValue(tree.ti);
   spec["nodeName"] = str(tree.nodeName);
   spec["podName"] = str(tree.pod.name);
   spec["podUID"] = str(tree.pod.uid);
   body["spec"] = spec;
-  return body.serialize();
+  return body.dump();
 }
 
 std::string treeStatusPatch(const TreeStatus& tree) {
-  value status = value::object();
+  Json status;
   status["phase"] = str(tree.phase);
   status["taskInstanceState"] = str(tree.taskInstanceState);
-  status["rootPid"] = value::number(tree.rootPid);
-  status["processes"] = value::number(tree.processes);
-  status["orphans"] = value::number(tree.orphans);
-  status["escapees"] = value::number(tree.escapees);
+  status["rootPid"] = tree.rootPid;
+  status["processes"] = tree.processes;
+  status["orphans"] = tree.orphans;
+  status["escapees"] = tree.escapees;
   status["firstSeen"] = str(formatTime(tree.firstSeen));
   status["lastSeen"] = str(formatTime(tree.lastSeen));
-  status["reapedAt"] = tree.reapedAt ? str(formatTime(*tree.reapedAt)) : value::null();
-  status["message"] = value::string(core::printable(tree.message, kMessageLimit));
-  value patch = value::object();
+  status["reapedAt"] = tree.reapedAt ? str(formatTime(*tree.reapedAt)) : Json();
+  status["message"] = core::printable(tree.message, kMessageLimit);
+  Json patch;
   patch["status"] = status;
-  return patch.serialize();
+  return patch.dump();
 }
 
 std::string reportObject(const std::string& nodeName) {
-  value body = value::object();
+  Json body;
   body["apiVersion"] = str(std::string(kCrGroupVersion));
   body["kind"] = str("NodeReapReport");
   body["metadata"]["name"] = str(nodeName);
   body["metadata"]["labels"] = labels(nodeName);
-  return body.serialize();
+  return body.dump();
 }
 
 std::string reportStatusPatch(const NodeSummary& summary, const std::deque<ReapResult>& results) {
-  value s = value::object();
-  s["trackedTrees"] = value::number(summary.trackedTrees);
-  s["trackedProcesses"] = value::number(summary.trackedProcesses);
-  s["reapedTrees"] = value::number(static_cast<int64_t>(summary.reapedTrees));
-  s["killedProcesses"] = value::number(static_cast<int64_t>(summary.killedProcesses));
-  s["orphansReaped"] = value::number(static_cast<int64_t>(summary.orphansReaped));
-  s["killFailures"] = value::number(static_cast<int64_t>(summary.killFailures));
-  value list = value::array();
-  size_t i = 0;
+  Json s;
+  s["trackedTrees"] = summary.trackedTrees;
+  s["trackedProcesses"] = summary.trackedProcesses;
+  s["reapedTrees"] = static_cast<int64_t>(summary.reapedTrees);
+  s["killedProcesses"] = static_cast<int64_t>(summary.killedProcesses);
+  s["orphansReaped"] = static_cast<int64_t>(summary.orphansReaped);
+  s["killFailures"] = static_cast<int64_t>(summary.killFailures);
+  Json list = Json::Array{};
   for (const auto& r : results) {
-    value entry = value::object();
+    Json entry;
     entry["time"] = str(formatTime(r.time));
     entry["pod"] = str(r.pod.namespaceName + "/" + r.pod.name);
     entry["taskInstance"] = tiValue(r.ti);
     entry["state"] = str(r.state);
-    entry["killed"] = value::number(r.killed);
-    entry["orphans"] = value::number(r.orphans);
+    entry["killed"] = r.killed;
+    entry["orphans"] = r.orphans;
     entry["outcome"] = str(std::string(core::reapOutcomeName(r.outcome)));
-    if (!r.reason.empty())
-      entry["reason"] = value::string(core::printable(r.reason, kMessageLimit));
-    list[i++] = entry;
+    if (!r.reason.empty()) entry["reason"] = core::printable(r.reason, kMessageLimit);
+    list.push(std::move(entry));
   }
-  value patch = value::object();
+  Json patch;
   patch["status"]["summary"] = s;
   patch["status"]["results"] = list;
-  return patch.serialize();
+  return patch.dump();
 }
 
 CustomResources::CustomResources(std::unique_ptr<HttpTransport> transport, std::string nodeName,
@@ -212,19 +200,16 @@ core::Status CustomResources::adopt() {
   auto reply = transport_->send(
       {"GET", kTreesBase + "/taskrunnertrees?labelSelector=" + encodeQueryValue(selector), "", ""});
   if (auto status = statusOf(reply, "list taskrunnertrees", {200}); !status) return status;
-  try {
-    value list = value::parse(reply->body);
-    const value& items = fieldOrNull(list, "items");
-    if (!items.is_array()) return core::makeError("list taskrunnertrees: no items");
-    for (const value& item : items.as_array()) {
-      TreeStatus tree = treeFromValue(item);
-      if (tree.pod.namespaceName.empty() || tree.pod.uid.empty()) continue;
-      Known known{tree, true, false, clock_.wallNow()};
-      if (terminalPhase(tree.phase)) known.terminalSince = tree.reapedAt.value_or(tree.lastSeen);
-      trees_[tree.pod.namespaceName + "/" + treeName(tree.pod, tree.ti)] = known;
-    }
-  } catch (const std::exception& e) {
-    return core::makeError(std::string("list taskrunnertrees: ") + e.what());
+  auto list = Json::parse(reply->body);
+  if (!list) return core::makeError("list taskrunnertrees: " + list.error().message);
+  const Json& items = list->field("items");
+  if (!items.isArray()) return core::makeError("list taskrunnertrees: no items");
+  for (const Json& item : items.items()) {
+    TreeStatus tree = treeFromValue(item);
+    if (tree.pod.namespaceName.empty() || tree.pod.uid.empty()) continue;
+    Known known{tree, true, false, clock_.wallNow()};
+    if (terminalPhase(tree.phase)) known.terminalSince = tree.reapedAt.value_or(tree.lastSeen);
+    trees_[tree.pod.namespaceName + "/" + treeName(tree.pod, tree.ti)] = known;
   }
   core::Logger("kube").info("adopted", {{"taskrunnertrees", trees_.size()}});
   return core::Ok{};

@@ -1,12 +1,9 @@
 #include "kube/event_recorder.h"
 
-#include <spdlog/spdlog.h>  // before cpprest: fmt 9 clashes otherwise
-//
-#include <cpprest/json.h>
-
 #include <algorithm>
 #include <cstdio>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/printable.h"
 #include "kube/api_time.h"
@@ -14,7 +11,7 @@
 namespace reaper::kube {
 namespace {
 
-using web::json::value;
+using core::Json;
 
 constexpr size_t kInstanceLimit = 128;
 constexpr size_t kNameLimit = 253;
@@ -25,10 +22,10 @@ bool unreachable(const core::Result<HttpResponse>& reply) {
   return !reply || reply->status == 429 || reply->status >= 500;
 }
 
-value seriesValue(const EventState& state) {
-  value series = value::object();
-  series["count"] = value::number(state.count);
-  series["lastObservedTime"] = value::string(formatMicroTime(state.lastObserved));
+Json seriesValue(const EventState& state) {
+  Json series;
+  series["count"] = state.count;
+  series["lastObservedTime"] = formatMicroTime(state.lastObserved);
   return series;
 }
 
@@ -57,33 +54,33 @@ std::string eventName(const std::string& podName, core::WallTime when, uint32_t 
 }
 
 std::string eventBody(const EventState& state, const std::string& nodeName) {
-  value body = value::object();
-  body["apiVersion"] = value::string("events.k8s.io/v1");
-  body["kind"] = value::string("Event");
-  body["metadata"]["name"] = value::string(state.name);
-  body["metadata"]["namespace"] = value::string(state.event.pod.namespaceName);
-  body["eventTime"] = value::string(formatMicroTime(state.eventTime));
-  body["reportingController"] = value::string(std::string(kReportingController));
-  body["reportingInstance"] = value::string(reportingInstance(nodeName));
-  body["action"] = value::string(state.event.action);
-  body["reason"] = value::string(state.event.reason);
-  body["type"] = value::string(std::string(eventTypeName(state.event.type)));
-  body["note"] = value::string(core::printable(state.event.note, kNoteLimit));
-  value regarding = value::object();
-  regarding["apiVersion"] = value::string("v1");
-  regarding["kind"] = value::string("Pod");
-  regarding["namespace"] = value::string(state.event.pod.namespaceName);
-  regarding["name"] = value::string(state.event.pod.name);
-  regarding["uid"] = value::string(state.event.pod.uid);
+  Json body;
+  body["apiVersion"] = "events.k8s.io/v1";
+  body["kind"] = "Event";
+  body["metadata"]["name"] = state.name;
+  body["metadata"]["namespace"] = state.event.pod.namespaceName;
+  body["eventTime"] = formatMicroTime(state.eventTime);
+  body["reportingController"] = kReportingController;
+  body["reportingInstance"] = reportingInstance(nodeName);
+  body["action"] = state.event.action;
+  body["reason"] = state.event.reason;
+  body["type"] = eventTypeName(state.event.type);
+  body["note"] = core::printable(state.event.note, kNoteLimit);
+  Json regarding;
+  regarding["apiVersion"] = "v1";
+  regarding["kind"] = "Pod";
+  regarding["namespace"] = state.event.pod.namespaceName;
+  regarding["name"] = state.event.pod.name;
+  regarding["uid"] = state.event.pod.uid;
   body["regarding"] = regarding;
   if (state.count >= 2) body["series"] = seriesValue(state);
-  return body.serialize();
+  return body.dump();
 }
 
 std::string seriesPatch(const EventState& state) {
-  value patch = value::object();
+  Json patch;
   patch["series"] = seriesValue(state);
-  return patch.serialize();
+  return patch.dump();
 }
 
 EventRecorder::EventRecorder(std::unique_ptr<HttpTransport> transport, std::string nodeName,

@@ -62,7 +62,7 @@ class EventRecorder {
  public:
   EventRecorder(std::unique_ptr<HttpTransport> transport, std::string nodeName, core::Clock& clock,
                 EventRecorderOptions options = {});
-  // A recorder over cpprestsdk whose background flusher sends every second.
+  // A recorder over the API server transport whose background flusher sends every second.
   static core::Result<std::unique_ptr<EventRecorder>> create(const ClientOptions& options,
                                                              std::string nodeName,
                                                              core::Clock& clock,

@@ -1,39 +1,27 @@
 #include "kube/pod.h"
 
-#include <spdlog/spdlog.h>  // before cpprest: fmt 9 clashes otherwise
-//
-#include <cpprest/json.h>
-
 #include <charconv>
+
+#include "core/json.h"
 
 namespace reaper::kube {
 namespace {
 
-using web::json::value;
+using core::Json;
 
-std::string stringAt(const value& object, const char* key) {
-  if (!object.is_object() || !object.has_field(key)) return "";
-  const value& field = object.at(key);
-  return field.is_string() ? field.as_string() : "";
+std::string stringAt(const Json& object, const char* key) {
+  return object.field(key).string().value_or("");
 }
 
-const value* objectAt(const value& object, const char* key) {
-  if (!object.is_object() || !object.has_field(key)) return nullptr;
-  const value& field = object.at(key);
-  return field.is_object() ? &field : nullptr;
-}
-
-std::map<std::string, std::string> stringMapAt(const value& object, const char* key) {
+std::map<std::string, std::string> stringMapAt(const Json& object, const char* key) {
   std::map<std::string, std::string> out;
-  const value* map = objectAt(object, key);
-  if (map == nullptr) return out;
-  for (const auto& [k, v] : map->as_object()) {
-    if (v.is_string()) out[k] = v.as_string();
+  for (const auto& [k, v] : object.field(key).members()) {
+    if (auto text = v.string()) out[k] = std::move(*text);
   }
   return out;
 }
 
-Container parseContainerStatus(const value& status) {
+Container parseContainerStatus(const Json& status) {
   Container c;
   c.name = stringAt(status, "name");
   std::string id = stringAt(status, "containerID");
@@ -47,41 +35,31 @@ Container parseContainerStatus(const value& status) {
   return c;
 }
 
-void appendContainers(const value& status, const char* key, std::vector<Container>& out) {
-  if (!status.has_field(key) || !status.at(key).is_array()) return;
-  for (const value& item : status.at(key).as_array()) {
-    if (item.is_object()) out.push_back(parseContainerStatus(item));
+void appendContainers(const Json& status, const char* key, std::vector<Container>& out) {
+  for (const Json& item : status.field(key).items()) {
+    if (item.isObject()) out.push_back(parseContainerStatus(item));
   }
 }
 
-core::Result<Pod> podFromValue(const value& object) {
-  const value* metadata = objectAt(object, "metadata");
-  if (metadata == nullptr) return core::makeError("pod without metadata");
+core::Result<Pod> podFromValue(const Json& object) {
+  const Json& metadata = object.field("metadata");
+  if (!metadata.isObject()) return core::makeError("pod without metadata");
   Pod pod;
-  pod.ref = {stringAt(*metadata, "namespace"), stringAt(*metadata, "name"),
-             stringAt(*metadata, "uid")};
+  pod.ref = {stringAt(metadata, "namespace"), stringAt(metadata, "name"),
+             stringAt(metadata, "uid")};
   if (pod.ref.name.empty() || pod.ref.uid.empty())
     return core::makeError("pod without name or uid");
-  pod.resourceVersion = stringAt(*metadata, "resourceVersion");
-  pod.labels = stringMapAt(*metadata, "labels");
-  pod.annotations = stringMapAt(*metadata, "annotations");
-  if (const value* spec = objectAt(object, "spec")) pod.nodeName = stringAt(*spec, "nodeName");
-  if (const value* status = objectAt(object, "status")) {
-    pod.phase = stringAt(*status, "phase");
-    pod.qosClass = stringAt(*status, "qosClass");
-    appendContainers(*status, "initContainerStatuses", pod.containers);
-    appendContainers(*status, "containerStatuses", pod.containers);
-    appendContainers(*status, "ephemeralContainerStatuses", pod.containers);
-  }
+  pod.resourceVersion = stringAt(metadata, "resourceVersion");
+  pod.labels = stringMapAt(metadata, "labels");
+  pod.annotations = stringMapAt(metadata, "annotations");
+  pod.nodeName = stringAt(object.field("spec"), "nodeName");
+  const Json& status = object.field("status");
+  pod.phase = stringAt(status, "phase");
+  pod.qosClass = stringAt(status, "qosClass");
+  appendContainers(status, "initContainerStatuses", pod.containers);
+  appendContainers(status, "containerStatuses", pod.containers);
+  appendContainers(status, "ephemeralContainerStatuses", pod.containers);
   return pod;
-}
-
-core::Result<value> parseJson(std::string_view json) {
-  try {
-    return value::parse(std::string(json));
-  } catch (const std::exception& e) {
-    return core::makeError(std::string("invalid JSON: ") + e.what());
-  }
 }
 
 std::optional<int> parseInt(const std::string& text) {
@@ -91,7 +69,7 @@ std::optional<int> parseInt(const std::string& text) {
   return out;
 }
 
-core::Result<WatchEvent> watchEventFromValue(const value& line) {
+core::Result<WatchEvent> watchEventFromValue(const Json& line) {
   static const std::map<std::string, WatchEventType> kTypes = {
       {"ADDED", WatchEventType::Added},
       {"MODIFIED", WatchEventType::Modified},
@@ -99,23 +77,22 @@ core::Result<WatchEvent> watchEventFromValue(const value& line) {
       {"BOOKMARK", WatchEventType::Bookmark},
       {"ERROR", WatchEventType::Error}};
   auto type = kTypes.find(stringAt(line, "type"));
-  const value* object = objectAt(line, "object");
-  if (type == kTypes.end() || object == nullptr) return core::makeError("not a watch event");
+  const Json& object = line.field("object");
+  if (type == kTypes.end() || !object.isObject()) return core::makeError("not a watch event");
   WatchEvent event;
   event.type = type->second;
   if (event.type == WatchEventType::Error) {
-    const value& code = object->has_field("code") ? object->at("code") : value();
-    event.errorCode = code.is_integer() ? code.as_integer() : 0;
-    event.errorMessage = stringAt(*object, "message");
+    const auto code = object.field("code").integer().value_or(0);
+    event.errorCode = code >= 100 && code <= 999 ? static_cast<int>(code) : 0;
+    event.errorMessage = stringAt(object, "message");
     return event;
   }
   if (event.type == WatchEventType::Bookmark) {
-    const value* metadata = objectAt(*object, "metadata");
-    event.resourceVersion = metadata ? stringAt(*metadata, "resourceVersion") : "";
+    event.resourceVersion = stringAt(object.field("metadata"), "resourceVersion");
     if (event.resourceVersion.empty()) return core::makeError("bookmark without resourceVersion");
     return event;
   }
-  auto pod = podFromValue(*object);
+  auto pod = podFromValue(object);
   if (!pod) return pod.error();
   event.pod = std::move(*pod);
   event.resourceVersion = event.pod.resourceVersion;
@@ -149,44 +126,32 @@ std::optional<core::TaskInstanceKey> Pod::annotatedTaskInstance() const {
 }
 
 core::Result<Pod> parsePod(std::string_view json) {
-  auto parsed = parseJson(json);
+  auto parsed = Json::parse(json);
   if (!parsed) return parsed.error();
-  try {
-    return podFromValue(*parsed);
-  } catch (const std::exception& e) {
-    return core::makeError(std::string("malformed pod: ") + e.what());
-  }
+  return podFromValue(*parsed);
 }
 
 core::Result<PodList> parsePodList(std::string_view json) {
-  auto parsed = parseJson(json);
+  auto parsed = Json::parse(json);
   if (!parsed) return parsed.error();
-  try {
-    const value* metadata = objectAt(*parsed, "metadata");
-    if (metadata == nullptr || !parsed->has_field("items") || !parsed->at("items").is_array()) {
-      return core::makeError("not a list");
-    }
-    PodList list;
-    list.resourceVersion = stringAt(*metadata, "resourceVersion");
-    for (const value& item : parsed->at("items").as_array()) {
-      auto pod = podFromValue(item);
-      if (!pod) return pod.error();
-      list.items.push_back(std::move(*pod));
-    }
-    return list;
-  } catch (const std::exception& e) {
-    return core::makeError(std::string("malformed pod list: ") + e.what());
+  const Json& metadata = parsed->field("metadata");
+  if (!metadata.isObject() || !parsed->field("items").isArray()) {
+    return core::makeError("not a list");
   }
+  PodList list;
+  list.resourceVersion = stringAt(metadata, "resourceVersion");
+  for (const Json& item : parsed->field("items").items()) {
+    auto pod = podFromValue(item);
+    if (!pod) return pod.error();
+    list.items.push_back(std::move(*pod));
+  }
+  return list;
 }
 
 core::Result<WatchEvent> parseWatchLine(std::string_view line) {
-  auto parsed = parseJson(line);
+  auto parsed = Json::parse(line);
   if (!parsed) return parsed.error();
-  try {
-    return watchEventFromValue(*parsed);
-  } catch (const std::exception& e) {
-    return core::makeError(std::string("malformed watch event: ") + e.what());
-  }
+  return watchEventFromValue(*parsed);
 }
 
 }  // namespace reaper::kube

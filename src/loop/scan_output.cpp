@@ -1,79 +1,75 @@
 #include "loop/scan_output.h"
 
-// fmt 9 (under spdlog) breaks when a cpprestsdk header comes first.
-// clang-format off
 #include <spdlog/fmt/fmt.h>
-#include <cpprest/json.h>
-// clang-format on
 
 #include <algorithm>
 #include <map>
 
+#include "core/json.h"
 #include "core/printable.h"
 #include "core/redact.h"
 
 namespace reaper::loop {
 namespace {
 
-using web::json::value;
+using core::Json;
 constexpr size_t kMaxCommandLine = 512;
 constexpr size_t kTableCommandLine = 160;
 
 // Dag ids, run ids and reasons are foreign bytes: printable, as everything that leaves the agent.
-value text(const std::string& s) { return value::string(core::printable(s)); }
+Json text(const std::string& s) { return core::printable(s); }
 
-value podJson(const Target& target) {
-  if (!target.pod) return value::null();
-  value pod = value::object();
+Json podJson(const Target& target) {
+  if (!target.pod) return nullptr;
+  Json pod;
   pod["namespace"] = text(target.pod->namespaceName);
   pod["name"] = text(target.pod->name);
   pod["uid"] = text(target.pod->uid);
   return pod;
 }
 
-value tiJson(const Target& target) {
-  if (!target.tree.key) return value::null();
+Json tiJson(const Target& target) {
+  if (!target.tree.key) return nullptr;
   const auto& key = *target.tree.key;
-  value ti = value::object();
+  Json ti;
   ti["dag_id"] = text(key.dagId);
   ti["task_id"] = text(key.taskId);
   ti["run_id"] = text(key.runId);
-  ti["map_index"] = value::number(key.mapIndex);
-  ti["try_number"] = value::number(key.tryNumber);
+  ti["map_index"] = key.mapIndex;
+  ti["try_number"] = key.tryNumber;
   return ti;
 }
 
-value stateJson(const airflow::TaskInstanceStatus& status) {
-  if (status.lookup != airflow::Lookup::Found || !status.state) return value::null();
+Json stateJson(const airflow::TaskInstanceStatus& status) {
+  if (status.lookup != airflow::Lookup::Found || !status.state) return nullptr;
   return text(*status.state);
 }
 
-value processesJson(const Target& target) {
-  value processes = value::array();
-  size_t i = 0;
+Json processesJson(const Target& target) {
+  Json processes = Json::Array{};
   for (const auto& member : target.tree.members) {
-    value process = value::object();
-    process["pid"] = value::number(member.id.pid);
-    process["ppid"] = value::number(member.ppid);
-    process["pgid"] = value::number(member.pgid);
-    process["sid"] = value::number(member.sid);
-    process["cmdline"] = value::string(core::redactedCommandLine(member.argv, kMaxCommandLine));
-    process["orphan"] = value::boolean(member.orphan);
-    process["escapee"] = value::boolean(member.escapee);
-    processes[i++] = process;
+    Json process;
+    process["pid"] = member.id.pid;
+    process["ppid"] = member.ppid;
+    process["pgid"] = member.pgid;
+    process["sid"] = member.sid;
+    process["cmdline"] = core::redactedCommandLine(member.argv, kMaxCommandLine);
+    process["orphan"] = member.orphan;
+    process["escapee"] = member.escapee;
+    processes.push(std::move(process));
   }
   return processes;
 }
 
-value treeJson(const Assessment& assessment) {
-  value tree = value::object();
+Json treeJson(const Assessment& assessment) {
+  Json tree;
   tree["pod"] = podJson(assessment.target);
   tree["ti"] = tiJson(assessment.target);
   tree["ti_uuid"] =
-      assessment.target.tree.tiUuid.empty() ? value::null() : text(assessment.target.tree.tiUuid);
+      assessment.target.tree.tiUuid.empty() ? Json() : text(assessment.target.tree.tiUuid);
   tree["state"] = stateJson(assessment.status);
   tree["processes"] = processesJson(assessment.target);
-  tree["action"] = value::string(std::string(reconcile::actionName(assessment.decision.action)));
+  tree["action"] = reconcile::actionName(assessment.decision.action);
   tree["reason"] = text(assessment.decision.reason);
   return tree;
 }
@@ -128,11 +124,11 @@ bool matches(const ScanFilter& filter, const Assessment& assessment) {
 }
 
 std::string scanJson(const std::vector<Assessment>& assessments) {
-  value trees = value::array();
-  for (size_t i = 0; i < assessments.size(); ++i) trees[i] = treeJson(assessments[i]);
-  value document = value::object();
-  document["trees"] = trees;
-  return document.serialize() + "\n";
+  Json trees = Json::Array{};
+  for (const auto& assessment : assessments) trees.push(treeJson(assessment));
+  Json document;
+  document["trees"] = std::move(trees);
+  return document.dump() + "\n";
 }
 
 std::string scanTable(const std::vector<Assessment>& assessments, bool processes, size_t total) {

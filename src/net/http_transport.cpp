@@ -2,7 +2,6 @@
 // leaves.
 #include <spdlog/spdlog.h>  // before cpprest: fmt 9 clashes otherwise
 //
-#include <cpprest/asyncrt_utils.h>
 #include <cpprest/http_client.h>
 #include <pplx/threadpool.h>
 
@@ -14,6 +13,7 @@
 #include <optional>
 
 #include "core/log.h"
+#include "net/base64.h"
 #include "net/http.h"
 #include "net/limits.h"
 
@@ -191,8 +191,7 @@ core::Result<std::unique_ptr<HttpTransport>> makeHttpTransport(const HttpOptions
 std::string basicAuthorization(std::string_view user, std::string_view password) {
   std::string credentials;
   credentials.append(user).append(":").append(password);
-  return "Basic " + utility::conversions::to_base64(
-                        std::vector<unsigned char>(credentials.begin(), credentials.end()));
+  return "Basic " + base64Encode(credentials);
 }
 
 std::string bearerAuthorization(std::string_view token) { return "Bearer " + std::string(token); }

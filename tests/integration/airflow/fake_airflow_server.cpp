@@ -1,7 +1,5 @@
-#include <spdlog/spdlog.h>
-// spdlog before cpprestsdk (fmt 9 breaks otherwise); no U() macro, which clashes with GoogleTest.
-#define _TURN_OFF_PLATFORM_STRING
-#include <cpprest/http_client.h>
+#include "integration/airflow/fake_airflow_server.h"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,22 +9,29 @@
 #include <fstream>
 #include <thread>
 
-#include "integration/airflow/fake_airflow_server.h"
+#include "core/json.h"
+#include "net/http.h"
 #include "support/test_support.h"
 
 namespace reaper::test {
 namespace {
 
-namespace json = web::json;
+using core::Json;
 
-json::value tiBody(const core::TaskInstanceKey& key) {
-  json::value body = json::value::object();
-  body["dag_id"] = json::value::string(key.dagId);
-  body["task_id"] = json::value::string(key.taskId);
-  body["run_id"] = json::value::string(key.runId);
-  body["map_index"] = json::value::number(key.mapIndex);
-  body["try_number"] = json::value::number(key.tryNumber);
+Json tiBody(const core::TaskInstanceKey& key) {
+  Json body;
+  body["dag_id"] = key.dagId;
+  body["task_id"] = key.taskId;
+  body["run_id"] = key.runId;
+  body["map_index"] = key.mapIndex;
+  body["try_number"] = key.tryNumber;
   return body;
+}
+
+Json parsed(const std::string& text) {
+  auto json = Json::parse(text);
+  EXPECT_TRUE(json) << text;
+  return json ? *json : Json();
 }
 
 std::vector<std::string> commandLine(const FakeAirflowOptions& o, const std::string& portFile) {
@@ -98,77 +103,76 @@ std::string FakeAirflowServer::baseUrl() const {
 
 std::string FakeAirflowServer::control(const std::string& method, const std::string& path,
                                        const std::string& body) {
-  web::http::client::http_client_config config;
-  config.set_validate_certificates(false);
-  config.set_timeout(std::chrono::seconds(10));
-  web::http::client::http_client client(baseUrl(), config);
-  web::http::http_request request(method);
-  request.set_request_uri(path);
-  request.set_body(body, "application/json");
-  auto response = client.request(request).get();
-  return response.extract_utf8string(true).get();
+  auto client = net::makeHttpTransport(
+      {.baseUrl = baseUrl(), .insecureSkipVerify = true, .timeout = core::Duration(10000)});
+  EXPECT_TRUE(client) << client.error().message;
+  if (!client) return "";
+  auto reply = (*client)->send({method, path, body});
+  EXPECT_TRUE(reply) << method << " " << path << ": " << reply.error().message;
+  return reply ? reply->body : "";
 }
 
 std::string FakeAirflowServer::putTi(const core::TaskInstanceKey& key,
                                      std::optional<std::string> state, const std::string& id,
                                      const std::string& fields) {
-  json::value body = json::value::parse(fields);
-  const json::value identity = tiBody(key);
-  for (const auto& [name, value] : identity.as_object()) body[name] = value;
-  body["state"] = state ? json::value::string(*state) : json::value::null();
-  if (!id.empty()) body["id"] = json::value::string(id);
-  return json::value::parse(control("PUT", "/_fake/ti", body.serialize())).at("id").as_string();
+  Json body = parsed(fields);
+  const Json identity = tiBody(key);
+  for (const auto& [name, value] : identity.members()) body[name] = value;
+  body["state"] = state ? Json(*state) : Json();
+  if (!id.empty()) body["id"] = id;
+  return parsed(control("PUT", "/_fake/ti", body.dump())).field("id").string().value_or("");
 }
 
 void FakeAirflowServer::putTis(const std::vector<core::TaskInstanceKey>& keys,
                                const std::string& state) {
-  std::vector<json::value> tis;
+  Json tis = Json::Array{};
   for (const auto& key : keys) {
-    json::value ti = tiBody(key);
-    ti["state"] = json::value::string(state);
-    tis.push_back(std::move(ti));
+    Json ti = tiBody(key);
+    ti["state"] = state;
+    tis.push(std::move(ti));
   }
-  json::value body = json::value::object();
-  body["tis"] = json::value::array(std::move(tis));
-  control("PUT", "/_fake/tis", body.serialize());
+  Json body;
+  body["tis"] = std::move(tis);
+  control("PUT", "/_fake/tis", body.dump());
 }
 
 void FakeAirflowServer::deleteTi(const core::TaskInstanceKey& key) {
-  control("DELETE", "/_fake/ti", tiBody(key).serialize());
+  control("DELETE", "/_fake/ti", tiBody(key).dump());
 }
 
 void FakeAirflowServer::fault(const std::string& mode, int count) {
-  json::value body = json::value::object();
-  body["mode"] = json::value::string(mode);
-  if (count > 0) body["count"] = json::value::number(count);
-  control("POST", "/_fake/fault", body.serialize());
+  Json body;
+  body["mode"] = mode;
+  if (count > 0) body["count"] = count;
+  control("POST", "/_fake/fault", body.dump());
 }
 
 void FakeAirflowServer::setBearerToken(const std::string& token) {
-  json::value body = json::value::object();
-  body["token"] = json::value::string(token);
-  control("PUT", "/_fake/token", body.serialize());
+  Json body;
+  body["token"] = token;
+  control("PUT", "/_fake/token", body.dump());
 }
 
 void FakeAirflowServer::revokeTokens() { control("POST", "/_fake/revoke", "{}"); }
 
 int FakeAirflowServer::requests(const std::string& methodAndPath, int status) {
-  auto stats = json::value::parse(control("GET", "/_fake/stats", ""));
-  auto& all = stats.at("requests");
-  if (!all.has_field(methodAndPath)) return 0;
+  const Json stats = parsed(control("GET", "/_fake/stats", ""));
   int count = 0;
-  for (const auto& [code, n] : all.at(methodAndPath).as_object()) {
-    if (status == 0 || code == std::to_string(status)) count += n.as_integer();
+  for (const auto& [code, n] : stats.field("requests").field(methodAndPath).members()) {
+    if (status == 0 || code == std::to_string(status))
+      count += static_cast<int>(n.integer().value_or(0));
   }
   return count;
 }
 
 int FakeAirflowServer::totalRequests() {
-  return json::value::parse(control("GET", "/_fake/stats", "")).at("total").as_integer();
+  return static_cast<int>(
+      parsed(control("GET", "/_fake/stats", "")).field("total").integer().value_or(-1));
 }
 
 int FakeAirflowServer::tokenIssues() {
-  return json::value::parse(control("GET", "/_fake/stats", "")).at("token_issues").as_integer();
+  return static_cast<int>(
+      parsed(control("GET", "/_fake/stats", "")).field("token_issues").integer().value_or(-1));
 }
 
 }  // namespace reaper::test

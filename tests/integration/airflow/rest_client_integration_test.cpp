@@ -1,4 +1,4 @@
-// The real client (cpprestsdk) against fake_airflow.py on loopback.
+// The real client (over net's transport) against fake_airflow.py on loopback.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>

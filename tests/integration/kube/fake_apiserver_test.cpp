@@ -2,12 +2,9 @@
 // throwaway CA and a bearer token: pods watch with faults, Events, custom resources.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spdlog/spdlog.h>  // before cpprest: fmt 9 clashes otherwise
 #include <sys/wait.h>
 #include <unistd.h>
 //
-#define _TURN_OFF_PLATFORM_STRING  // cpprest's U() macro breaks gtest templates
-#include <cpprest/json.h>
 
 #include <atomic>
 #include <chrono>
@@ -16,6 +13,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "kube/custom_resources.h"
 #include "kube/event_recorder.h"
 #include "kube/pod_watcher.h"
@@ -25,7 +23,13 @@ namespace reaper::kube {
 namespace {
 
 namespace fs = std::filesystem;
-using web::json::value;
+using core::Json;
+
+Json parsed(const std::string& text) {
+  auto json = Json::parse(text);
+  EXPECT_TRUE(json) << text;
+  return json ? *json : Json();
+}
 
 constexpr char kToken[] = "integration-token-7f3a";
 constexpr auto kPatience = std::chrono::seconds(30);
@@ -123,15 +127,15 @@ class FakeApiserver : public ::testing::Test {
     }
   }
 
-  value control(const std::string& method, const std::string& target, const std::string& body) {
+  Json control(const std::string& method, const std::string& target, const std::string& body) {
     auto reply = admin_->send({method, target, body, "application/json"});
     EXPECT_TRUE(reply) << target;
-    if (!reply) return value();
+    if (!reply) return Json();
     EXPECT_LT(reply->status, 300) << target << " " << reply->body;
-    return reply->body.empty() ? value() : value::parse(reply->body);
+    return reply->body.empty() ? Json() : parsed(reply->body);
   }
-  value put(const std::string& object) { return control("POST", "/_fake/objects", object); }
-  value get(const std::string& target) { return control("GET", target, ""); }
+  Json put(const std::string& object) { return control("POST", "/_fake/objects", object); }
+  Json get(const std::string& target) { return control("GET", target, ""); }
   void fault(const std::string& spec) { control("POST", "/_fake/fault", spec); }
 
   std::unique_ptr<HttpTransport> transport(RequestObserver observer) {
@@ -240,12 +244,12 @@ TEST_F(FakeApiserver, EventsAreAcceptedAggregatedAndQueuedWhileDown) {
   EXPECT_EQ(recorder.dropped(), 0u) << "the apiserver's validation accepted the event";
   recorder.record({ref, "OrphansReaped", "ti=etl/load/r/-1/1 state=failed killed=3 orphans=1"});
   recorder.flush();
-  value events = get("/apis/events.k8s.io/v1/namespaces/airflow/events");
-  ASSERT_EQ(events["items"].size(), 1u);
-  value event = events["items"][0];
-  EXPECT_EQ(event["reason"].as_string(), "OrphansReaped");
-  EXPECT_EQ(event["series"]["count"].as_integer(), 2);
-  EXPECT_EQ(event["regarding"]["name"].as_string(), "on-node");
+  Json events = get("/apis/events.k8s.io/v1/namespaces/airflow/events");
+  ASSERT_EQ(events.field("items").items().size(), 1u);
+  Json event = events.field("items").items().at(0);
+  EXPECT_EQ(event.field("reason").string(), "OrphansReaped");
+  EXPECT_EQ(event.field("series").field("count").integer(), 2);
+  EXPECT_EQ(event.field("regarding").field("name").string(), "on-node");
 
   fault(R"({"mode":"down","seconds":600})");
   recorder.record({ref, "TaskTreeKillFailed", "ti=etl/load/r/-1/1 survivors=1"});
@@ -254,7 +258,8 @@ TEST_F(FakeApiserver, EventsAreAcceptedAggregatedAndQueuedWhileDown) {
   fault(R"({"mode":"none"})");
   recorder.flush();
   EXPECT_EQ(recorder.queued(), 0u);
-  EXPECT_EQ(get("/apis/events.k8s.io/v1/namespaces/airflow/events")["items"].size(), 2u);
+  EXPECT_EQ(get("/apis/events.k8s.io/v1/namespaces/airflow/events").field("items").items().size(),
+            2u);
   EXPECT_TRUE(std::count(codes.begin(), codes.end(), 0) >= 1) << "the outage was observed";
   EXPECT_EQ(untimed, 0) << "every plain request reports its round trip";
 }
@@ -266,7 +271,8 @@ TEST_F(FakeApiserver, CreatedRecorderSendsInTheBackground) {
   ASSERT_TRUE(recorder) << recorder.error().message;
   (*recorder)->record({ref, "TaskTreeReaped", "ti=etl/load/r/-1/1 state=success killed=2"});
   EXPECT_TRUE(eventually([&] {
-    return get("/apis/events.k8s.io/v1/namespaces/airflow/events")["items"].size() == 1;
+    return get("/apis/events.k8s.io/v1/namespaces/airflow/events").field("items").items().size() ==
+           1;
   }));
   // The apiserver may list the event before the flusher has settled the reply.
   EXPECT_TRUE(eventually([&] { return (*recorder)->queued() == 0u; }));
@@ -298,15 +304,17 @@ TEST_F(FakeApiserver, CustomResourcesRoundTrip) {
     status = crs.flushReport();
     ASSERT_TRUE(status) << status.error().message;
   }
-  value object = get("/apis/airflowreaper.io/v1alpha1/namespaces/airflow/taskrunnertrees/" +
-                     treeName(ref, tree.ti));
-  EXPECT_EQ(object["status"]["phase"].as_string(), "Reaped");
-  EXPECT_EQ(object["status"]["rootPid"].as_integer(), 4242);
-  EXPECT_EQ(object["spec"]["runId"].as_string(), tree.ti.runId);
-  EXPECT_EQ(object["metadata"]["ownerReferences"][0]["uid"].as_string(), ref.uid);
-  value report = get("/apis/airflowreaper.io/v1alpha1/nodereapreports/node-a");
-  EXPECT_EQ(report["status"]["summary"]["reapedTrees"].as_integer(), 1);
-  EXPECT_EQ(report["status"]["results"][0]["outcome"].as_string(), "killed");
+  Json object = get("/apis/airflowreaper.io/v1alpha1/namespaces/airflow/taskrunnertrees/" +
+                    treeName(ref, tree.ti));
+  EXPECT_EQ(object.field("status").field("phase").string(), "Reaped");
+  EXPECT_EQ(object.field("status").field("rootPid").integer(), 4242);
+  EXPECT_EQ(object.field("spec").field("runId").string(), tree.ti.runId);
+  EXPECT_EQ(object.field("metadata").field("ownerReferences").items().at(0).field("uid").string(),
+            ref.uid);
+  Json report = get("/apis/airflowreaper.io/v1alpha1/nodereapreports/node-a");
+  EXPECT_EQ(report.field("status").field("summary").field("reapedTrees").integer(), 1);
+  EXPECT_EQ(report.field("status").field("results").items().at(0).field("outcome").string(),
+            "killed");
 
   // A restarted agent adopts the tree and deletes it once retention has passed.
   CustomResources restarted(transport(nullptr), "node-a", clock_,
@@ -316,9 +324,11 @@ TEST_F(FakeApiserver, CustomResourcesRoundTrip) {
   EXPECT_EQ(restarted.trackedObjects(), 1u);
   auto cleaned = restarted.cleanup();
   ASSERT_TRUE(cleaned) << cleaned.error().message;
-  EXPECT_EQ(
-      get("/apis/airflowreaper.io/v1alpha1/namespaces/airflow/taskrunnertrees")["items"].size(),
-      0u);
+  EXPECT_EQ(get("/apis/airflowreaper.io/v1alpha1/namespaces/airflow/taskrunnertrees")
+                .field("items")
+                .items()
+                .size(),
+            0u);
 }
 
 }  // namespace

@@ -254,7 +254,7 @@ TEST(RestClient, JwtIsFetchedOnceAndReusedUntilNearExpiry) {
   FakeClock* clock = nullptr;
   Harness h(options, [&](const HttpRequest& request) -> core::Result<HttpResponse> {
     if (request.target == "/auth/token") {
-      EXPECT_EQ(request.body, R"({"password":"s3cret","username":"admin"})");
+      EXPECT_EQ(request.body, R"({"username":"admin","password":"s3cret"})");
       const auto now =
           std::chrono::duration_cast<std::chrono::seconds>(clock->wallNow().time_since_epoch());
       return HttpResponse{201, R"({"access_token":")" + jwtWithExp(now.count() + 100) + "-" +

@@ -323,7 +323,7 @@ TEST(TokenReply, ParsesAccessToken) {
 }
 
 TEST(TokenBody, UsernameAndPassword) {
-  EXPECT_EQ(buildTokenBody("admin", "p\"w"), R"({"password":"p\"w","username":"admin"})");
+  EXPECT_EQ(buildTokenBody("admin", "p\"w"), R"({"username":"admin","password":"p\"w"})");
 }
 
 TEST(JwtExpiry, ReadsExpClaim) {
@@ -339,6 +339,8 @@ TEST(JwtExpiry, RejectsNonJwtAndMissingExp) {
   // {"sub":"admin"}
   EXPECT_FALSE(jwtExpiry("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2ln").ok());
   EXPECT_FALSE(jwtExpiry("a.!!!.c").ok());
+  // {"exp":1e300}: no expiry a time point can hold
+  EXPECT_FALSE(jwtExpiry("eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjFlMzAwfQ.c2ln").ok());
 }
 
 TEST(VersionReply, RecognisesVersionInfo) {

@@ -1,19 +1,24 @@
 #include "kube/custom_resources.h"
 
 #include <gtest/gtest.h>
-#include <spdlog/spdlog.h>  // before cpprest: fmt 9 clashes otherwise
+
+#include "core/json.h"
 //
-#define _TURN_OFF_PLATFORM_STRING  // cpprest's U() macro breaks gtest templates
-#include <cpprest/json.h>
 
 #include "fakes.h"
 
 namespace reaper::kube {
 namespace {
 
+using core::Json;
 using test::FakeClock;
 using test::FakeTransport;
-using web::json::value;
+
+Json parsed(const std::string& text) {
+  auto json = Json::parse(text);
+  EXPECT_TRUE(json) << text;
+  return json ? *json : Json();
+}
 
 const core::PodRef kPod{"airflow", "celery-worker-0", "0f6b3c1e-2a4d-4e5f-9a8b-7c6d5e4f3a2b"};
 const core::TaskInstanceKey kTi{"etl", "load", "scheduled__2026-11-18T00:00:00+00:00", -1, 2};
@@ -40,33 +45,34 @@ struct Resources {
     transport->fallback.response = HttpResponse{200, "{}"};
     crs = std::make_unique<CustomResources>(std::move(owned), "node-a", clock);
   }
-  value body(size_t i) const { return value::parse(transport->requests.at(i).body); }
+  Json body(size_t i) const { return parsed(transport->requests.at(i).body); }
   FakeClock clock;
   FakeTransport* transport;
   std::unique_ptr<CustomResources> crs;
 };
 
 TEST(TreeObject, SpecLabelsAndOwnerReference) {
-  value object = value::parse(treeObject(tree()));
-  EXPECT_EQ(object["apiVersion"].as_string(), "airflowreaper.io/v1alpha1");
-  EXPECT_EQ(object["kind"].as_string(), "TaskRunnerTree");
-  EXPECT_EQ(object["metadata"]["namespace"].as_string(), "airflow");
-  EXPECT_EQ(object["metadata"]["name"].as_string(), treeName(kPod, kTi));
-  EXPECT_EQ(object["metadata"]["labels"]["app.kubernetes.io/managed-by"].as_string(),
+  Json object = parsed(treeObject(tree()));
+  EXPECT_EQ(object.field("apiVersion").string(), "airflowreaper.io/v1alpha1");
+  EXPECT_EQ(object.field("kind").string(), "TaskRunnerTree");
+  EXPECT_EQ(object.field("metadata").field("namespace").string(), "airflow");
+  EXPECT_EQ(object.field("metadata").field("name").string(), treeName(kPod, kTi));
+  EXPECT_EQ(object.field("metadata").field("labels").field("app.kubernetes.io/managed-by").string(),
             "airflow-reaper");
-  EXPECT_EQ(object["metadata"]["labels"]["airflowreaper.io/node"].as_string(), "node-a");
-  value owner = object["metadata"]["ownerReferences"][0];
-  EXPECT_EQ(owner["kind"].as_string(), "Pod");
-  EXPECT_EQ(owner["uid"].as_string(), kPod.uid);
-  value spec = object["spec"];
-  EXPECT_EQ(spec["nodeName"].as_string(), "node-a");
-  EXPECT_EQ(spec["podName"].as_string(), "celery-worker-0");
-  EXPECT_EQ(spec["podUID"].as_string(), kPod.uid);
-  EXPECT_EQ(spec["dagId"].as_string(), "etl");
-  EXPECT_EQ(spec["taskId"].as_string(), "load");
-  EXPECT_EQ(spec["runId"].as_string(), kTi.runId);
-  EXPECT_EQ(spec["mapIndex"].as_integer(), -1);
-  EXPECT_EQ(spec["tryNumber"].as_integer(), 2);
+  EXPECT_EQ(object.field("metadata").field("labels").field("airflowreaper.io/node").string(),
+            "node-a");
+  Json owner = object.field("metadata").field("ownerReferences").items().at(0);
+  EXPECT_EQ(owner.field("kind").string(), "Pod");
+  EXPECT_EQ(owner.field("uid").string(), kPod.uid);
+  Json spec = object.field("spec");
+  EXPECT_EQ(spec.field("nodeName").string(), "node-a");
+  EXPECT_EQ(spec.field("podName").string(), "celery-worker-0");
+  EXPECT_EQ(spec.field("podUID").string(), kPod.uid);
+  EXPECT_EQ(spec.field("dagId").string(), "etl");
+  EXPECT_EQ(spec.field("taskId").string(), "load");
+  EXPECT_EQ(spec.field("runId").string(), kTi.runId);
+  EXPECT_EQ(spec.field("mapIndex").integer(), -1);
+  EXPECT_EQ(spec.field("tryNumber").integer(), 2);
 }
 
 TEST(TreeObject, ForeignTextIsPrintable) {
@@ -74,10 +80,10 @@ TEST(TreeObject, ForeignTextIsPrintable) {
   hostile.ti.dagId = "etl\nforged";
   hostile.ti.runId = "run\xff";
   hostile.message = "kill: state=failed\x1b[2J";
-  value spec = value::parse(treeObject(hostile))["spec"];
-  EXPECT_EQ(spec["dagId"].as_string(), "etl\\nforged");
-  EXPECT_EQ(spec["runId"].as_string(), "run\\xff");
-  EXPECT_EQ(value::parse(treeStatusPatch(hostile))["status"]["message"].as_string(),
+  Json spec = parsed(treeObject(hostile)).field("spec");
+  EXPECT_EQ(spec.field("dagId").string(), "etl\\nforged");
+  EXPECT_EQ(spec.field("runId").string(), "run\\xff");
+  EXPECT_EQ(parsed(treeStatusPatch(hostile)).field("status").field("message").string(),
             "kill: state=failed\\x1b[2J");
 }
 
@@ -95,16 +101,16 @@ TEST(TreeName, StableValidAndDistinctPerAttempt) {
 TEST(TreeStatusPatch, CarriesEveryStatusField) {
   TreeStatus reaped = tree("Reaped");
   reaped.reapedAt = reaped.firstSeen + std::chrono::seconds(90);
-  value status = value::parse(treeStatusPatch(reaped))["status"];
-  EXPECT_EQ(status["phase"].as_string(), "Reaped");
-  EXPECT_EQ(status["taskInstanceState"].as_string(), "running");
-  EXPECT_EQ(status["rootPid"].as_integer(), 4242);
-  EXPECT_EQ(status["processes"].as_integer(), 4);
-  EXPECT_EQ(status["orphans"].as_integer(), 1);
-  EXPECT_EQ(status["escapees"].as_integer(), 0);
-  EXPECT_EQ(status["firstSeen"].as_string(), "2026-11-18T12:00:00Z");
-  EXPECT_EQ(status["reapedAt"].as_string(), "2026-11-18T12:01:30Z");
-  EXPECT_TRUE(status.has_field("message"));
+  Json status = parsed(treeStatusPatch(reaped)).field("status");
+  EXPECT_EQ(status.field("phase").string(), "Reaped");
+  EXPECT_EQ(status.field("taskInstanceState").string(), "running");
+  EXPECT_EQ(status.field("rootPid").integer(), 4242);
+  EXPECT_EQ(status.field("processes").integer(), 4);
+  EXPECT_EQ(status.field("orphans").integer(), 1);
+  EXPECT_EQ(status.field("escapees").integer(), 0);
+  EXPECT_EQ(status.field("firstSeen").string(), "2026-11-18T12:00:00Z");
+  EXPECT_EQ(status.field("reapedAt").string(), "2026-11-18T12:01:30Z");
+  EXPECT_TRUE(status.has("message"));
 }
 
 TEST(CustomResources, CreatesThenWritesStatusOnlyOnChange) {
@@ -131,7 +137,7 @@ TEST(CustomResources, CreatesThenWritesStatusOnlyOnChange) {
   reaping.taskInstanceState = "failed";
   ASSERT_TRUE(r.crs->upsertTree(reaping));
   ASSERT_EQ(r.transport->requests.size(), 3u);
-  EXPECT_EQ(r.body(2)["status"]["phase"].as_string(), "Reaping");
+  EXPECT_EQ(r.body(2).field("status").field("phase").string(), "Reaping");
 }
 
 TEST(CustomResources, ExistingObjectIsAdoptedOnConflict) {
@@ -156,7 +162,7 @@ TEST(CustomResources, CleanupMarksVanishedTreesGoneAndDeletesAfterRetention) {
   EXPECT_EQ(r.transport->requests.size(), 2u);
   ASSERT_TRUE(r.crs->cleanup());  // not upserted since: Gone
   ASSERT_EQ(r.transport->requests.size(), 3u);
-  EXPECT_EQ(r.body(2)["status"]["phase"].as_string(), "Gone");
+  EXPECT_EQ(r.body(2).field("status").field("phase").string(), "Gone");
 
   r.clock.advance(std::chrono::minutes(59));
   ASSERT_TRUE(r.crs->cleanup());
@@ -186,11 +192,11 @@ TEST(CustomResources, AdoptsOwnObjectsAndSweepsThoseNotSeenAgain) {
   Resources r;
   TreeStatus old = tree();
   std::string item = treeObject(old);
-  value object = value::parse(item);
-  object["status"] = value::parse(treeStatusPatch(old))["status"];
-  value list = value::object();
-  list["items"] = value::array({object});
-  r.transport->reply(200, list.serialize());
+  Json object = parsed(item);
+  object["status"] = parsed(treeStatusPatch(old)).field("status");
+  Json list;
+  list["items"] = Json::Array{object};
+  r.transport->reply(200, list.dump());
   ASSERT_TRUE(r.crs->adopt());
   EXPECT_EQ(r.transport->requests[0].target,
             "/apis/airflowreaper.io/v1alpha1/taskrunnertrees?labelSelector="
@@ -201,7 +207,7 @@ TEST(CustomResources, AdoptsOwnObjectsAndSweepsThoseNotSeenAgain) {
   EXPECT_EQ(r.transport->requests.size(), 1u) << "adopted with the same status: no write";
   ASSERT_TRUE(r.crs->cleanup());
   ASSERT_TRUE(r.crs->cleanup());
-  EXPECT_EQ(r.body(1)["status"]["phase"].as_string(), "Gone");
+  EXPECT_EQ(r.body(1).field("status").field("phase").string(), "Gone");
 }
 
 TEST(CustomResources, ReportWrittenAtMostEveryTenSecondsWithLastFiftyResults) {
@@ -215,18 +221,20 @@ TEST(CustomResources, ReportWrittenAtMostEveryTenSecondsWithLastFiftyResults) {
   ASSERT_EQ(r.transport->requests.size(), 2u);
   EXPECT_EQ(r.transport->requests[0].method, "POST");
   EXPECT_EQ(r.transport->requests[0].target, "/apis/airflowreaper.io/v1alpha1/nodereapreports");
-  EXPECT_EQ(r.body(0)["metadata"]["name"].as_string(), "node-a");
+  EXPECT_EQ(r.body(0).field("metadata").field("name").string(), "node-a");
   EXPECT_EQ(r.transport->requests[1].target,
             "/apis/airflowreaper.io/v1alpha1/nodereapreports/node-a/status");
-  value status = r.body(1)["status"];
-  EXPECT_EQ(status["summary"]["reapedTrees"].as_integer(), 60);
-  EXPECT_EQ(status["summary"]["trackedProcesses"].as_integer(), 12);
-  ASSERT_EQ(status["results"].size(), 50u);
-  EXPECT_EQ(status["results"][0]["killed"].as_integer(), 10) << "the oldest ten are gone";
-  EXPECT_EQ(status["results"][0]["pod"].as_string(), "airflow/celery-worker-0");
-  EXPECT_EQ(status["results"][0]["taskInstance"]["dagId"].as_string(), "etl");
-  EXPECT_EQ(status["results"][0]["outcome"].as_string(), "killed");
-  EXPECT_EQ(status["results"][0]["reason"].as_string(), "state=failed");
+  Json status = r.body(1).field("status");
+  EXPECT_EQ(status.field("summary").field("reapedTrees").integer(), 60);
+  EXPECT_EQ(status.field("summary").field("trackedProcesses").integer(), 12);
+  ASSERT_EQ(status.field("results").items().size(), 50u);
+  EXPECT_EQ(status.field("results").items().at(0).field("killed").integer(), 10)
+      << "the oldest ten are gone";
+  EXPECT_EQ(status.field("results").items().at(0).field("pod").string(), "airflow/celery-worker-0");
+  EXPECT_EQ(status.field("results").items().at(0).field("taskInstance").field("dagId").string(),
+            "etl");
+  EXPECT_EQ(status.field("results").items().at(0).field("outcome").string(), "killed");
+  EXPECT_EQ(status.field("results").items().at(0).field("reason").string(), "state=failed");
 
   r.crs->recordResult({r.clock.wallNow(), kPod, kTi, "failed", 1, 0, core::ReapOutcome::Killed});
   r.clock.advance(core::Duration(9000));

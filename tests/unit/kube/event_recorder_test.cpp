@@ -1,19 +1,24 @@
 #include "kube/event_recorder.h"
 
 #include <gtest/gtest.h>
-#include <spdlog/spdlog.h>  // before cpprest: fmt 9 clashes otherwise
+
+#include "core/json.h"
 //
-#define _TURN_OFF_PLATFORM_STRING  // cpprest's U() macro breaks gtest templates
-#include <cpprest/json.h>
 
 #include "fakes.h"
 
 namespace reaper::kube {
 namespace {
 
+using core::Json;
 using test::FakeClock;
 using test::FakeTransport;
-using web::json::value;
+
+Json parsed(const std::string& text) {
+  auto json = Json::parse(text);
+  EXPECT_TRUE(json) << text;
+  return json ? *json : Json();
+}
 
 const core::PodRef kPod{"airflow", "celery-worker-0", "0f6b3c1e-2a4d-4e5f-9a8b-7c6d5e4f3a2b"};
 
@@ -27,7 +32,7 @@ struct Recorder {
     transport = owned.get();
     recorder = std::make_unique<EventRecorder>(std::move(owned), "node-a", clock, options);
   }
-  value body(size_t i) const { return value::parse(transport->requests.at(i).body); }
+  Json body(size_t i) const { return parsed(transport->requests.at(i).body); }
   FakeClock clock;
   FakeTransport* transport;
   std::unique_ptr<EventRecorder> recorder;
@@ -43,22 +48,23 @@ TEST(EventRecorder, CreatesAValidEventsV1Event) {
   const HttpRequest& request = r.transport->requests[0];
   EXPECT_EQ(request.method, "POST");
   EXPECT_EQ(request.target, "/apis/events.k8s.io/v1/namespaces/airflow/events");
-  value event = r.body(0);
-  EXPECT_EQ(event["apiVersion"].as_string(), "events.k8s.io/v1");
-  EXPECT_EQ(event["kind"].as_string(), "Event");
-  EXPECT_EQ(event["metadata"]["namespace"].as_string(), "airflow");
-  EXPECT_EQ(event["metadata"]["name"].as_string().rfind("celery-worker-0.", 0), 0u);
-  EXPECT_EQ(event["eventTime"].as_string(), "2026-11-18T12:00:00.000000Z");
-  EXPECT_EQ(event["reportingController"].as_string(), "airflowreaper.io/agent");
-  EXPECT_EQ(event["reportingInstance"].as_string(), "airflow-reaper-node-a");
-  EXPECT_EQ(event["action"].as_string(), "Kill");
-  EXPECT_EQ(event["type"].as_string(), "Warning");
-  EXPECT_EQ(event["reason"].as_string(), "OrphansReaped");
-  EXPECT_EQ(event["note"].as_string(), "ti=d/t/r/-1/1 state=failed killed=3 orphans=1");
-  EXPECT_EQ(event["regarding"]["kind"].as_string(), "Pod");
-  EXPECT_EQ(event["regarding"]["apiVersion"].as_string(), "v1");
-  EXPECT_EQ(event["regarding"]["uid"].as_string(), kPod.uid);
-  EXPECT_FALSE(event.has_field("series")) << "a single occurrence has no series";
+  Json event = r.body(0);
+  EXPECT_EQ(event.field("apiVersion").string(), "events.k8s.io/v1");
+  EXPECT_EQ(event.field("kind").string(), "Event");
+  EXPECT_EQ(event.field("metadata").field("namespace").string(), "airflow");
+  EXPECT_EQ(
+      event.field("metadata").field("name").string().value_or("").rfind("celery-worker-0.", 0), 0u);
+  EXPECT_EQ(event.field("eventTime").string(), "2026-11-18T12:00:00.000000Z");
+  EXPECT_EQ(event.field("reportingController").string(), "airflowreaper.io/agent");
+  EXPECT_EQ(event.field("reportingInstance").string(), "airflow-reaper-node-a");
+  EXPECT_EQ(event.field("action").string(), "Kill");
+  EXPECT_EQ(event.field("type").string(), "Warning");
+  EXPECT_EQ(event.field("reason").string(), "OrphansReaped");
+  EXPECT_EQ(event.field("note").string(), "ti=d/t/r/-1/1 state=failed killed=3 orphans=1");
+  EXPECT_EQ(event.field("regarding").field("kind").string(), "Pod");
+  EXPECT_EQ(event.field("regarding").field("apiVersion").string(), "v1");
+  EXPECT_EQ(event.field("regarding").field("uid").string(), kPod.uid);
+  EXPECT_FALSE(event.has("series")) << "a single occurrence has no series";
   EXPECT_EQ(r.recorder->queued(), 0u);
 }
 
@@ -67,10 +73,10 @@ TEST(EventRecorder, SendsTheEventsTypeAndAction) {
   r.recorder->record({kPod, "DryRunWouldReap", "would kill", EventType::Normal, "DryRun"});
   r.transport->reply(201);
   r.recorder->flush();
-  value event = r.body(0);
-  EXPECT_EQ(event["type"].as_string(), "Normal");
-  EXPECT_EQ(event["action"].as_string(), "DryRun");
-  EXPECT_EQ(event["reason"].as_string(), "DryRunWouldReap");
+  Json event = r.body(0);
+  EXPECT_EQ(event.field("type").string(), "Normal");
+  EXPECT_EQ(event.field("action").string(), "DryRun");
+  EXPECT_EQ(event.field("reason").string(), "DryRunWouldReap");
 }
 
 TEST(EventRecorder, RepeatsJoinASeriesPatchedAfterCreation) {
@@ -90,10 +96,10 @@ TEST(EventRecorder, RepeatsJoinASeriesPatchedAfterCreation) {
   EXPECT_EQ(patch.method, "PATCH");
   EXPECT_EQ(patch.contentType, "application/merge-patch+json");
   EXPECT_EQ(patch.target, "/apis/events.k8s.io/v1/namespaces/airflow/events/" +
-                              r.body(0)["metadata"]["name"].as_string());
-  value series = r.body(1)["series"];
-  EXPECT_EQ(series["count"].as_integer(), 3);
-  EXPECT_EQ(series["lastObservedTime"].as_string(), "2026-11-18T12:00:10.000000Z");
+                              r.body(0).field("metadata").field("name").string().value_or(""));
+  Json series = r.body(1).field("series");
+  EXPECT_EQ(series.field("count").integer(), 3);
+  EXPECT_EQ(series.field("lastObservedTime").string(), "2026-11-18T12:00:10.000000Z");
 }
 
 TEST(EventRecorder, RepeatBeforeFirstSendIsCreatedWithSeries) {
@@ -103,7 +109,7 @@ TEST(EventRecorder, RepeatBeforeFirstSendIsCreatedWithSeries) {
   r.transport->reply(201);
   r.recorder->flush();
   ASSERT_EQ(r.transport->requests.size(), 1u);
-  EXPECT_EQ(r.body(0)["series"]["count"].as_integer(), 2);
+  EXPECT_EQ(r.body(0).field("series").field("count").integer(), 2);
 }
 
 TEST(EventRecorder, DifferentNotesAreDifferentEventsWithDistinctNames) {
@@ -114,7 +120,8 @@ TEST(EventRecorder, DifferentNotesAreDifferentEventsWithDistinctNames) {
   r.transport->reply(201);
   r.recorder->flush();
   ASSERT_EQ(r.transport->requests.size(), 2u);
-  EXPECT_NE(r.body(0)["metadata"]["name"].as_string(), r.body(1)["metadata"]["name"].as_string());
+  EXPECT_NE(r.body(0).field("metadata").field("name").string(),
+            r.body(1).field("metadata").field("name").string());
 }
 
 TEST(EventRecorder, LongNotesAreTruncatedToTheApiLimit) {
@@ -124,7 +131,7 @@ TEST(EventRecorder, LongNotesAreTruncatedToTheApiLimit) {
   r.recorder->record(reaped(note));
   r.transport->reply(201);
   r.recorder->flush();
-  std::string sent = r.body(0)["note"].as_string();
+  std::string sent = r.body(0).field("note").string().value_or("");
   EXPECT_LE(sent.size(), kNoteLimit);
   EXPECT_EQ(sent.substr(sent.size() - 3), "...");
 }
@@ -134,7 +141,7 @@ TEST(EventRecorder, NotesArePrintable) {
   r.recorder->record(reaped("ti=d\nforged/t/r/-1/1 \xff\x1b[2J"));
   r.transport->reply(201);
   r.recorder->flush();
-  EXPECT_EQ(r.body(0)["note"].as_string(), "ti=d\\nforged/t/r/-1/1 \\xff\\x1b[2J");
+  EXPECT_EQ(r.body(0).field("note").string(), "ti=d\\nforged/t/r/-1/1 \\xff\\x1b[2J");
 }
 
 TEST(EventRecorder, NamesAndInstanceStayWithinApiLimits) {
@@ -154,8 +161,8 @@ TEST(EventRecorder, RateLimitPerPodFoldsIntoTheLatestSeries) {
   r.transport->fallback.response = HttpResponse{201, ""};
   r.recorder->flush();
   ASSERT_EQ(r.transport->requests.size(), 2u);
-  EXPECT_EQ(r.body(1)["note"].as_string(), "b");
-  EXPECT_EQ(r.body(1)["series"]["count"].as_integer(), 2);
+  EXPECT_EQ(r.body(1).field("note").string(), "b");
+  EXPECT_EQ(r.body(1).field("series").field("count").integer(), 2);
   r.recorder->record({{"other", "pod", "uid-2"}, "TaskTreeReaped", "x"});
   EXPECT_EQ(r.recorder->queued(), 1u) << "the limit is per pod";
   r.clock.advance(core::Duration(30000));
@@ -178,8 +185,8 @@ TEST(EventRecorder, QueueIsBoundedWhileUnreachableAndFlushedWhenBack) {
   r.recorder->flush();
   EXPECT_EQ(r.recorder->queued(), 0u);
   ASSERT_EQ(r.transport->requests.size(), 5u);
-  EXPECT_EQ(r.body(2)["note"].as_string(), "n2") << "oldest kept first";
-  EXPECT_EQ(r.body(4)["note"].as_string(), "n4");
+  EXPECT_EQ(r.body(2).field("note").string(), "n2") << "oldest kept first";
+  EXPECT_EQ(r.body(4).field("note").string(), "n4");
 }
 
 TEST(EventRecorder, DestructionFlushesWhatIsQueued) {
@@ -213,8 +220,9 @@ TEST(EventRecorder, ExpiredSeriesEventIsRecreated) {
   r.recorder->flush();
   ASSERT_EQ(r.transport->requests.size(), 3u);
   EXPECT_EQ(r.transport->requests[2].method, "POST");
-  EXPECT_NE(r.body(2)["metadata"]["name"].as_string(), r.body(0)["metadata"]["name"].as_string());
-  EXPECT_EQ(r.body(2)["series"]["count"].as_integer(), 2);
+  EXPECT_NE(r.body(2).field("metadata").field("name").string(),
+            r.body(0).field("metadata").field("name").string().value_or(""));
+  EXPECT_EQ(r.body(2).field("series").field("count").integer(), 2);
   EXPECT_EQ(r.recorder->queued(), 0u);
 }
 
@@ -228,7 +236,7 @@ TEST(EventRecorder, OldSeriesEndAndANewEventStarts) {
   r.recorder->flush();
   ASSERT_EQ(r.transport->requests.size(), 2u);
   EXPECT_EQ(r.transport->requests[1].method, "POST");
-  EXPECT_FALSE(r.body(1).has_field("series"));
+  EXPECT_FALSE(r.body(1).has("series"));
 }
 
 }  // namespace

@@ -77,6 +77,18 @@ std::optional<kube::ReapEvent> reapEvent(const loop::ReapResult& result) {
   return event;
 }
 
+void addTree(kube::TreeStatus& attempt, const kube::TreeStatus& tree, bool rootsTree) {
+  attempt.processes += tree.processes;
+  attempt.orphans += tree.orphans;
+  attempt.escapees += tree.escapees;
+  attempt.firstSeen = std::min(attempt.firstSeen, tree.firstSeen);
+  if (rootsTree) attempt.rootPid = tree.rootPid;
+  if (tree.phase == "Reaping" && attempt.phase != "Reaping") {
+    attempt.phase = tree.phase;
+    attempt.message = tree.message;
+  }
+}
+
 KubeReports::KubeReports(std::unique_ptr<kube::EventRecorder> events,
                          std::unique_ptr<kube::CustomResources> resources, bool writeTrees,
                          bool writeReport, std::string nodeName, core::Clock& clock)
@@ -112,31 +124,42 @@ kube::TreeStatus KubeReports::treeStatus(const loop::Target& target, const std::
     status.escapees += m.escapee ? 1 : 0;
   }
   status.lastSeen = clock_.wallNow();
-  status.firstSeen = firstSeen_.try_emplace(target.label(), status.lastSeen).first->second;
+  status.firstSeen = firstSeen_.try_emplace(attemptOf(target), status.lastSeen).first->second;
   return status;
+}
+
+// The TaskRunnerTree object an attempt in a pod is written to.
+std::string KubeReports::attemptOf(const loop::Target& target) {
+  return kube::treeName(*target.pod, *target.tree.key);
 }
 
 void KubeReports::observed(const std::vector<loop::Assessment>& assessments) {
   if (!resources_) return;
-  std::vector<kube::TreeStatus> trees;
+  std::map<std::string, kube::TreeStatus> attempts;
   size_t processes = 0;
   std::set<std::string> present;
   std::lock_guard lock(mutex_);
   for (const auto& a : assessments) {
     processes += a.target.tree.members.size();
-    present.insert(a.target.label());
-    if (!a.target.pod || !a.target.tree.key || finished_.contains(a.target.label())) continue;
+    if (!a.target.pod || !a.target.tree.key) continue;
+    const std::string attempt = attemptOf(a.target);
+    present.insert(attempt);
+    if (finished_.contains(attempt)) continue;
     const std::string state =
         a.status.lookup == airflow::Lookup::Found ? a.status.state.value_or("") : "";
     kube::TreeStatus status = treeStatus(a.target, state);
     status.phase = a.decision.action == reconcile::Action::Kill ? "Reaping" : "Running";
     status.message =
         std::string(reconcile::actionName(a.decision.action)) + ": " + a.decision.reason;
-    trees.push_back(std::move(status));
+    const bool rootsTree = a.target.tree.origin != proc::Origin::Environment;
+    auto [it, fresh] = attempts.try_emplace(attempt, status);
+    if (!fresh) addTree(it->second, status, rootsTree);
   }
   forgetGone(present);
   summary_.trackedTrees = static_cast<int>(assessments.size());
   summary_.trackedProcesses = static_cast<int>(processes);
+  std::vector<kube::TreeStatus> trees;
+  for (auto& [attempt, status] : attempts) trees.push_back(std::move(status));
   latest_ = std::move(trees);
   wake_.notify_all();
 }
@@ -175,7 +198,7 @@ void KubeReports::reaped(const loop::ReapResult& result) {
                        result.outcome,
                        result.reason};
   if (result.outcome != core::ReapOutcome::DryRun) {
-    finished_.insert(result.target.label());
+    finished_.insert(attemptOf(result.target));
     summary_.reapedTrees += failed ? 0 : 1;
     summary_.killedProcesses += row.killed;
     summary_.orphansReaped += row.orphans;

@@ -24,6 +24,12 @@ namespace reaper::agent {
 // processes (redacted).
 std::optional<kube::ReapEvent> reapEvent(const loop::ReapResult& result);
 
+// A TaskRunnerTree is one attempt in one pod, which may be several trees: the root's, and one per
+// carrier of its orphans. Adds `tree`'s counts to `attempt`; the root's tree names the root pid
+// (else the first tree's root stands), and a kill decided for any of them makes the attempt
+// Reaping.
+void addTree(kube::TreeStatus& attempt, const kube::TreeStatus& tree, bool rootsTree);
+
 class KubeReports final : public loop::ReapObserver {
  public:
   // Either of `events` and `resources` may be null (disabled in the configuration); with
@@ -46,6 +52,7 @@ class KubeReports final : public loop::ReapObserver {
   };
 
   kube::TreeStatus treeStatus(const loop::Target& target, const std::string& state);
+  static std::string attemptOf(const loop::Target& target);
   void forgetGone(const std::set<std::string>& present);
   void work();
   void writeSnapshot(const std::vector<kube::TreeStatus>& trees);
@@ -64,8 +71,8 @@ class KubeReports final : public loop::ReapObserver {
   std::optional<std::vector<kube::TreeStatus>> latest_;
   std::deque<Reaped> reaped_;
   kube::NodeSummary summary_;
-  std::map<std::string, core::WallTime> firstSeen_;  // by tree label
-  std::set<std::string> finished_;  // labels of trees reaped (or not) for good: phase stays
+  std::map<std::string, core::WallTime> firstSeen_;  // by attempt (attemptOf)
+  std::set<std::string> finished_;  // attempts reaped (or not) for good: their phase stays
   bool stopping_ = false;
   std::deque<kube::TreeStatus> unwritten_;  // reaped trees not yet taken (worker thread only)
   std::thread worker_;

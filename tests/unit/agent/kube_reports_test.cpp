@@ -153,5 +153,55 @@ TEST_F(KubeReportsTest, AnAttemptStillOnTheNodeIsRemembered) {
   EXPECT_EQ(reports_.attemptsRemembered(), 1u);
 }
 
+// A root's tree and the tree of a carrier of its orphans are one attempt in one pod: one
+// TaskRunnerTree, remembered once, its counts added up.
+TEST_F(KubeReportsTest, TheTreesOfOneAttemptAreOneTaskRunnerTree) {
+  const loop::Assessment root = killed(1);
+  loop::Assessment carrier = killed(1);
+  carrier.target.tree = treeTarget(*root.target.tree.key, {3000, 3001}).tree;
+  carrier.target.tree.origin = proc::Origin::Environment;
+  reports_.observed({carrier, root});
+  EXPECT_EQ(reports_.attemptsRemembered(), 1u);
+  reports_.reaped(resultOf(carrier, clock_.wallNow()));
+  EXPECT_EQ(reports_.attemptsRemembered(), 2u) << "first sight and reaped, of one attempt";
+}
+
+// The same TaskInstance attempt seen in two pods is two TaskRunnerTrees.
+TEST_F(KubeReportsTest, TheSameAttemptInTwoPodsIsTwoTaskRunnerTrees) {
+  const loop::Assessment inA = killed(1);
+  loop::Assessment inB = killed(1);
+  inB.target.pod = core::PodRef{"airflow", "worker-b", "uid-b"};
+  reports_.observed({inA, inB});
+  EXPECT_EQ(reports_.attemptsRemembered(), 2u);
+}
+
+TEST(AddTree, CountsAddUpAndTheRootsTreeNamesTheRootPid) {
+  kube::TreeStatus attempt;
+  attempt.rootPid = 3000;
+  attempt.processes = 2;
+  attempt.orphans = 2;
+  attempt.message = "keep: running";
+  kube::TreeStatus root;
+  root.rootPid = 1000;
+  root.processes = 5;
+  root.escapees = 1;
+  root.phase = "Reaping";
+  root.message = "kill: state=failed";
+  addTree(attempt, root, true);
+  EXPECT_EQ(attempt.rootPid, 1000);
+  EXPECT_EQ(attempt.processes, 7);
+  EXPECT_EQ((std::pair{attempt.orphans, attempt.escapees}), (std::pair{2, 1}));
+  EXPECT_EQ((std::pair{attempt.phase, attempt.message}),
+            (std::pair<std::string, std::string>{"Reaping", "kill: state=failed"}));
+
+  kube::TreeStatus carrier;
+  carrier.rootPid = 4000;
+  carrier.processes = 1;
+  addTree(attempt, carrier, false);
+  EXPECT_EQ(attempt.rootPid, 1000) << "a carrier's root is not the attempt's";
+  EXPECT_EQ(attempt.processes, 8);
+  EXPECT_EQ(attempt.phase, "Reaping") << "a kept tree does not undo a kill";
+}
+
 }  // namespace
 }  // namespace reaper::agent

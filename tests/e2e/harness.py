@@ -100,7 +100,8 @@ class Harness:
         self.port = None
 
     # --- the stand-in Airflow API
-    def start_airflow(self, api="v2", auth="jwt", username="admin", password="s3cret-pw"):
+    def start_airflow(self, api="v2", auth="jwt", username="admin", password="s3cret-pw",
+                      extra_args=()):
         port_file = os.path.join(self.tmp, f"airflow-port-{len(self.processes)}")
         self.password_file = os.path.join(self.tmp, "password")
         with open(self.password_file, "w") as f:
@@ -108,7 +109,8 @@ class Harness:
         self.auth = auth
         self.username = username
         self._start([sys.executable, FAKE_AIRFLOW, "--port", "0", "--port-file", port_file,
-                     "--api", api, "--auth", auth, "--username", username, "--password", password],
+                     "--api", api, "--auth", auth, "--username", username, "--password", password,
+                     *extra_args],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not wait_for(lambda: read_text(port_file).strip(), 10):
             raise RuntimeError("stand-in Airflow API did not start")
@@ -164,7 +166,7 @@ class Harness:
 
     # --- the agent
     def write_config(self, extra="", poll="500ms", grace="1s", startup_grace="0s",
-                     api_version="auto"):
+                     api_version="auto", timeout="1s"):
         auth = {"none": "type: none", "jwt": "type: jwt", "basic": "type: basic"}[self.auth]
         if self.auth != "none":
             auth += f"\n    username: {self.username}\n    passwordFile: {self.password_file}"
@@ -172,7 +174,7 @@ class Harness:
         with open(path, "w") as f:
             f.write(f"mode: host\npollInterval: {poll}\nstartupGrace: {startup_grace}\n"
                     f"airflow:\n  baseUrl: http://127.0.0.1:{self.port}\n"
-                    f"  apiVersion: {api_version}\n  timeout: 1s\n  auth:\n    {auth}\n"
+                    f"  apiVersion: {api_version}\n  timeout: {timeout}\n  auth:\n    {auth}\n"
                     f"kill:\n  gracePeriod: {grace}\n"
                     f"server:\n  bindAddress: 127.0.0.1:0\n{extra}")
         return path

@@ -22,13 +22,16 @@ Control API, no auth, JSON bodies:
                          to now whenever the try number changes)
   PUT    /_fake/tis     {"tis": [TI, ...]}  many at once
   DELETE /_fake/ti      {dag_id, task_id, run_id, map_index}
-  POST   /_fake/fault   {"mode": "none|500|503|timeout|garbage|401|422|shuffle|huge|huge_length",
-                        "count": N?}  (API routes only; timeout holds the request --hang-seconds,
-                        then drops it; huge streams a 2 GiB chunked reply, huge_length the same
-                        with its Content-Length)
+  POST   /_fake/fault   {"mode": "none|500|503|timeout|garbage|401|422|shuffle|huge|huge_length|
+                        slow|flap", "count": N?, "seconds": S?}  (API routes only; timeout holds
+                        the request --hang-seconds, then drops it; huge streams a 2 GiB chunked
+                        reply, huge_length the same with its Content-Length; slow holds the
+                        request S seconds, then answers it as usual, reading the TIs then;
+                        flap answers every other request with a 503)
   PUT    /_fake/token   {"token": T}   bearer mode: the token now accepted
   POST   /_fake/revoke  jwt mode: every token issued so far is rejected from now on
-  GET    /_fake/stats   {"requests": {"METHOD /path": {"status": n}}, "total": n, "token_issues": n}
+  GET    /_fake/stats   {"requests": {"METHOD /path": {"status": n}}, "total": n, "token_issues": n,
+                         "held": n (requests a slow fault holds now)}
   POST   /_fake/reset   forget TIs, faults and stats
 """
 import argparse
@@ -102,6 +105,9 @@ class State:
         self.tis = {}
         self.fault = "none"
         self.fault_count = None
+        self.fault_seconds = 0.0
+        self.flapped = 0
+        self.held = 0
         self.stats = {}
         self.token_issues = 0
 
@@ -373,6 +379,15 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "shuffle":
             self.shuffle = True
             return False
+        if mode == "slow":
+            self.hold(self.state.fault_seconds)
+            return False
+        if mode == "flap":
+            with self.state.lock:
+                self.state.flapped += 1
+                if self.state.flapped % 2:
+                    return False
+            mode = "503"
         if mode == "timeout":
             time.sleep(self.state.args.hang_seconds)
             self.close_connection = True
@@ -389,6 +404,15 @@ class Handler(BaseHTTPRequestHandler):
         elif mode == "422":
             self.validation_error([("page_limit", "Input should be of type int")])
         return True
+
+    def hold(self, seconds):
+        with self.state.lock:
+            self.state.held += 1
+        try:
+            time.sleep(seconds)
+        finally:
+            with self.state.lock:
+                self.state.held -= 1
 
     def stream_huge(self, chunked):
         total = 2 << 30
@@ -488,6 +512,7 @@ class Handler(BaseHTTPRequestHandler):
             with state.lock:
                 state.fault = body.get("mode", "none")
                 state.fault_count = body.get("count")
+                state.fault_seconds = float(body.get("seconds", 0))
             return self.reply(200, {"mode": state.fault, "count": state.fault_count})
         if method == "PUT" and path == "/_fake/token":
             with state.lock:
@@ -501,7 +526,7 @@ class Handler(BaseHTTPRequestHandler):
             with state.lock:
                 stats = {"requests": json.loads(json.dumps(state.stats)),
                          "total": sum(sum(v.values()) for v in state.stats.values()),
-                         "token_issues": state.token_issues}
+                         "token_issues": state.token_issues, "held": state.held}
             return self.reply(200, stats)
         if method == "POST" and path == "/_fake/reset":
             with state.lock:

@@ -7,27 +7,25 @@
 
 namespace reaper::kill {
 
-void ForkWatch::refresh() {
-  listed_ = procfs_.listPids();
-  std::sort(listed_.begin(), listed_.end());
-  std::erase_if(read_, [this](const auto& entry) {
-    return !std::binary_search(listed_.begin(), listed_.end(), entry.first);
-  });
-  perBaseline_.clear();
+Baseline makeBaseline(std::vector<core::ProcessIdentity> listed) {
+  std::sort(listed.begin(), listed.end());
+  return std::make_shared<const std::vector<core::ProcessIdentity>>(std::move(listed));
 }
 
-const std::vector<ForkedProcess>& ForkWatch::newSince(const Baseline& baseline) {
-  static const std::vector<ForkedProcess> kNone;
-  if (!baseline) return kNone;
-  auto [it, fresh] = perBaseline_.try_emplace(baseline.get());
-  if (!fresh) return it->second;
-  std::vector<core::Pid> added;
-  std::set_difference(listed_.begin(), listed_.end(), baseline->begin(), baseline->end(),
-                      std::back_inserter(added));
-  for (core::Pid pid : added) {
-    if (auto forked = readOnce(pid)) it->second.push_back(*forked);
+void ForkWatch::refresh() { read_.clear(); }
+
+std::vector<ForkedProcess> ForkWatch::forkedBy(const std::vector<core::Pid>& parents,
+                                               const Baseline& baseline) {
+  std::vector<ForkedProcess> forked;
+  if (!baseline) return forked;
+  for (core::Pid parent : parents) {
+    for (core::Pid child : procfs_.children(parent)) {
+      const auto process = readOnce(child);
+      if (process && !std::binary_search(baseline->begin(), baseline->end(), process->id))
+        forked.push_back(*process);
+    }
   }
-  return it->second;
+  return forked;
 }
 
 std::optional<ForkedProcess> ForkWatch::readOnce(core::Pid pid) {

@@ -1,8 +1,11 @@
 #pragma once
-// Finds the processes started after a discovery without re-reading what the discovery saw: each
-// refresh lists the proc root once, and only pids the discovery did not list have their stat read
-// (once, then cached until they leave the listing). A kill adopts a newcomer only through a parent
-// it already targets; this only tells it who the newcomers are. One instance per thread.
+// Finds what the targets of a kill forked since the discovery that decided it: the children of
+// each target, as the kernel lists them now (/proc/<pid>/task/*/children), that the discovery did
+// not list, by pid and start time. A pid is not enough: a tree that forks fast turns the pid
+// allocator over, and its children then get pids the discovery listed for processes gone since.
+// Asking each target for its children costs in proportion to the kill, not to the node. A kill
+// adopts a newcomer only through a parent it already targets; this only tells it who the
+// newcomers are. One instance per thread.
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -15,28 +18,29 @@ namespace reaper::kill {
 
 struct ForkedProcess {
   core::ProcessIdentity id;
-  core::Pid ppid = 0;  // as read once, when the process first appeared
+  core::Pid ppid = 0;  // as read in this step
 };
 
-// The pids a discovery listed, sorted: what a kill decided on may only grow by processes outside.
-using Baseline = std::shared_ptr<const std::vector<core::Pid>>;
+// The processes a discovery listed, sorted: what a kill decided on may only grow by processes
+// outside.
+using Baseline = std::shared_ptr<const std::vector<core::ProcessIdentity>>;
+Baseline makeBaseline(std::vector<core::ProcessIdentity> listed);
 
 class ForkWatch {
  public:
   explicit ForkWatch(os::ProcFs& procfs) : procfs_(procfs) {}
 
-  // Lists the proc root again (forgets what it read of pids no longer listed).
+  // Starts a step: what was read in the previous one may be stale now.
   void refresh();
-  // Processes of the last listing that `baseline` does not hold (that could still be read).
-  const std::vector<ForkedProcess>& newSince(const Baseline& baseline);
+  // The children of `parents` (that could still be read) that `baseline` does not hold.
+  std::vector<ForkedProcess> forkedBy(const std::vector<core::Pid>& parents,
+                                      const Baseline& baseline);
 
  private:
   std::optional<ForkedProcess> readOnce(core::Pid pid);
 
   os::ProcFs& procfs_;
-  std::vector<core::Pid> listed_;  // sorted
-  std::unordered_map<core::Pid, std::optional<ForkedProcess>> read_;
-  std::unordered_map<const std::vector<core::Pid>*, std::vector<ForkedProcess>> perBaseline_;
+  std::unordered_map<core::Pid, std::optional<ForkedProcess>> read_;  // in this step
 };
 
 }  // namespace reaper::kill

@@ -54,7 +54,7 @@ void KillWorker::stepAll(std::vector<Active>& active) {
   forks_.refresh();
   std::vector<FinishedKill> done;
   std::erase_if(active, [&](Active& a) {
-    if (!a.job->step(forks_.newSince(a.baseline))) return false;
+    if (!a.job->step(forks_.forkedBy(a.job->parents(), a.baseline))) return false;
     done.push_back(FinishedKill{a.id, a.job->report()});
     return true;
   });

@@ -29,7 +29,7 @@ class KillWorker {
   KillWorker(const KillWorker&) = delete;
   KillWorker& operator=(const KillWorker&) = delete;
 
-  // Starts `job` (known as `id`); it adopts processes outside `baseline` forked by its targets.
+  // Starts `job` (known as `id`); it adopts children of its parents() outside `baseline`.
   void submit(core::ProcessIdentity id, std::unique_ptr<KillJob> job, Baseline baseline);
   // Kills finished since the last call.
   std::vector<FinishedKill> takeFinished();

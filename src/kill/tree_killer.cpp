@@ -48,6 +48,14 @@ bool TreeKill::step(const std::vector<ForkedProcess>& forked) {
   return phase_ == Phase::Done;
 }
 
+std::vector<core::Pid> TreeKill::parents() const {
+  std::vector<core::Pid> alive;
+  for (const auto& [identity, target] : targets_) {
+    if (!target.exited) alive.push_back(identity.pid);
+  }
+  return alive;
+}
+
 void TreeKill::start() {
   started_ = clock_.now();
   deadline_ = started_ + options_.gracePeriod;

@@ -48,8 +48,11 @@ class KillJob {
  public:
   virtual ~KillJob() = default;
   // Does what is due now: signals, exit checks, escalation once the grace period is over.
-  // `forked`: processes started since the discovery the kill was decided on. True once finished.
+  // `forked`: children of parents() the discovery the kill was decided on did not list. True once
+  // finished.
   virtual bool step(const std::vector<ForkedProcess>& forked) = 0;
+  // The processes whose children the next step() is to see.
+  virtual std::vector<core::Pid> parents() const { return {}; }
   // What happened; complete once step() returned true.
   virtual KillReport report() const = 0;
 };
@@ -61,6 +64,8 @@ class TreeKill final : public KillJob {
            core::Clock& clock, KillOptions options);
 
   bool step(const std::vector<ForkedProcess>& forked) override;
+  // Targets still alive.
+  std::vector<core::Pid> parents() const override;
   KillReport report() const override { return report_; }
 
  private:

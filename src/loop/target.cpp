@@ -11,11 +11,10 @@ std::string Target::label() const {
 }
 
 kill::Baseline baselineOf(const proc::ProcessSnapshot& snapshot) {
-  std::vector<core::Pid> pids;
-  pids.reserve(snapshot.processes().size());
-  for (const auto& process : snapshot.processes()) pids.push_back(process.pid);
-  std::sort(pids.begin(), pids.end());
-  return std::make_shared<const std::vector<core::Pid>>(std::move(pids));
+  std::vector<core::ProcessIdentity> listed;
+  listed.reserve(snapshot.processes().size());
+  for (const auto& process : snapshot.processes()) listed.push_back(process.identity());
+  return kill::makeBaseline(std::move(listed));
 }
 
 size_t Target::orphanCount() const {

@@ -46,6 +46,9 @@ class ProcFs {
   // Reads <root>/<pid>/<file> ("stat", "status", "cmdline", "environ", "cgroup"), at most
   // `maxBytes`. A process that exited gives an error with code ENOENT or ESRCH.
   virtual core::Result<std::string> read(core::Pid pid, std::string_view file, size_t maxBytes) = 0;
+  // The children of every thread of the process now (<root>/<pid>/task/*/children), in no
+  // particular order; empty when it has none or is gone.
+  virtual std::vector<core::Pid> children(core::Pid pid) = 0;
   // Reads <root>/<file>, e.g. "uptime".
   virtual core::Result<std::string> readRoot(std::string_view file) = 0;
   // Opens <root>/<pid>/; ENOENT when there is no such process.

@@ -19,6 +19,8 @@ namespace {
 constexpr size_t kInitialRead = 4096;
 constexpr size_t kRootFileMax = 64 * 1024;
 constexpr size_t kDirentBuffer = 32 * 1024;
+// One thread's children file: about 8000 children (the kill follows no more per tree).
+constexpr size_t kChildrenMax = 64 * 1024;
 // Descriptors left for everything but kept files: the HTTP clients' sockets, logs, the status
 // server, and the one-shot reads of the reap threads.
 constexpr rlim_t kReservedDescriptors = 1024;
@@ -40,6 +42,24 @@ bool parsePidName(const char* name, core::Pid& pid) {
   const char* end = name + std::strlen(name);
   auto [ptr, ec] = std::from_chars(name, end, pid);
   return ec == std::errc() && ptr == end && pid > 0;
+}
+
+// Calls `found` with each numeric directory entry of `dirFd` (consumed: read once).
+template <typename Found>
+void forEachPidEntry(int dirFd, Found found) {
+  alignas(dirent64) char buffer[kDirentBuffer];
+  for (;;) {
+    long n = ::syscall(SYS_getdents64, dirFd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (long offset = 0; offset < n;) {
+      const auto* entry = reinterpret_cast<const dirent64*>(buffer + offset);
+      core::Pid pid = 0;
+      const bool dir = entry->d_type == DT_DIR || entry->d_type == DT_UNKNOWN;
+      if (dir && parsePidName(entry->d_name, pid)) found(pid);
+      offset += entry->d_reclen;
+    }
+  }
 }
 
 // Reads a whole procfs file. A short read is its end: procfs fills every read as far as it can,
@@ -208,21 +228,33 @@ std::vector<core::Pid> ProcfsReader::listPids() {
   std::vector<core::Pid> pids;
   int fd = ::openat(rootFd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return pids;
-  alignas(dirent64) char buffer[kDirentBuffer];
-  for (;;) {
-    long n = ::syscall(SYS_getdents64, fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    for (long offset = 0; offset < n;) {
-      const auto* entry = reinterpret_cast<const dirent64*>(buffer + offset);
-      core::Pid pid = 0;
-      const bool dir = entry->d_type == DT_DIR || entry->d_type == DT_UNKNOWN;
-      if (dir && parsePidName(entry->d_name, pid)) pids.push_back(pid);
-      offset += entry->d_reclen;
-    }
-  }
+  forEachPidEntry(fd, [&](core::Pid pid) { pids.push_back(pid); });
   ::close(fd);
   return pids;
+}
+
+std::vector<core::Pid> ProcfsReader::children(core::Pid pid) {
+  std::vector<core::Pid> found;
+  char path[kMaxPathName];
+  if (!pidPath(pid, "task", path)) return found;
+  const int taskFd = ::openat(rootFd_, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (taskFd < 0) return found;
+  forEachPidEntry(taskFd, [&](core::Pid tid) {
+    char file[kMaxPathName];
+    if (!pidPath(tid, "children", file)) return;
+    const auto text = readAt(taskFd, {path, file}, kChildrenMax);
+    if (!text.ok()) return;
+    const char* at = text->data();
+    const char* end = at + text->size();
+    while (at < end) {
+      core::Pid child = 0;
+      const auto [next, ec] = std::from_chars(at, end, child);
+      if (ec == std::errc() && child > 0) found.push_back(child);
+      at = next == at ? at + 1 : next;
+    }
+  });
+  ::close(taskFd);
+  return found;
 }
 
 core::Result<std::string> ProcfsReader::read(core::Pid pid, std::string_view file,

@@ -38,8 +38,10 @@ class RealTreeKillTest : public ::testing::Test {
     core::SystemClock clock;
     os::PidfdSignaller signaller("/proc");
     os::ProcfsReader procfs("/proc");
-    auto listed = procfs.listPids();
-    std::sort(listed.begin(), listed.end());
+    std::vector<core::ProcessIdentity> listed;
+    for (const core::Pid pid : procfs.listPids()) {
+      if (const auto process = testing::readProcess(pid)) listed.push_back(process->identity);
+    }
     const auto decided = identities(processesMarked(marker));
     KillOptions options;
     options.gracePeriod = grace;
@@ -47,7 +49,7 @@ class RealTreeKillTest : public ::testing::Test {
     options.killWait = core::Duration{5000};
     KillWorker worker(procfs, clock, options.pollStep);
     worker.submit({}, std::make_unique<TreeKill>(marker, decided, signaller, clock, options),
-                  std::make_shared<const std::vector<core::Pid>>(std::move(listed)));
+                  makeBaseline(std::move(listed)));
     if (whileKilling) whileKilling();
     worker.waitIdle();
     return worker.takeFinished().at(0).report;

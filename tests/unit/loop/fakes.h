@@ -30,9 +30,7 @@ inline loop::Target treeTarget(core::TaskInstanceKey key, std::vector<core::Pid>
 class FakeTargets final : public loop::TargetSource {
  public:
   std::vector<loop::Target> targets;
-  loop::Discovery discover() override {
-    return {targets, std::make_shared<const std::vector<core::Pid>>()};
-  }
+  loop::Discovery discover() override { return {targets, kill::makeBaseline({})}; }
 };
 
 class FakeAirflow final : public airflow::TaskInstanceSource {

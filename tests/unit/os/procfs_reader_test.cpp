@@ -13,7 +13,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
+#include <thread>
 
 #include "proc/snapshot.h"
 #include "proc/tree.h"
@@ -101,6 +103,30 @@ TEST(ProcfsReader, BoundsWhatItReads) {
   auto big = reader.read(::getpid(), "status", 1 << 20);
   ASSERT_TRUE(big.ok());
   EXPECT_TRUE(proc::parseStatus(big.value()).ok());
+}
+
+// A child forked by another thread than the main one is that thread's child: the kill follows it.
+TEST(ProcfsReader, ChildrenOfEveryThread) {
+  Spawned spawned;
+  const pid_t fromMain = spawn({"/bin/sleep", "30"}, {}, false);
+  std::promise<pid_t> forked;
+  std::promise<void> checked;
+  // The thread lives on until the check: a thread that exits hands its children to another.
+  std::thread thread([&] {
+    forked.set_value(spawn({"/bin/sleep", "30"}, {}, false));
+    checked.get_future().wait();
+  });
+  const pid_t fromThread = forked.get_future().get();
+  spawned.hold(fromMain, true);
+  spawned.hold(fromThread, true);
+  ProcfsReader reader("/proc");
+  const auto children = reader.children(::getpid());
+  checked.set_value();
+  thread.join();
+  EXPECT_NE(std::find(children.begin(), children.end(), fromMain), children.end());
+  EXPECT_NE(std::find(children.begin(), children.end(), fromThread), children.end());
+  EXPECT_TRUE(reader.children(fromMain).empty());
+  EXPECT_TRUE(reader.children(0x3ffffff).empty());
 }
 
 TEST(ProcfsReader, MissingProcessIsAnError) {

@@ -103,6 +103,14 @@ class FakeProcFs final : public os::ProcFs {
     return std::unique_ptr<os::ProcessFiles>(new Files(*this, {pid, it->second.startTicks}));
   }
 
+  std::vector<core::Pid> children(core::Pid pid) override {
+    std::vector<core::Pid> found;
+    for (const auto& [child, process] : processes_) {
+      if (process.ppid == pid) found.push_back(child);
+    }
+    return found;
+  }
+
   std::optional<uint64_t> cpuTime(core::Pid pid) override {
     if (!processes_.count(pid)) return std::nullopt;
     return cpu_[pid];

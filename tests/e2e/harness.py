@@ -209,6 +209,17 @@ class Harness:
         with open(self.agent_log.name) as f:
             return f.read()
 
+    def keep_logs(self, prefix):
+        """With FAULTS_LOG_DIR (or E2E_LOG_DIR) set, copies the agents' logs there as
+        `prefix`-<name>, for diagnosis after the temporary directory is gone."""
+        where = os.environ.get("E2E_LOG_DIR") or os.environ.get("FAULTS_LOG_DIR")
+        if not where:
+            return
+        os.makedirs(where, exist_ok=True)
+        for name in os.listdir(self.tmp):
+            if name.endswith(".log"):
+                shutil.copy(os.path.join(self.tmp, name), os.path.join(where, f"{prefix}-{name}"))
+
     # --- lifecycle
     def _start(self, args, **kwargs):
         proc = subprocess.Popen(args, **kwargs)

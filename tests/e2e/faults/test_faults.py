@@ -10,7 +10,6 @@ cgroups (v1 freezer, pids) are created under a unique prefix and removed at clea
 import os
 import re
 import secrets
-import shutil
 import signal
 import sys
 import time
@@ -90,19 +89,8 @@ class FaultTest(unittest.TestCase):
         self.dag = "faults_" + secrets.token_hex(4)
         self.h = Harness(AGENT)
         self.addCleanup(self.h.close)
-        self.addCleanup(self.keep_logs)
+        self.addCleanup(lambda: self.h.keep_logs(self.id().split(".")[-2]))
         self.h.start_airflow(api="v2", auth=self.auth, extra_args=self.airflow_args())
-
-    def keep_logs(self):
-        """With FAULTS_LOG_DIR set, the agents' logs are copied there (for diagnosis)."""
-        where = os.environ.get("FAULTS_LOG_DIR")
-        if not where:
-            return
-        os.makedirs(where, exist_ok=True)
-        for name in os.listdir(self.h.tmp):
-            if name.endswith(".log"):
-                shutil.copy(os.path.join(self.h.tmp, name),
-                            os.path.join(where, f"{self.id().split('.')[-2]}-{name}"))
 
     def airflow_args(self):
         return ()

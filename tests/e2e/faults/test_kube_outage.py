@@ -1,0 +1,198 @@
+"""Fault suite, kubernetes mode (issue 10): the kube-apiserver is gone for two minutes (the
+stand-in is stopped with SIGSTOP: connections are accepted by the kernel and never answered, the
+hardest kind of outage for a client). Airflow still answers, so trees are reaped meanwhile; their
+Events, TaskRunnerTrees and NodeReapReport results are delivered once the apiserver is back, the
+agent's memory stays bounded while it waits, and a pod created afterwards is reaped and reported.
+
+Simulated pods are real processes in real cgroups and PID namespaces (tests/e2e/kube/pods.py).
+Needs root. The outage is real time (OUTAGE_SECONDS): the agent's own intervals (its watch's
+backoff cap of 30 s, its report interval of 10 s) are fixed, not configuration, so they cannot be
+scaled down with it."""
+import os
+import re
+import secrets
+import signal
+import sys
+import time
+import unittest
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+E2E = os.path.dirname(HERE)
+sys.path.insert(0, E2E)
+sys.path.insert(0, os.path.join(E2E, "kube"))
+sys.path.insert(0, os.path.join(E2E, "fake_kube"))
+from harness import Harness, read_text, require, wait_for  # noqa: E402
+from pods import CGROUP2, RUN_ID, SimulatedNode, container_id, pod_object  # noqa: E402
+from test_fake_apiserver import CRDS, TOKEN, FakeKube  # noqa: E402
+
+AGENT = os.path.join(os.environ.get("REAPER_BINARY_DIR", "build"), "bin", "airflow-reaper")
+OUTAGE_SECONDS = float(os.environ.get("FAULTS_OUTAGE_SECONDS", 120))  # shorter only to diagnose
+DELIVERY_WAIT = 60  # after the outage: the watch's backoff (30 s cap) and the report interval
+RSS_BOUND_KIB = 64 * 1024
+CR = "/apis/airflowreaper.io/v1alpha1"
+
+
+def vm_rss_kib(pid):
+    for line in read_text(f"/proc/{pid}/status").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class KubeOutageTest(unittest.TestCase):
+    def setUp(self):
+        require(os.geteuid() == 0, "needs root: cgroups and PID namespaces")
+        self.kube = FakeKube(["--crd-dir", CRDS, "--bookmark-interval", "1"])
+        self.addCleanup(self.kube.stop)
+        # A stopped stand-in would hold its own cleanup up: it is resumed first.
+        self.addCleanup(lambda: self.kube.proc.poll() is None and
+                        self.kube.proc.send_signal(signal.SIGCONT))
+        self.token_file = self.kube.path("token")
+        with open(self.token_file, "w") as f:
+            f.write(TOKEN + "\n")
+        suffix = secrets.token_hex(4)
+        self.ns, self.node_name = "outage-" + suffix, "outage-node-" + suffix
+        self.dag = "outage_" + suffix
+        self.kube.must("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                        "metadata": {"name": self.ns}})
+        self.node = SimulatedNode(self.node_name)
+        self.addCleanup(self.node.close)
+        self.h = Harness(AGENT)
+        self.addCleanup(self.h.close)
+        self.addCleanup(lambda: self.h.keep_logs("KubeOutageTest"))
+        self.h.start_airflow(api="v2", auth="none")
+
+    def ti(self, task):
+        return {"dag_id": self.dag, "task_id": task, "run_id": RUN_ID, "map_index": -1,
+                "try_number": 1, "id": str(uuid.uuid4())}
+
+    def celery_pod(self, name, t):
+        """A Celery worker pod (systemd cgroup driver) running one Airflow 3 TI."""
+        self.h.set_ti(t, "running")
+        cid = container_id()
+        uid = self.kube.must("POST", "/_fake/objects", pod_object(
+            name, self.ns, self.node_name, {"worker": cid}))["metadata"]["uid"]
+        self.node.start_sandbox("systemd", uid)
+        tis_file = os.path.join(self.node.dir, f"{name}.tis")
+        with open(tis_file, "w") as f:
+            f.write(f"{t['id']} {t['dag_id']} {t['task_id']} {t['run_id']} {t['try_number']}\n")
+        self.node.start_container(self.node.container_cgroup("systemd", uid, cid),
+                                  "celery_main.sh", name,
+                                  f"[celeryd: w@{self.node_name}:MainProcess] -active- "
+                                  "(celery worker)", env={"E2E_TIS": tis_file})
+        self.assertTrue(wait_for(
+            lambda: len(self.node.pids_with_role(f"{name}/pool-1/task/venv")) >= 6, 15),
+            f"tree of {name} did not start")
+
+    def start_agent(self):
+        extra = (f"nodeName: {self.node_name}\ncgroupRoot: {CGROUP2}\n"
+                 f"kubernetes:\n  apiServer: https://127.0.0.1:{self.kube.port}\n"
+                 f"  tokenFile: {self.token_file}\n  caFile: {self.kube.path('ca.crt')}\n")
+        return self.h.start_agent(self.h.write_config(extra=extra), "--mode", "kubernetes")
+
+    # --- reading back, through the stand-in's API
+    def items(self, path):
+        try:
+            status, body = self.kube.request("GET", path)
+        except OSError:
+            return []
+        return body["items"] if status == 200 else []
+
+    def phase(self, task):
+        for tree in self.items(f"{CR}/namespaces/{self.ns}/taskrunnertrees"):
+            if tree["spec"]["taskId"] == task:
+                return tree.get("status", {}).get("phase")
+        return None
+
+    def events(self, pod):
+        return [e for e in self.items(f"/apis/events.k8s.io/v1/namespaces/{self.ns}/events")
+                if e["regarding"]["name"] == pod]
+
+    def report_results(self, task):
+        for report in self.items(f"{CR}/nodereapreports"):
+            if report["metadata"]["name"] == self.node_name:
+                return [r for r in report.get("status", {}).get("results", [])
+                        if r["taskInstance"]["taskId"] == task]
+        return []
+
+    def reaps(self, pod):
+        """How many reaps the agent logged for the pod's trees, once none is in flight (a pod's
+        attempt may be several trees: the root's and those its escapees and daemons carry)."""
+        def count(event):
+            return len(re.findall(rf" {event} ti=\S+ pod={self.ns}/{pod} ", self.h.agent_output()))
+        self.assertTrue(wait_for(lambda: count("reap") == count("reaped") > 0, 15),
+                        self.h.agent_output()[-3000:])
+        return count("reaped")
+
+    def assert_delivered(self, pod, task, timeout):
+        """Every reap of the pod reached the apiserver once: the attempt's TaskRunnerTree is
+        Reaped, and there are as many Events (counting a series' repeats) and NodeReapReport
+        results as reaps."""
+        reaps = self.reaps(pod)
+
+        def counted(events):
+            return sum(e["series"]["count"] if e.get("series") else 1 for e in events)
+        delivered = wait_for(lambda: self.phase(task) == "Reaped" and
+                             counted(self.events(pod)) >= reaps and
+                             len(self.report_results(task)) >= reaps, timeout, step=0.5)
+        self.assertTrue(delivered, f"{task}: phase {self.phase(task)}, {reaps} reaps, events "
+                                   f"{self.events(pod)}, results {self.report_results(task)}\n"
+                                   f"{self.h.agent_output()[-3000:]}")
+        self.assertEqual(counted(self.events(pod)), reaps, self.events(pod))
+        self.assertEqual({e["reason"] for e in self.events(pod)}, {"OrphansReaped"})
+        self.assertEqual([r["outcome"] for r in self.report_results(task)], ["killed"] * reaps)
+
+    def test_two_minutes_without_the_apiserver_lose_no_report(self):
+        before = [self.ti("before")]
+        self.celery_pod("pod-before", before[0])
+        agent = self.start_agent()
+        self.assertTrue(wait_for(lambda: self.phase("before") == "Running", 30, step=0.5),
+                        self.h.agent_output()[-3000:])
+        during = [self.ti(f"during{n}") for n in range(2)]
+        for n, t in enumerate(during):
+            self.celery_pod(f"pod-during{n}", t)
+        self.assertTrue(wait_for(lambda: all(self.phase(t["task_id"]) == "Running"
+                                             for t in during), 30, step=0.5))
+        rss_before = vm_rss_kib(agent.pid)
+
+        self.kube.proc.send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        try:
+            self.h.set_ti(before[0], "failed")
+            self.assertTrue(wait_for(lambda: not self.node.pids_with_role("pod-before/pool-1/task"),
+                                     15), "reaped while the apiserver is away: Airflow answers")
+            for t in during:
+                self.h.set_ti(t, "failed")
+            rss = []
+            while time.monotonic() - stopped < OUTAGE_SECONDS:
+                rss.append(vm_rss_kib(agent.pid))
+                time.sleep(5)
+            for n in range(2):
+                self.assertEqual(self.node.pids_with_role(f"pod-during{n}/pool-1/task"), [])
+        finally:
+            self.kube.proc.send_signal(signal.SIGCONT)
+        print(f"\nagent VmRSS: {rss_before} KiB before, at most {max(rss)} KiB during the "
+              f"{OUTAGE_SECONDS} s outage, {rss[-1]} KiB at its end", file=sys.stderr)
+        self.assertLess(max(rss), RSS_BOUND_KIB)
+        self.assertIsNone(agent.poll(), "the agent exited")
+
+        resumed = time.monotonic()
+        self.assert_delivered("pod-before", "before", DELIVERY_WAIT)
+        for n, t in enumerate(during):
+            self.assert_delivered(f"pod-during{n}", t["task_id"], DELIVERY_WAIT)
+        print(f"delivered {time.monotonic() - resumed:.1f} s after the apiserver came back",
+              file=sys.stderr)
+
+        after = self.ti("after")  # the pod watch is back: a new pod is seen, reaped, reported
+        self.celery_pod("pod-after", after)
+        self.assertTrue(wait_for(lambda: self.phase("after") == "Running", DELIVERY_WAIT,
+                                 step=0.5), self.h.agent_output()[-3000:])
+        self.h.set_ti(after, "failed")
+        self.assertTrue(wait_for(lambda: not self.node.pids_with_role("pod-after/pool-1/task"),
+                                 15))
+        self.assert_delivered("pod-after", "after", 30)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

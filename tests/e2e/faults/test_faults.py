@@ -19,7 +19,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from harness import Harness, marked_pids, process_state, read_text, require, wait_for  # noqa
+from harness import (Harness, marked_pids, process_state, read_text, require,  # noqa: E402
+                     stretched, wait_for)
 from pidns import PidNamespace  # noqa: E402
 
 AGENT = os.path.join(os.environ.get("REAPER_BINARY_DIR", "build"), "bin", "airflow-reaper")
@@ -123,9 +124,10 @@ class FaultTest(unittest.TestCase):
         return self.h.agent_output()
 
     def wait_decision(self, ti, action, timeout=10, log=None):
-        pattern = rf'decision ti="?{re.escape(ti["dag_id"])}/{re.escape(ti["task_id"])}/.*action={action}'
+        pattern = (rf'decision ti="?{re.escape(ti["dag_id"])}/{re.escape(ti["task_id"])}/'
+                   rf'.*action={action}')
         read = log or self.log
-        self.assertTrue(wait_for(lambda: re.search(pattern, read()), timeout),
+        self.assertTrue(wait_for(lambda: re.search(pattern, read()), stretched(timeout)),
                         f"no {action} decision for {ti['task_id']}\n{read()[-4000:]}")
 
     def reaped_lines(self, text, ti):
@@ -160,9 +162,9 @@ class PidReuseTest(FaultTest):
         log = lambda: read_text(log_path)  # noqa: E731
         self.wait_decision(t, "keep", log=log)
 
-        # The next list request is held 3 s: its discovery listed the victim; its answer (read
+        # The next list request is held 5 s: its discovery listed the victim; its answer (read
         # when the hold ends) says failed.
-        self.h.control("POST", "/_fake/fault", {"mode": "slow", "seconds": 3, "count": 1})
+        self.h.control("POST", "/_fake/fault", {"mode": "slow", "seconds": 5, "count": 1})
         self.assertTrue(wait_for(lambda: self.h.stats()["held"] == 1, 5), log())
         self.h.set_ti(t, "failed")
         ns.kill(victim, signal.SIGKILL)
@@ -170,7 +172,8 @@ class PidReuseTest(FaultTest):
         newcomer = ns.spawn_at(victim, ["sleep", "3600"], env=dict(os.environ, **{marker: "1"}))
         self.assertEqual(self.h.stats()["held"], 1, "the newcomer came after the decision")
 
-        self.assertTrue(wait_for(lambda: not ns.alive(root) and not ns.alive(other), 10), log())
+        self.assertTrue(wait_for(lambda: not ns.alive(root) and not ns.alive(other),
+                                 stretched(10)), log())
         time.sleep(1 + 4 * POLL)  # past the grace period, SIGKILL included
         self.assertTrue(ns.alive(newcomer), f"the newcomer with the reused pid died\n{log()}")
         self.assertNotRegex(log(), rf"kill signalled .*pid={victim} ")
@@ -196,7 +199,7 @@ class RestartMidReapTest(FaultTest):
         self.wait_decision(t, "keep")
         self.h.set_ti(t, "failed")
         self.assertTrue(wait_for(lambda: re.search(rf"signalled .*pid={stubborn} .*sig=TERM",
-                                                   self.log()), 5), self.log())
+                                                   self.log()), stretched(5)), self.log())
         first.kill()  # SIGKILL, mid-grace: the stubborn member still lives
         first.wait()
         self.assertTrue(alive(stubborn))
@@ -205,7 +208,7 @@ class RestartMidReapTest(FaultTest):
         self.assertEqual(self.reaped_lines(first_text, t), [], first_text)
 
         self.h.start_agent(self.h.write_config(grace="1s"))
-        self.assertTrue(wait_for(lambda: not marked_pids(marker), 10),
+        self.assertTrue(wait_for(lambda: not marked_pids(marker), stretched(10)),
                         f"left: {marked_pids(marker)}\n{self.log()}")
         time.sleep(4 * POLL)
         both = first_text + self.log()
@@ -241,7 +244,8 @@ class ForkBombTest(FaultTest):
                            f'{sys.executable} -c "$BYSTANDER" & echo $! >> {files["ids"]}\n'
                            'wait\n',
             "root.sh": f'bash {files["forker.sh"]} & bash {files["forker.sh"]} & wait\n',
-            "forker.sh": "trap '' TERM\nwhile :; do ( trap - TERM; exec sleep 3600 ) & ( : ) & done\n",
+            "forker.sh": "trap '' TERM\n"
+                         "while :; do ( trap - TERM; exec sleep 3600 ) & ( : ) & done\n",
         }
         for name, text in scripts.items():
             with open(files[name], "w") as f:
@@ -261,7 +265,7 @@ class ForkBombTest(FaultTest):
         self.wait_decision(t, "keep", log=log)
 
         self.h.set_ti(t, "failed")
-        self.assertTrue(wait_for(lambda: len(pids_cgroup.pids()) == 2, 60, step=0.5),
+        self.assertTrue(wait_for(lambda: len(pids_cgroup.pids()) == 2, stretched(60), step=0.5),
                         f"left: {self.describe(pids_cgroup.pids())}\n{log()[-3000:]}")
         time.sleep(4 * POLL)
         self.assertTrue(ns.alive(launcher) and ns.alive(bystander_pid), log()[-3000:])
@@ -304,9 +308,10 @@ class UnkillableMemberTest(FaultTest):
         self.wait_decision(t, "keep")
 
         self.h.set_ti(t, "failed")
-        self.assertTrue(wait_for(lambda: not alive(root) and not alive(plain), 5), self.log())
+        self.assertTrue(wait_for(lambda: not alive(root) and not alive(plain), stretched(5)),
+                        self.log())
         failed = 'airflow_reaper_reaps_total{outcome="failed"}'
-        self.assertTrue(wait_for(lambda: metric(url, failed) >= 1, 10), self.log())
+        self.assertTrue(wait_for(lambda: metric(url, failed) >= 1, stretched(10)), self.log())
         self.assertEqual(process_state(stuck), "D")
         self.assertIn(f"survived SIGKILL ti=", self.log())
         kills = rf"signalled .*pid={stuck} .*sig=KILL"
@@ -351,7 +356,7 @@ class ClearedBetweenPollsTest(FaultTest):
         finally:
             agent.send_signal(signal.SIGCONT)
         for task, pids in old.items():
-            self.assertTrue(wait_for(lambda: not any(map(alive, pids)), 6),
+            self.assertTrue(wait_for(lambda: not any(map(alive, pids)), stretched(6)),
                             f"old attempt of {task} lives\n{self.log()}")
         time.sleep(1 + 6 * POLL)
         for task, pids in new.items():
@@ -415,7 +420,7 @@ class AirflowFaultsTest(FaultTest):
                                     f"killed without an answer during {name}\n{self.log()[-3000:]}")
                 finally:
                     recover()
-                self.assertTrue(wait_for(lambda: not any(map(alive, victim_pids)), 8),
+                self.assertTrue(wait_for(lambda: not any(map(alive, victim_pids)), stretched(8)),
                                 f"not reaped after {name}\n{self.log()[-3000:]}")
                 self.assertTrue(all(map(alive, keeper_pids)), f"{name}: the keeper died")
 
@@ -424,7 +429,8 @@ class AirflowFaultsTest(FaultTest):
         self.fault("flap")
         time.sleep(4 * POLL)
         self.h.set_ti(victim, "failed")
-        self.assertTrue(wait_for(lambda: not any(map(alive, victim_pids)), 8), self.log())
+        self.assertTrue(wait_for(lambda: not any(map(alive, victim_pids)), stretched(8)),
+                        self.log())
         self.assertTrue(all(map(alive, keeper_pids)))
         self.fault("none")
 
@@ -441,11 +447,11 @@ class AirflowFaultsTest(FaultTest):
         issued = self.h.stats()["token_issues"]
         check("jwt", lambda: self.h.control("POST", "/_fake/revoke"), lambda: None, hold=0)
         self.assertGreater(self.h.stats()["token_issues"], issued)
-        self.assertGreaterEqual(metric(url, "airflow_reaper_last_successful_poll_timestamp_seconds"),
-                                time.time() - 10)
+        last_poll = metric(url, "airflow_reaper_last_successful_poll_timestamp_seconds")
+        self.assertGreaterEqual(last_poll, time.time() - 10)
         for victim, keeper, _, keeper_pids in pairs.values():
             self.assertTrue(all(map(alive, keeper_pids)), f"{keeper['task_id']} died")
-            self.assertTrue(wait_for(lambda: self.reaped_lines(self.log(), victim), 5))
+            self.assertTrue(wait_for(lambda: self.reaped_lines(self.log(), victim), stretched(5)))
             self.assertEqual(self.reaped_lines(self.log(), victim), ["killed"])
 
 

@@ -83,7 +83,7 @@ void addTree(kube::TreeStatus& attempt, const kube::TreeStatus& tree, bool roots
   attempt.escapees += tree.escapees;
   attempt.firstSeen = std::min(attempt.firstSeen, tree.firstSeen);
   if (rootsTree) attempt.rootPid = tree.rootPid;
-  if (tree.phase == "Reaping" && attempt.phase != "Reaping") {
+  if (tree.phase == kube::TreePhase::Reaping && attempt.phase != kube::TreePhase::Reaping) {
     attempt.phase = tree.phase;
     attempt.message = tree.message;
   }
@@ -148,7 +148,8 @@ void KubeReports::observed(const std::vector<loop::Assessment>& assessments) {
     const std::string state =
         a.status.lookup == airflow::Lookup::Found ? a.status.state.value_or("") : "";
     kube::TreeStatus status = treeStatus(a.target, state);
-    status.phase = a.decision.action == reconcile::Action::Kill ? "Reaping" : "Running";
+    status.phase = a.decision.action == reconcile::Action::Kill ? kube::TreePhase::Reaping
+                                                                : kube::TreePhase::Running;
     status.message =
         std::string(reconcile::actionName(a.decision.action)) + ": " + a.decision.reason;
     const bool rootsTree = a.target.tree.origin != proc::Origin::Environment;
@@ -184,9 +185,9 @@ void KubeReports::reaped(const loop::ReapResult& result) {
   std::lock_guard lock(mutex_);
   kube::TreeStatus tree = treeStatus(result.target, result.state);
   const bool failed = result.outcome == core::ReapOutcome::Failed;
-  tree.phase = result.outcome == core::ReapOutcome::DryRun ? "Running"
-               : failed                                    ? "KillFailed"
-                                                           : "Reaped";
+  tree.phase = result.outcome == core::ReapOutcome::DryRun ? kube::TreePhase::Running
+               : failed                                    ? kube::TreePhase::KillFailed
+                                                           : kube::TreePhase::Reaped;
   if (result.outcome != core::ReapOutcome::DryRun) tree.reapedAt = result.at;
   tree.message = std::string(core::reapOutcomeName(result.outcome)) + ": " + result.reason;
   kube::ReapResult row{result.at,

@@ -63,6 +63,14 @@ int intAt(const Json& object, const char* key, int fallback) {
   return static_cast<int>(*value);
 }
 
+// A phase this version does not know (a newer agent's) is not terminal: an adopted object in it
+// is marked Gone when its tree is not found.
+TreePhase parsePhase(std::string_view name) {
+  for (auto phase : {TreePhase::Reaping, TreePhase::Reaped, TreePhase::Gone, TreePhase::KillFailed})
+    if (name == treePhaseName(phase)) return phase;
+  return TreePhase::Running;
+}
+
 // A TaskRunnerTree as listed back from the apiserver (adoption).
 TreeStatus treeFromValue(const Json& item) {
   const Json& metadata = item.field("metadata");
@@ -73,7 +81,7 @@ TreeStatus treeFromValue(const Json& item) {
   tree.pod = {stringAt(metadata, "namespace"), stringAt(spec, "podName"), stringAt(spec, "podUID")};
   tree.ti = {stringAt(spec, "dagId"), stringAt(spec, "taskId"), stringAt(spec, "runId"),
              intAt(spec, "mapIndex", -1), intAt(spec, "tryNumber", 0)};
-  tree.phase = stringAt(status, "phase");
+  tree.phase = parsePhase(stringAt(status, "phase"));
   tree.taskInstanceState = stringAt(status, "taskInstanceState");
   tree.message = stringAt(status, "message");
   if (auto t = parseTime(stringAt(status, "firstSeen"))) tree.firstSeen = *t;
@@ -88,8 +96,24 @@ bool sameStatus(const TreeStatus& a, const TreeStatus& b) {
 
 }  // namespace
 
-bool terminalPhase(const std::string& phase) {
-  return phase == "Reaped" || phase == "Gone" || phase == "KillFailed";
+std::string_view treePhaseName(TreePhase phase) {
+  switch (phase) {
+    case TreePhase::Running:
+      return "Running";
+    case TreePhase::Reaping:
+      return "Reaping";
+    case TreePhase::Reaped:
+      return "Reaped";
+    case TreePhase::Gone:
+      return "Gone";
+    case TreePhase::KillFailed:
+      return "KillFailed";
+  }
+  return "Running";
+}
+
+bool terminalPhase(TreePhase phase) {
+  return phase == TreePhase::Reaped || phase == TreePhase::Gone || phase == TreePhase::KillFailed;
 }
 
 std::string treeName(const core::PodRef& pod, const core::TaskInstanceKey& ti) {
@@ -127,7 +151,7 @@ std::string treeObject(const TreeStatus& tree) {
 
 std::string treeStatusPatch(const TreeStatus& tree) {
   Json status;
-  status["phase"] = str(tree.phase);
+  status["phase"] = str(std::string(treePhaseName(tree.phase)));
   status["taskInstanceState"] = str(tree.taskInstanceState);
   status["rootPid"] = tree.rootPid;
   status["processes"] = tree.processes;
@@ -233,7 +257,7 @@ core::Status CustomResources::markGone(const core::PodRef& pod, const core::Task
   auto it = trees_.find(pod.namespaceName + "/" + treeName(pod, ti));
   if (it == trees_.end() || terminalPhase(it->second.written.phase)) return core::Ok{};
   TreeStatus gone = it->second.written;
-  gone.phase = "Gone";
+  gone.phase = TreePhase::Gone;
   gone.lastSeen = clock_.wallNow();
   return writeStatus(it->second, gone);
 }

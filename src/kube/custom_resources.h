@@ -23,14 +23,19 @@ inline constexpr std::string_view kManagedByValue = "airflow-reaper";
 inline constexpr std::string_view kNodeLabel = "airflowreaper.io/node";
 inline constexpr size_t kReportResults = 50;
 
-// Running | Reaping | Reaped | Gone | KillFailed
+// A TaskRunnerTree's status.phase.
+enum class TreePhase { Running, Reaping, Reaped, Gone, KillFailed };
+std::string_view treePhaseName(TreePhase phase);
+// Reaped, Gone and KillFailed: the tree is finished with, its object kept for treeRetention.
+bool terminalPhase(TreePhase phase);
+
 struct TreeStatus {
   // spec
   std::string nodeName;
   core::PodRef pod;
   core::TaskInstanceKey ti;
   // status
-  std::string phase = "Running";
+  TreePhase phase = TreePhase::Running;
   std::string taskInstanceState;  // empty: unknown or no state
   int rootPid = 0;
   int processes = 0, orphans = 0, escapees = 0;
@@ -59,7 +64,6 @@ struct CustomResourceOptions {
   core::Duration reportInterval{10000};
 };
 
-bool terminalPhase(const std::string& phase);
 // A stable object name for the tree: <pod name prefix>-<hash of pod uid and TI key>.
 std::string treeName(const core::PodRef& pod, const core::TaskInstanceKey& ti);
 // Label value for the node (label values are limited to 63 characters).

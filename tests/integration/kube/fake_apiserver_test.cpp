@@ -294,7 +294,7 @@ TEST_F(FakeApiserver, CustomResourcesRoundTrip) {
     CustomResources crs(transport(nullptr), "node-a", clock_);
     auto status = crs.upsertTree(tree);
     ASSERT_TRUE(status) << status.error().message;
-    tree.phase = "Reaped";
+    tree.phase = kube::TreePhase::Reaped;
     tree.taskInstanceState = "failed";
     tree.reapedAt = clock_.wallNow();
     status = crs.upsertTree(tree);

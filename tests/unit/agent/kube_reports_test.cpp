@@ -185,14 +185,14 @@ TEST(AddTree, CountsAddUpAndTheRootsTreeNamesTheRootPid) {
   root.rootPid = 1000;
   root.processes = 5;
   root.escapees = 1;
-  root.phase = "Reaping";
+  root.phase = kube::TreePhase::Reaping;
   root.message = "kill: state=failed";
   addTree(attempt, root, true);
   EXPECT_EQ(attempt.rootPid, 1000);
   EXPECT_EQ(attempt.processes, 7);
   EXPECT_EQ((std::pair{attempt.orphans, attempt.escapees}), (std::pair{2, 1}));
-  EXPECT_EQ((std::pair{attempt.phase, attempt.message}),
-            (std::pair<std::string, std::string>{"Reaping", "kill: state=failed"}));
+  EXPECT_EQ(attempt.phase, kube::TreePhase::Reaping);
+  EXPECT_EQ(attempt.message, "kill: state=failed");
 
   kube::TreeStatus carrier;
   carrier.rootPid = 4000;
@@ -200,7 +200,7 @@ TEST(AddTree, CountsAddUpAndTheRootsTreeNamesTheRootPid) {
   addTree(attempt, carrier, false);
   EXPECT_EQ(attempt.rootPid, 1000) << "a carrier's root is not the attempt's";
   EXPECT_EQ(attempt.processes, 8);
-  EXPECT_EQ(attempt.phase, "Reaping") << "a kept tree does not undo a kill";
+  EXPECT_EQ(attempt.phase, kube::TreePhase::Reaping) << "a kept tree does not undo a kill";
 }
 
 }  // namespace

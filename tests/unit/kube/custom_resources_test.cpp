@@ -23,7 +23,7 @@ Json parsed(const std::string& text) {
 const core::PodRef kPod{"airflow", "celery-worker-0", "0f6b3c1e-2a4d-4e5f-9a8b-7c6d5e4f3a2b"};
 const core::TaskInstanceKey kTi{"etl", "load", "scheduled__2026-11-18T00:00:00+00:00", -1, 2};
 
-TreeStatus tree(const std::string& phase = "Running") {
+TreeStatus tree(TreePhase phase = TreePhase::Running) {
   TreeStatus t;
   t.nodeName = "node-a";
   t.pod = kPod;
@@ -99,7 +99,7 @@ TEST(TreeName, StableValidAndDistinctPerAttempt) {
 }
 
 TEST(TreeStatusPatch, CarriesEveryStatusField) {
-  TreeStatus reaped = tree("Reaped");
+  TreeStatus reaped = tree(TreePhase::Reaped);
   reaped.reapedAt = reaped.firstSeen + std::chrono::seconds(90);
   Json status = parsed(treeStatusPatch(reaped)).field("status");
   EXPECT_EQ(status.field("phase").string(), "Reaped");
@@ -133,7 +133,7 @@ TEST(CustomResources, CreatesThenWritesStatusOnlyOnChange) {
   EXPECT_EQ(r.transport->requests.size(), 2u) << "no write without a phase or state change";
 
   TreeStatus reaping = later;
-  reaping.phase = "Reaping";
+  reaping.phase = TreePhase::Reaping;
   reaping.taskInstanceState = "failed";
   ASSERT_TRUE(r.crs->upsertTree(reaping));
   ASSERT_EQ(r.transport->requests.size(), 3u);
@@ -179,7 +179,7 @@ TEST(CustomResources, CleanupMarksVanishedTreesGoneAndDeletesAfterRetention) {
 
 TEST(CustomResources, ReapedTreeIsNotMarkedGone) {
   Resources r;
-  TreeStatus reaped = tree("Reaped");
+  TreeStatus reaped = tree(TreePhase::Reaped);
   reaped.reapedAt = r.clock.wallNow();
   ASSERT_TRUE(r.crs->upsertTree(reaped));
   ASSERT_TRUE(r.crs->markGone(kPod, kTi));

@@ -28,6 +28,17 @@
 namespace reaper::os {
 namespace {
 
+// An exec closes close-on-exec pipes before the kernel has laid out the new image's arguments and
+// environment, which /proc shows empty until then: waits (up to a second) for the environment.
+bool execLaidOut(pid_t pid) {
+  for (int tries = 0; tries < 1000; ++tries) {
+    std::ifstream environ("/proc/" + std::to_string(pid) + "/environ");
+    if (environ.get() != std::ifstream::traits_type::eof()) return true;
+    ::usleep(1000);
+  }
+  return false;
+}
+
 // A forked copy of this test that does what it is told, one step per byte on its pipe, and
 // acknowledges each step. Killed and reaped on destruction.
 class Child {
@@ -140,6 +151,7 @@ TEST(ProcessTracker, ExecIsSeenWithItsNewEnvironment) {
   ASSERT_NE(before.find(child.pid()), nullptr);
   EXPECT_FALSE(before.find(child.pid())->context);
   ASSERT_TRUE(child.run(0));  // end of file on the acknowledgements: the exec closed them
+  ASSERT_TRUE(execLaidOut(child.pid()));
   auto after = poll(tracker);
   const proc::Process* p = after.find(child.pid());
   ASSERT_NE(p, nullptr);
@@ -206,7 +218,7 @@ pid_t startSleep(char** env) {
   while (::read(sync[0], &byte, 1) > 0) {
   }
   ::close(sync[0]);
-  return pid;
+  return execLaidOut(pid) ? pid : -1;
 }
 
 TEST(ProcessTracker, ReusedPidIsReadAsANewProcess) {

@@ -73,6 +73,7 @@ PodWatchSession::Round PodWatchSession::watch(int watchTimeoutSeconds) {
     core::Logger("kube").warn(
         "pod_watch_line_too_long",
         {{"ns", namespace_}, {"err", response.error().message}, {"then", "relist"}});
+    ++badLines_;
     resourceVersion_.clear();
     return Round::Failed;
   }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+
 #include "fakes.h"
 
 namespace reaper::kube {
@@ -120,6 +122,41 @@ TEST(PodWatchSession, BadLinesAreCountedAndSkipped) {
   EXPECT_EQ(session.runOnce(300), Round::Progress);
   EXPECT_EQ(session.badLines(), 2u);
   EXPECT_EQ(names(session.pods()), (std::vector<std::string>{"b"}));
+}
+
+TEST(PodWatchSession, OverLongLineFailsTheRoundAndRelists) {
+  FakeTransport transport;
+  transport.reply(200, listJson("100", {podJson("a", "u1", "90")}));
+  transport.script.push_back({core::makeError("line larger than 4194304 bytes", EMSGSIZE),
+                              {line("ADDED", podJson("b", "u2", "101"))}});
+  transport.reply(200, listJson("105", {podJson("a", "u1", "90"), podJson("c", "u3", "104")}));
+  PodWatchSession session(transport, "node-a", "");
+  ASSERT_EQ(session.runOnce(300), Round::Progress);
+  EXPECT_EQ(session.runOnce(300), Round::Failed) << "the caller backs off";
+  EXPECT_EQ(session.badLines(), 1u);
+  EXPECT_EQ(names(session.pods()), (std::vector<std::string>{"a", "b"})) << "lines before it count";
+  EXPECT_EQ(session.runOnce(300), Round::Progress);
+  ASSERT_EQ(transport.requests.size(), 3u);
+  EXPECT_EQ(transport.requests[2].target.find("watch=1"), std::string::npos) << "a new list";
+  EXPECT_EQ(names(session.pods()), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(session.resourceVersion(), "105");
+}
+
+TEST(PodWatchSession, BrokenWatchResumesWhereItWas) {
+  FakeTransport transport;
+  transport.reply(200, listJson("100", {}));
+  transport.script.push_back({core::makeError("HTTP request failed: connection reset"),
+                              {line("ADDED", podJson("b", "u2", "101"))}});
+  transport.reply(200, "", {});
+  PodWatchSession session(transport, "node-a", "");
+  ASSERT_EQ(session.runOnce(300), Round::Progress);
+  EXPECT_EQ(session.runOnce(300), Round::Failed);
+  EXPECT_EQ(session.runOnce(300), Round::Idle);
+  ASSERT_EQ(transport.requests.size(), 3u);
+  EXPECT_NE(
+      transport.requests[2].target.find("watch=1&allowWatchBookmarks=true&resourceVersion=101"),
+      std::string::npos);
+  EXPECT_EQ(session.badLines(), 0u);
 }
 
 TEST(PodWatchSession, UnparsableListFails) {

@@ -5,12 +5,12 @@
 #include <cpprest/http_client.h>
 #include <pplx/threadpool.h>
 
-#include <algorithm>
 #include <boost/asio/ssl.hpp>
 #include <cerrno>
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <string_view>
 
 #include "core/log.h"
 #include "net/base64.h"
@@ -22,72 +22,137 @@ namespace {
 
 namespace http = web::http;
 
-// The most read from a reply's buffer at once.
-constexpr size_t kChunk = 64 << 10;
-
 core::Error tooLarge(const std::string& what, size_t maxBytes) {
   return core::makeError(what + " larger than " + std::to_string(maxBytes) + " bytes", EMSGSIZE);
 }
 
-// Reads what has arrived of `body` into `out`: at least one byte (waiting for it), at most kChunk;
-// 0 at its end. Asking for more than has arrived would wait for it, and a stream's lines must be
-// passed on as they come.
-size_t readArrived(concurrency::streams::istream& body, std::string& out) {
-  auto buffer = body.streambuf();
-  const auto available = static_cast<size_t>(std::max<std::streamsize>(buffer.in_avail(), 0));
-  const size_t count = std::clamp<size_t>(available, 1, kChunk);
-  out.resize(count);
-  const size_t n = buffer.getn(reinterpret_cast<uint8_t*>(out.data()), count).get();
-  out.resize(n);
-  return n;
-}
+// Thrown into cpprestsdk to end a transfer from inside the sink; the sink keeps why.
+struct TransferEnded : std::exception {};
 
-// The whole body, up to kMaxReplyBytes.
-core::Result<std::string> readWhole(http::http_response& response) {
-  const auto announced = response.headers().content_length();
-  if (announced > kMaxReplyBytes && announced != std::numeric_limits<utility::size64_t>::max()) {
-    return tooLarge("reply", kMaxReplyBytes);
+// Where cpprestsdk writes a reply's body, block by block as it reads them from the socket. It
+// reads the next block only once this one was taken, so no more than the socket's buffers waits
+// unread whatever the server sends: past a cap the transfer ends at once. The body is kept whole
+// (up to kMaxReplyBytes) or, for a stream with a 2xx status, passed on line by line (each up to
+// kMaxLineBytes) as soon as a line end arrives. Until the status is known it is held.
+class BodySink final : public concurrency::streams::details::streambuf_state_manager<uint8_t> {
+ public:
+  enum class Mode { Undecided, Whole, Lines };
+  enum class End { Complete, ByHandler, Failed };
+
+  explicit BodySink(Mode mode, const LineHandler* onLine = nullptr)
+      : streambuf_state_manager(std::ios_base::out), mode_(mode), onLine_(onLine) {}
+
+  // Called once the status is known (Undecided only).
+  void decide(Mode mode) {
+    std::lock_guard lock(mutex_);
+    mode_ = mode;
+    if (mode_ == Mode::Lines && !held_.empty()) {
+      std::string held = std::move(held_);
+      held_.clear();
+      take(held);
+    }
   }
-  auto body = response.body();
-  std::string text;
-  // Reserved at once: growing by doubling would hold the old and the new copy at the cap. Pages
-  // never written cost no memory.
-  text.reserve(kMaxReplyBytes);
-  std::string chunk;
-  while (readArrived(body, chunk) > 0) {
-    if (text.size() + chunk.size() > kMaxReplyBytes) return tooLarge("reply", kMaxReplyBytes);
-    text += chunk;
+
+  // The body once the transfer is over: the last line is passed on, the whole body returned.
+  core::Result<std::string> finish() {
+    std::lock_guard lock(mutex_);
+    if (error_) return *error_;
+    if (mode_ == Mode::Lines && end_ == End::Complete) deliver();
+    return std::move(held_);
   }
-  return text;
-}
+  End end() const {
+    std::lock_guard lock(mutex_);
+    return end_;
+  }
+  std::optional<core::Error> error() const {
+    std::lock_guard lock(mutex_);
+    return error_;
+  }
 
-enum class StreamEnd { ByServer, ByHandler };
+ private:
+  pplx::task<size_t> _putn(const uint8_t* ptr, size_t count) override {
+    std::lock_guard lock(mutex_);
+    if (end_ != End::Complete) return pplx::task_from_exception<size_t>(TransferEnded{});
+    take({reinterpret_cast<const char*>(ptr), count});
+    if (end_ != End::Complete) return pplx::task_from_exception<size_t>(TransferEnded{});
+    return pplx::task_from_result(count);
+  }
 
-// Passes each line of `response` to `onLine` as soon as its line end arrived; a line is never
-// held beyond kMaxLineBytes.
-core::Result<StreamEnd> readLines(http::http_response& response, const LineHandler& onLine) {
-  auto body = response.body();
-  std::string line, chunk;
-  const auto deliver = [&] {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const bool more = line.empty() || onLine(line);
-    line.clear();
+  // With mutex_ held.
+  void take(std::string_view data) {
+    if (mode_ != Mode::Lines) {
+      if (held_.size() + data.size() > kMaxReplyBytes)
+        return fail(tooLarge("reply", kMaxReplyBytes));
+      held_.append(data);
+      return;
+    }
+    for (size_t end; (end = data.find('\n')) != std::string_view::npos;
+         data.remove_prefix(end + 1)) {
+      if (held_.size() + end > kMaxLineBytes) return fail(tooLarge("line", kMaxLineBytes));
+      held_.append(data.substr(0, end));
+      if (!deliver()) {
+        end_ = End::ByHandler;
+        return;
+      }
+    }
+    if (held_.size() + data.size() > kMaxLineBytes) return fail(tooLarge("line", kMaxLineBytes));
+    held_.append(data);
+  }
+
+  // Passes the held line on; false when the handler wants no more.
+  bool deliver() {
+    if (!held_.empty() && held_.back() == '\r') held_.pop_back();
+    const bool more = held_.empty() || (*onLine_)(held_);
+    held_.clear();
     return more;
-  };
-  while (readArrived(body, chunk) > 0) {
-    size_t start = 0;
-    for (size_t end; (end = chunk.find('\n', start)) != std::string::npos; start = end + 1) {
-      if (line.size() + (end - start) > kMaxLineBytes) return tooLarge("line", kMaxLineBytes);
-      line.append(chunk, start, end - start);
-      if (!deliver()) return StreamEnd::ByHandler;
-    }
-    if (line.size() + (chunk.size() - start) > kMaxLineBytes) {
-      return tooLarge("line", kMaxLineBytes);
-    }
-    line.append(chunk, start);
   }
-  return deliver() ? StreamEnd::ByServer : StreamEnd::ByHandler;
-}
+
+  void fail(core::Error error) {
+    error_ = std::move(error);
+    end_ = End::Failed;
+    held_.clear();
+    held_.shrink_to_fit();
+  }
+
+  // A sink is written to only.
+  bool can_seek() const override { return false; }
+  bool has_size() const override { return false; }
+  size_t buffer_size(std::ios_base::openmode) const override { return 0; }
+  void set_buffer_size(size_t, std::ios_base::openmode) override {}
+  size_t in_avail() const override { return 0; }
+  pos_type getpos(std::ios_base::openmode) const override { return pos_type(traits::eof()); }
+  pos_type seekpos(pos_type, std::ios_base::openmode) override { return pos_type(traits::eof()); }
+  pos_type seekoff(off_type, std::ios_base::seekdir, std::ios_base::openmode) override {
+    return pos_type(traits::eof());
+  }
+  bool acquire(uint8_t*& ptr, size_t& count) override {
+    ptr = nullptr;
+    count = 0;
+    return false;
+  }
+  void release(uint8_t*, size_t) override {}
+  pplx::task<int_type> _putc(uint8_t c) override {
+    return _putn(&c, 1).then([c](size_t) { return static_cast<int_type>(c); });
+  }
+  pplx::task<int_type> _bumpc() override { return pplx::task_from_result(traits::eof()); }
+  int_type _sbumpc() override { return traits::eof(); }
+  pplx::task<int_type> _getc() override { return pplx::task_from_result(traits::eof()); }
+  int_type _sgetc() override { return traits::eof(); }
+  pplx::task<int_type> _nextc() override { return pplx::task_from_result(traits::eof()); }
+  pplx::task<int_type> _ungetc() override { return pplx::task_from_result(traits::eof()); }
+  pplx::task<size_t> _getn(uint8_t*, size_t) override { return pplx::task_from_result<size_t>(0); }
+  size_t _scopy(uint8_t*, size_t) override { return 0; }
+  pplx::task<bool> _sync() override { return pplx::task_from_result(true); }
+  uint8_t* _alloc(size_t) override { return nullptr; }
+  void _commit(size_t) override {}
+
+  mutable std::mutex mutex_;
+  Mode mode_;
+  const LineHandler* onLine_;
+  std::string held_;  // the body so far, or the line so far
+  End end_ = End::Complete;
+  std::optional<core::Error> error_;
+};
 
 http::client::http_client_config makeConfig(const HttpOptions& options, core::Duration timeout) {
   http::client::http_client_config config;
@@ -146,27 +211,39 @@ class CpprestTransport final : public HttpTransport {
 
   core::Result<HttpResponse> exchange(http::client::http_client& client, const HttpRequest& request,
                                       const LineHandler* onLine) {
+    using Mode = BodySink::Mode;
     // Cancelling `transfer` closes the connection: how a reply is left unread past a limit.
     auto cancelled = cancel_.get_token();
     auto transfer = pplx::cancellation_token_source::create_linked_source(cancelled);
+    auto sink =
+        std::make_shared<BodySink>(onLine != nullptr ? Mode::Undecided : Mode::Whole, onLine);
     try {
-      http::http_response response = client.request(build(request), transfer.get_token()).get();
+      http::http_request message = build(request);
+      message.set_response_stream(concurrency::streams::streambuf<uint8_t>(sink).create_ostream());
+      http::http_response response = client.request(message, transfer.get_token()).get();
       HttpResponse out{response.status_code(), ""};
-      if (onLine != nullptr && out.status >= 200 && out.status <= 299) {
-        auto end = readLines(response, *onLine);
-        if (!end || *end == StreamEnd::ByHandler) transfer.cancel();
-        if (!end) return end.error();
-        return out;
-      }
-      auto body = readWhole(response);
-      if (!body) {
+      const bool lines = onLine != nullptr && out.status >= 200 && out.status <= 299;
+      const auto announced = response.headers().content_length();
+      if (!lines && announced > kMaxReplyBytes &&
+          announced != std::numeric_limits<utility::size64_t>::max()) {
         transfer.cancel();
-        return body.error();
+        return tooLarge("reply", kMaxReplyBytes);
       }
-      out.body = std::move(body).value();
+      if (onLine != nullptr) sink->decide(lines ? Mode::Lines : Mode::Whole);
+      try {
+        response.content_ready().get();
+      } catch (const std::exception&) {
+        // The sink's own reason when it ended the transfer.
+        if (auto error = sink->error()) return *error;
+        if (sink->end() != BodySink::End::ByHandler) throw;
+      }
+      auto body = sink->finish();
+      if (!body) return body.error();
+      if (!lines) out.body = std::move(body).value();
       return out;
     } catch (const std::exception& e) {
       transfer.cancel();
+      if (auto error = sink->error()) return *error;
       return core::makeError(std::string("HTTP request failed: ") + e.what());
     }
   }

@@ -11,6 +11,13 @@ Decision unknown(std::string reason) { return {Action::Unknown, std::move(reason
 
 std::string stateName(const std::optional<std::string>& state) { return state ? *state : "none"; }
 
+// Queued at the attempt's own try: the executor has started the attempt and Airflow has not yet
+// marked it running (the task process does that itself, through the API server, once started).
+// A queued TI has no earlier run of its try, so its processes are the starting attempt itself.
+bool startingOrRunning(const std::optional<std::string>& state) {
+  return state == "running" || state == "queued";
+}
+
 bool withinStartupGrace(const Attempt& attempt, bool seenRunning, const Policy& policy) {
   return !seenRunning && attempt.age < policy.startupGrace;
 }
@@ -32,11 +39,12 @@ Decision decideCandidates(const Attempt& attempt, const Observation& observation
   for (const Candidate& c : observation.candidates) {
     if (attemptTry > 0 && c.tryNumber < attemptTry) continue;  // not at this try yet
     const bool superseded = attemptTry > 0 && c.tryNumber > attemptTry;
-    (!superseded && c.state == "running" ? running : left).push_back(c.mapIndex);
+    (!superseded && startingOrRunning(c.state) ? running : left).push_back(c.mapIndex);
   }
   if (!running.empty())
-    return keep("map index unknown; candidate map index " + listIndexes(running) + " running",
-                true);
+    return keep(
+        "map index unknown; candidate map index " + listIndexes(running) + " running or starting",
+        true);
   if (left.empty())
     return unknown("map index unknown; no map index of the task is at try " +
                    std::to_string(attemptTry));
@@ -95,6 +103,7 @@ Decision decide(const Attempt& attempt, const Observation& observation, bool see
     return unknown("API reports try " + currentTry + ", older than the process's try " +
                    std::to_string(attemptTry));
   if (observation.state == "running") return keep("running", true);
+  if (startingOrRunning(observation.state)) return keep("queued: the attempt is starting");
   if (withinStartupGrace(attempt, seenRunning, policy))
     return keep("state=" + stateName(observation.state) + " within startup grace");
   return kill("state=" + stateName(observation.state));

@@ -313,7 +313,7 @@ class KubeModeTest(unittest.TestCase):
         log = self.h.agent_output()
         carrier_line = re.escape(f"decision ti={DAG_ID}/shard/{RUN_ID}/-1/1 pod={self.ns}/crosser-a ")
         self.assertRegex(log, carrier_line + r'.*action=keep reason="map index unknown; candidate '
-                              r'map index 3 running"', self.diagnostics())
+                              r'map index 3 running or starting"', self.diagnostics())
 
     def test_watch_faults_recover_and_lose_no_result(self):
         agent = self.start_agent()

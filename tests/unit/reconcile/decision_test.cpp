@@ -34,13 +34,23 @@ TEST(Decide, KeepsRunningAttempt) {
 }
 
 TEST(Decide, KillsEveryStateButRunning) {
-  for (const char* state :
-       {"success", "failed", "up_for_retry", "up_for_reschedule", "deferred", "restarting",
-        "removed", "skipped", "upstream_failed", "queued", "scheduled"}) {
+  for (const char* state : {"success", "failed", "up_for_retry", "up_for_reschedule", "deferred",
+                            "restarting", "removed", "skipped", "upstream_failed", "scheduled"}) {
     const Decision d = decide(attempt(1), found(state, 1), true, kPolicy);
     EXPECT_EQ(d.action, Action::Kill) << state;
     EXPECT_EQ(d.reason, std::string("state=") + state);
   }
+}
+
+// Real Airflow 3.3 (LocalExecutor) starts a retry's task process while the API still says queued:
+// with the contract's "queued after startupGrace", a slow flip to running killed the new try.
+TEST(Decide, QueuedAtTheAttemptsTryIsTheAttemptStartingAndNeverKilled) {
+  for (bool seenRunning : {false, true}) {
+    const Decision d = decide(attempt(2, seconds(3600)), found("queued", 2), seenRunning, kPolicy);
+    EXPECT_EQ(d.action, Action::Keep);
+    EXPECT_EQ(d.reason, "queued: the attempt is starting");
+  }
+  EXPECT_EQ(decide(attempt(1), found("queued", 2), true, kPolicy).reason, "superseded by try 2");
 }
 
 TEST(Decide, KillsClearedTaskInstance) {
@@ -71,9 +81,9 @@ TEST(Decide, MissingTaskInstanceFollowsPolicy) {
 }
 
 TEST(Decide, StartupGraceProtectsYoungAttemptsNeverSeenRunning) {
-  EXPECT_EQ(decide(attempt(1, seconds(10)), found("queued", 1), false, kPolicy).action,
+  EXPECT_EQ(decide(attempt(1, seconds(10)), found("scheduled", 1), false, kPolicy).action,
             Action::Keep);
-  EXPECT_EQ(decide(attempt(1, seconds(31)), found("queued", 1), false, kPolicy).action,
+  EXPECT_EQ(decide(attempt(1, seconds(31)), found("scheduled", 1), false, kPolicy).action,
             Action::Kill);
   EXPECT_EQ(decide(attempt(1, seconds(10)), found("failed", 1), true, kPolicy).action,
             Action::Kill);
@@ -142,7 +152,7 @@ TEST(CandidateRule, KeptWhileAnyCandidateMapIndexRuns) {
   const Decision d = decide(
       unmapped(1), mapped({{0, "success", 1}, {1, "running", 1}, {2, "failed", 1}}), true, kPolicy);
   EXPECT_EQ(d.action, Action::Keep);
-  EXPECT_EQ(d.reason, "map index unknown; candidate map index 1 running");
+  EXPECT_EQ(d.reason, "map index unknown; candidate map index 1 running or starting");
 }
 
 TEST(CandidateRule, KilledOnceEveryCandidateHasLeftRunning) {
@@ -150,6 +160,13 @@ TEST(CandidateRule, KilledOnceEveryCandidateHasLeftRunning) {
       unmapped(1), mapped({{0, "success", 1}, {1, "failed", 1}, {2, "running", 2}}), true, kPolicy);
   EXPECT_EQ(d.action, Action::Kill) << d.reason;
   EXPECT_EQ(d.reason, "map index unknown; every candidate map index (0, 1, 2) has left running");
+}
+
+TEST(CandidateRule, AQueuedCandidateAtTheTryIsStarting) {
+  const Decision d =
+      decide(unmapped(2), mapped({{0, "failed", 2}, {1, "queued", 2}}), true, kPolicy);
+  EXPECT_EQ(d.action, Action::Keep);
+  EXPECT_EQ(d.reason, "map index unknown; candidate map index 1 running or starting");
 }
 
 TEST(CandidateRule, MapIndexesNotYetAtTheTryAreNoCandidates) {
@@ -173,7 +190,7 @@ TEST(CandidateRule, ProcessThatNamesMapIndexMinusOneOfAMappedTaskIsUnknown) {
 TEST(CandidateRule, StartupGraceStillProtectsYoungCarriers) {
   Attempt young = unmapped(1);
   young.age = seconds(3);
-  EXPECT_EQ(decide(young, mapped({{0, "queued", 1}}), false, kPolicy).action, Action::Keep);
+  EXPECT_EQ(decide(young, mapped({{0, "scheduled", 1}}), false, kPolicy).action, Action::Keep);
 }
 
 const core::ProcessIdentity kTree{100, 1000};
@@ -189,7 +206,7 @@ TEST(Reconciler, ANewRootOfTheSameTaskInstanceKeepsItsOwnStartupGrace) {
   Reconciler reconciler(kPolicy);
   EXPECT_EQ(reconciler.decide(kTree, attempt(0), found("running", 1)).action, Action::Keep);
   const core::ProcessIdentity retry{300, 9000};
-  EXPECT_EQ(reconciler.decide(retry, attempt(0, seconds(2)), found("queued", 2)).action,
+  EXPECT_EQ(reconciler.decide(retry, attempt(0, seconds(2)), found("scheduled", 2)).action,
             Action::Keep);
 }
 
@@ -198,7 +215,7 @@ TEST(Reconciler, ForgetsTreesThatAreGone) {
   const Attempt young = attempt(1, seconds(5));
   EXPECT_EQ(reconciler.decide(kTree, young, found("running", 1)).action, Action::Keep);
   reconciler.retain({});
-  EXPECT_EQ(reconciler.decide(kTree, young, found("queued", 1)).action, Action::Keep);
+  EXPECT_EQ(reconciler.decide(kTree, young, found("scheduled", 1)).action, Action::Keep);
 }
 
 }  // namespace

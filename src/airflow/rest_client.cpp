@@ -79,7 +79,7 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> RestTaskInstanceSource::fetc
     return allUnknown(keys, version.error().message);
   }
   std::map<core::TaskInstanceKey, TaskInstanceStatus> result;
-  for (const auto& query : planQueries(keys, static_cast<size_t>(options_.pageSize))) {
+  for (const auto& query : planQueries(keys)) {
     auto listing = listAll(query, *version, kMaxPagesPerQuery);
     if (!listing.ok()) {
       core::Logger("airflow").warn(

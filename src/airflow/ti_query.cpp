@@ -154,15 +154,32 @@ core::Result<Json> parseJson(std::string_view text) {
 
 }  // namespace
 
-std::vector<ListQuery> planQueries(const std::vector<core::TaskInstanceKey>& keys, size_t maxKeys) {
+std::vector<ListQuery> planQueries(const std::vector<core::TaskInstanceKey>& keys,
+                                   size_t maxFilterValues) {
   std::vector<core::TaskInstanceKey> sorted = keys;
-  std::sort(sorted.begin(), sorted.end());
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.dagId, a.runId, a.taskId, a.mapIndex, a.tryNumber) <
+           std::tie(b.dagId, b.runId, b.taskId, b.mapIndex, b.tryNumber);
+  });
   std::vector<ListQuery> queries;
-  const size_t step = std::max<size_t>(1, maxKeys);
-  for (size_t begin = 0; begin < sorted.size(); begin += step) {
-    auto end = sorted.begin() + static_cast<std::ptrdiff_t>(std::min(sorted.size(), begin + step));
-    queries.push_back(queryFor({sorted.begin() + static_cast<std::ptrdiff_t>(begin), end}));
+  std::set<std::string_view> dags, runs, tasks;  // of the batch; views into `sorted`
+  std::vector<core::TaskInstanceKey> batch;
+  for (const auto& key : sorted) {
+    const size_t added =
+        !dags.contains(key.dagId) + !runs.contains(key.runId) + !tasks.contains(key.taskId);
+    if (!batch.empty() && dags.size() + runs.size() + tasks.size() + added > maxFilterValues) {
+      queries.push_back(queryFor(std::move(batch)));
+      batch.clear();
+      dags.clear();
+      runs.clear();
+      tasks.clear();
+    }
+    dags.insert(key.dagId);
+    runs.insert(key.runId);
+    tasks.insert(key.taskId);
+    batch.push_back(key);
   }
+  if (!batch.empty()) queries.push_back(queryFor(std::move(batch)));
   return queries;
 }
 

@@ -27,10 +27,17 @@ struct ListQuery {
   std::vector<core::TaskInstanceKey> keys;
 };
 
-// Splits keys into queries of at most `maxKeys` keys each, sorted so that keys of one dag and run
-// share a query and its dag_ids x dag_run_ids x task_ids filter stays close to the keys it asks
-// for.
-std::vector<ListQuery> planQueries(const std::vector<core::TaskInstanceKey>& keys, size_t maxKeys);
+// At most this many filter values (dag_ids, dag_run_ids and task_ids together) in one query: the
+// server turns each into a bound parameter of its SQL `IN` lists, and the body stays small.
+inline constexpr size_t kMaxFilterValues = 1000;
+
+// The fewest queries whose filters cover the keys: one, unless its dag_ids x dag_run_ids x
+// task_ids filter would exceed `maxFilterValues` values; then keys sorted by dag and run are cut
+// into consecutive queries that each stay within it. A filter is a cross product, so a reply may
+// hold TaskInstances of no key: matchRecords leaves them out. A query pages through its rows
+// (ceil(rows / pageSize) requests), however many dags and runs the keys span.
+std::vector<ListQuery> planQueries(const std::vector<core::TaskInstanceKey>& keys,
+                                   size_t maxFilterValues = kMaxFilterValues);
 
 std::string listPath(ApiVersion version);
 std::string buildListBody(const ListQuery& query, ApiVersion version, int64_t offset, int limit);

@@ -209,6 +209,30 @@ TEST_F(RestClientIntegration, FiveHundredTaskInstancesCostAtMostFiveRequests) {
   EXPECT_LE(server->requests(kListV2), 5);
 }
 
+// Ten DAGs with five runs each, task names shared between DAGs: one listing, paged, whatever the
+// spread (a query per dag and run, or per 100 keys, reads partial pages).
+TEST_F(RestClientIntegration, RequestsPerPollAreTaskInstancesOverPageSizeAcrossManyDagsAndRuns) {
+  for (const char* api : {"v2", "v1"}) {
+    auto server = start({.api = api});
+    std::vector<TaskInstanceKey> keys;
+    for (int dag = 0; dag < 10; ++dag) {
+      for (int run = 0; run < 5; ++run) {
+        for (int task = 0; task < 25; ++task) {
+          keys.push_back({"dag" + std::to_string(dag), "task" + std::to_string(task),
+                          "dag" + std::to_string(dag) + "_run" + std::to_string(run), -1, 1});
+          server->putTi(keys.back(), task % 2 == 0 ? "running" : "success");
+        }
+      }
+    }
+    auto options = optionsFor(*server);
+    options.apiVersion = api;
+    auto states = client(options)->fetchStates(keys);
+    ASSERT_EQ(states.size(), 1250u);
+    for (const auto& key : keys) EXPECT_EQ(states[key].lookup, Lookup::Found) << key.toString();
+    EXPECT_EQ(server->requests(std::string(api) == "v2" ? kListV2 : kListV1), 13) << api;
+  }
+}
+
 TEST_F(RestClientIntegration, PaginatesPastTheServersPageLimit) {
   auto server = start({.api = "v1"});
   for (int i = 0; i < 250; ++i) server->putTi({"dag", "mapped", "run", i, 1}, "running");

@@ -18,23 +18,50 @@ std::string tiJson(const std::string& dag, const std::string& task, const std::s
          R"(,"try_number":)" + std::to_string(tryNumber) + R"(,"state":)" + state + "}";
 }
 
-TEST(PlanQueries, GroupsAtMostMaxKeysPerQuerySortedByDagAndRun) {
+TEST(PlanQueries, OneQueryForKeysOfManyDagsAndRuns) {
   std::vector<TaskInstanceKey> keys;
-  for (int i = 0; i < 250; ++i) {
-    keys.push_back({"dag" + std::to_string(i % 5), "task" + std::to_string(i % 10),
-                    "run" + std::to_string(i / 50), -1, 1});
+  for (int i = 0; i < 2500; ++i) {
+    keys.push_back({"dag" + std::to_string(i % 10), "task" + std::to_string(i % 250),
+                    "run" + std::to_string(i % 10), -1, 1});
   }
-  auto queries = planQueries(keys, 100);
-  ASSERT_EQ(queries.size(), 3u);
-  EXPECT_EQ(queries[0].keys.size(), 100u);
-  EXPECT_EQ(queries[2].keys.size(), 50u);
-  // Sorted: the first query holds dag0 and dag1 only, not a slice of every dag.
-  EXPECT_THAT(queries[0].dagIds, ElementsAre("dag0", "dag1"));
+  auto queries = planQueries(keys);
+  ASSERT_EQ(queries.size(), 1u);
+  EXPECT_EQ(queries[0].keys.size(), 2500u);
+  EXPECT_EQ(queries[0].dagIds.size(), 10u);
+  EXPECT_EQ(queries[0].runIds.size(), 10u);
+  EXPECT_EQ(queries[0].taskIds.size(), 250u);
+}
+
+TEST(PlanQueries, SplitsSortedByDagAndRunWhenTheFilterWouldExceedItsCap) {
+  std::vector<TaskInstanceKey> keys;
+  for (int i = 0; i < 40; ++i) {
+    keys.push_back({"dag" + std::to_string(i % 4), "task" + std::to_string(i),
+                    "run" + std::to_string(i % 2), -1, 1});
+  }
+  auto queries = planQueries(keys, 12);
+  size_t planned = 0;
+  for (const auto& query : queries) {
+    EXPECT_LE(query.dagIds.size() + query.runIds.size() + query.taskIds.size(), 12u);
+    planned += query.keys.size();
+  }
+  EXPECT_EQ(planned, keys.size());
+  // dag0's keys (every fourth task, all of run0) come first: one dag, one run, up to 10 tasks.
+  ASSERT_GE(queries.size(), 4u);
+  EXPECT_THAT(queries[0].dagIds, ElementsAre("dag0"));
+  EXPECT_THAT(queries[0].runIds, ElementsAre("run0"));
+  EXPECT_EQ(queries[0].keys.size(), 10u);
+}
+
+TEST(PlanQueries, AKeyBeyondTheCapOnItsOwnStillGetsAQuery) {
+  auto queries = planQueries({{"d", "t", "r", -1, 1}, {"e", "u", "s", -1, 1}}, 2);
+  ASSERT_EQ(queries.size(), 2u);
+  EXPECT_EQ(queries[0].keys.size(), 1u);
+  EXPECT_EQ(queries[1].keys.size(), 1u);
 }
 
 TEST(PlanQueries, FiltersAreTheDistinctValuesOfTheKeys) {
-  auto queries = planQueries(
-      {{"d", "t1", "r1", 0, 1}, {"d", "t1", "r1", 1, 1}, {"d", "t2", "r2", -1, 3}}, 100);
+  auto queries =
+      planQueries({{"d", "t1", "r1", 0, 1}, {"d", "t1", "r1", 1, 1}, {"d", "t2", "r2", -1, 3}});
   ASSERT_EQ(queries.size(), 1u);
   EXPECT_THAT(queries[0].dagIds, ElementsAre("d"));
   EXPECT_THAT(queries[0].runIds, ElementsAre("r1", "r2"));
@@ -42,7 +69,7 @@ TEST(PlanQueries, FiltersAreTheDistinctValuesOfTheKeys) {
   EXPECT_EQ(queries[0].keys.size(), 3u);
 }
 
-TEST(PlanQueries, NoKeysNoQueries) { EXPECT_TRUE(planQueries({}, 100).empty()); }
+TEST(PlanQueries, NoKeysNoQueries) { EXPECT_TRUE(planQueries({}).empty()); }
 
 TEST(BuildListBody, CarriesFiltersAndPage) {
   ListQuery query;

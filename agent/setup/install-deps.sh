@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config ccache      # toolchain; ccache keeps CI rebuilds cheap
   clang libclang-rt-14-dev clang-format        # libFuzzer targets (runtime in libclang-rt), format check
   libcpprest-dev libssl-dev                    # HTTP client/servers, JSON, TLS
+  rapidjson-dev                                # header-only JSON reader for Airflow's list replies
   libyaml-cpp-dev libspdlog-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev
   python3 python3-yaml                         # test stand-ins (Airflow API, kube-apiserver), validators

@@ -35,9 +35,8 @@ class Json {
   Json(Members members) : value_(std::move(members)) {}
   static Json object() { return Json(Members{}); }
 
-  // Parses JSON text (RFC 8259). Nesting deeper than 128 arrays and objects (cpprestsdk's limit:
-  // no stack overflow) and an object with a key twice (parsers disagree on which one counts) are
-  // errors.
+  // Parses JSON text (RFC 8259). Nesting deeper than 128 arrays and objects and an object with a
+  // key twice (parsers disagree on which one counts) are errors.
   static Result<Json> parse(std::string_view text);
   // Compact JSON text: UTF-8 kept, control characters escaped, each byte that is not valid UTF-8
   // written as U+FFFD, so the text is valid JSON whatever the strings held.

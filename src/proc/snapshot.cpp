@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -27,7 +28,7 @@ bool gone(const core::Error& error) { return error.code == ESRCH || error.code =
 }  // namespace
 
 struct ProcessTracker::Entry {
-  Process process;
+  size_t slot = 0;                        // of its process in the table
   std::unique_ptr<os::KeptFile> cmdline;  // null: none could be kept, so every poll re-reads
   size_t cmdlineHash = 0;
   uint64_t envStart = 0;  // stat fields 50-51 at the last read
@@ -38,6 +39,11 @@ struct ProcessTracker::Entry {
   uint64_t readAt = 0;              // the last poll that read it
 };
 
+struct ProcessTracker::Read {
+  std::unique_ptr<Entry> entry;
+  Process process;
+};
+
 ProcessSnapshot ProcessSnapshot::capture(os::ProcFs& fs, CaptureOptions options) {
   return ProcessTracker(fs, options, false).capture();
 }
@@ -46,53 +52,86 @@ ProcessTracker::ProcessTracker(os::ProcFs& fs, CaptureOptions options)
     : ProcessTracker(fs, options, true) {}
 
 ProcessTracker::ProcessTracker(os::ProcFs& fs, CaptureOptions options, bool keepFiles)
-    : fs_(fs), options_(options), keepFiles_(keepFiles), buffer_(kCmdlineMaxBytes) {}
+    : fs_(fs),
+      options_(options),
+      keepFiles_(keepFiles),
+      table_(std::make_shared<std::vector<Process>>()),
+      buffer_(kCmdlineMaxBytes) {}
 
 ProcessTracker::~ProcessTracker() = default;
 
 ProcessSnapshot ProcessTracker::capture() {
   ++poll_;
+  // A snapshot of an earlier poll still holds the table: it keeps its copy unchanged.
+  if (table_.use_count() > 1) table_ = std::make_shared<std::vector<Process>>(*table_);
   std::vector<core::Pid> changedParents;  // died, replaced or turned zombie: children reparented
   for (core::Pid pid : fs_.listPids()) {
     auto it = entries_.find(pid);
     if (it == entries_.end()) {
-      if (auto entry = read(pid, nullptr)) entries_.emplace(pid, std::move(entry));
+      if (auto fresh = read(pid, nullptr)) add(pid, std::move(*fresh));
       continue;
     }
     Entry& known = *it->second;
-    const Probe result = probe(known);
+    const Probe result = probe(pid, known);
     if (result == Probe::Same) {
       known.seen = poll_;
       continue;
     }
     auto fresh = read(pid, result == Probe::Gone ? nullptr : &known);
     const bool sameProcess =
-        result != Probe::Gone && fresh && fresh->process.startTicks == known.process.startTicks;
-    if (!sameProcess || (known.hasMemory && !fresh->hasMemory)) changedParents.push_back(pid);
+        result != Probe::Gone && fresh && fresh->process.startTicks == processOf(known).startTicks;
+    if (!sameProcess || (known.hasMemory && !fresh->entry->hasMemory)) {
+      changedParents.push_back(pid);
+    }
     if (fresh) {
-      it->second = std::move(fresh);
+      replace(known, std::move(*fresh));
     } else {
-      entries_.erase(it);
+      remove(pid);
     }
   }
-  std::erase_if(entries_, [&](const auto& item) {
-    if (item.second->seen == poll_) return false;
-    changedParents.push_back(item.first);
-    return true;
-  });
+  std::vector<core::Pid> unlisted;
+  for (const auto& [pid, entry] : entries_) {
+    if (entry->seen != poll_) unlisted.push_back(pid);
+  }
+  for (core::Pid pid : unlisted) remove(pid);
+  changedParents.insert(changedParents.end(), unlisted.begin(), unlisted.end());
   refreshChildrenOf(changedParents);
 
-  std::vector<Process> processes;
-  processes.reserve(entries_.size());
-  for (const auto& [pid, entry] : entries_) processes.push_back(entry->process);
   // Uptime read last, so no captured process looks younger than zero.
   double uptime = parseUptime(fs_.readRoot("uptime"));
-  return ProcessSnapshot(std::move(processes), uptime, ::sysconf(_SC_CLK_TCK));
+  return ProcessSnapshot(table_, uptime, ::sysconf(_SC_CLK_TCK));
 }
 
-ProcessTracker::Probe ProcessTracker::probe(Entry& entry) {
+const Process& ProcessTracker::processOf(const Entry& entry) const { return (*table_)[entry.slot]; }
+
+void ProcessTracker::add(core::Pid pid, Read fresh) {
+  fresh.entry->slot = table_->size();
+  table_->push_back(std::move(fresh.process));
+  entries_.emplace(pid, std::move(fresh.entry));
+}
+
+void ProcessTracker::replace(Entry& entry, Read fresh) {
+  fresh.entry->slot = entry.slot;
+  (*table_)[entry.slot] = std::move(fresh.process);
+  entry = std::move(*fresh.entry);
+}
+
+// The last slot's process moves into the freed one.
+void ProcessTracker::remove(core::Pid pid) {
+  auto it = entries_.find(pid);
+  const size_t slot = it->second->slot;
+  std::vector<Process>& table = *table_;
+  if (slot + 1 != table.size()) {
+    table[slot] = std::move(table.back());
+    entries_.at(table[slot].pid)->slot = slot;
+  }
+  table.pop_back();
+  entries_.erase(it);
+}
+
+ProcessTracker::Probe ProcessTracker::probe(core::Pid pid, Entry& entry) {
   // Taken before the command line is read, so that a change after it shows at the next poll.
-  const auto cpuTime = fs_.cpuTime(entry.process.pid);
+  const auto cpuTime = fs_.cpuTime(pid);
   if (cpuTime && cpuTime == entry.cpuTime) return Probe::Same;
   entry.cpuTime = cpuTime;
   if (!entry.cmdline) return Probe::Changed;
@@ -106,21 +145,23 @@ ProcessTracker::Probe ProcessTracker::probe(Entry& entry) {
 
 // Reads `pid` through one open directory, so every file is of one process. With `known` (what the
 // last read of the same pid gave), what cannot have changed for the same process is not re-read.
-std::unique_ptr<ProcessTracker::Entry> ProcessTracker::read(core::Pid pid, const Entry* known) {
+std::optional<ProcessTracker::Read> ProcessTracker::read(core::Pid pid, const Entry* known) {
   const auto cpuTime = fs_.cpuTime(pid);
   auto files = fs_.openProcess(pid);
-  if (!files) return nullptr;
+  if (!files) return std::nullopt;
   os::ProcessFiles& dir = **files;
   auto statText = dir.read("stat", kStatMaxBytes);
-  if (!statText) return nullptr;
+  if (!statText) return std::nullopt;
   auto stat = parseStat(*statText);
-  if (!stat) return nullptr;
-  const bool same = known != nullptr && known->process.startTicks == stat->starttime;
+  if (!stat) return std::nullopt;
+  const Process* before = known != nullptr ? &processOf(*known) : nullptr;
+  const bool same = before != nullptr && before->startTicks == stat->starttime;
 
-  auto entry = std::make_unique<Entry>();
-  entry->seen = entry->readAt = poll_;
-  entry->cpuTime = cpuTime;
-  Process& p = entry->process;
+  Read fresh{std::make_unique<Entry>(), {}};
+  Entry& entry = *fresh.entry;
+  entry.seen = entry.readAt = poll_;
+  entry.cpuTime = cpuTime;
+  Process& p = fresh.process;
   p.pid = pid;
   p.ppid = stat->ppid;
   p.pgid = stat->pgrp;
@@ -129,36 +170,36 @@ std::unique_ptr<ProcessTracker::Entry> ProcessTracker::read(core::Pid pid, const
   p.state = stat->state;
   p.comm = std::move(stat->comm);
   if (same) {  // namespaces, kernel-thread-ness: fixed for a process's life
-    p.nsPids = known->process.nsPids;
-    p.uid = known->process.uid;
-    p.kernelThread = known->process.kernelThread;
+    p.nsPids = before->nsPids;
+    p.uid = before->uid;
+    p.kernelThread = before->kernelThread;
   } else {
     auto statusText = dir.read("status", kStatusMaxBytes);
-    if (!statusText) return nullptr;
+    if (!statusText) return std::nullopt;
     auto status = parseStatus(*statusText);
-    if (!status) return nullptr;
+    if (!status) return std::nullopt;
     p.nsPids = std::move(status->nsPids);
     p.uid = status->realUid;
     p.kernelThread = status->kthread.value_or((stat->flags & kPfKthread) != 0);
   }
-  entry->envStart = stat->envStart;
-  entry->envEnd = stat->envEnd;
-  entry->hasMemory = !p.kernelThread && !p.zombie();
-  if (entry->hasMemory) {
+  entry.envStart = stat->envStart;
+  entry.envEnd = stat->envEnd;
+  entry.hasMemory = !p.kernelThread && !p.zombie();
+  if (entry.hasMemory) {
     // stat shows no environment address once the memory is gone (exiting): what it had stays.
     const bool memoryGone = stat->envStart == 0 && stat->envEnd == 0;
     const bool sameImage =
         same && known->hasMemory &&
         (memoryGone || (known->envStart == stat->envStart && known->envEnd == stat->envEnd));
     if (sameImage) {
-      p.context = known->process.context;
-      p.cgroups = known->process.cgroups;
+      p.context = before->context;
+      p.cgroups = before->cgroups;
     } else {
       readImage(dir, p);
     }
   }
-  if (!readCommandLine(dir, *entry, same ? known : nullptr)) return nullptr;
-  return entry;
+  if (!readCommandLine(dir, fresh, same ? known : nullptr)) return std::nullopt;
+  return fresh;
 }
 
 void ProcessTracker::readImage(os::ProcessFiles& dir, Process& process) {
@@ -172,7 +213,8 @@ void ProcessTracker::readImage(os::ProcessFiles& dir, Process& process) {
 
 // Read last: when it reads, the process lived through every read before it. The file is kept
 // open for the next polls' checks.
-bool ProcessTracker::readCommandLine(os::ProcessFiles& dir, Entry& entry, const Entry* known) {
+bool ProcessTracker::readCommandLine(os::ProcessFiles& dir, Read& fresh, const Entry* known) {
+  Entry& entry = *fresh.entry;
   if (keepFiles_) {
     if (auto kept = dir.keep("cmdline")) entry.cmdline = std::move(*kept);
   }
@@ -190,11 +232,11 @@ bool ProcessTracker::readCommandLine(os::ProcessFiles& dir, Entry& entry, const 
     bytes = text;
   }
   if (bytes.empty() && known != nullptr && known->hasMemory) {  // exiting: it keeps its title
-    entry.process.argv = known->process.argv;
+    fresh.process.argv = processOf(*known).argv;
     entry.cmdlineHash = known->cmdlineHash;
     return true;
   }
-  entry.process.argv = parseCmdline(bytes);
+  fresh.process.argv = parseCmdline(bytes);
   entry.cmdlineHash = hashOf(bytes);
   return true;
 }
@@ -204,41 +246,52 @@ void ProcessTracker::refreshChildrenOf(const std::vector<core::Pid>& changedPare
   std::vector<core::Pid> reparented;
   for (const auto& [pid, entry] : entries_) {
     if (entry->readAt == poll_) continue;
-    const core::Pid ppid = entry->process.ppid;
+    const core::Pid ppid = processOf(*entry).ppid;
     if (parents.contains(ppid) || (ppid > 0 && !entries_.contains(ppid))) reparented.push_back(pid);
   }
   for (core::Pid pid : reparented) {
-    auto it = entries_.find(pid);
-    if (auto fresh = read(pid, it->second.get())) {
-      it->second = std::move(fresh);
+    Entry& known = *entries_.at(pid);
+    if (auto fresh = read(pid, &known)) {
+      replace(known, std::move(*fresh));
     } else {
-      entries_.erase(it);
+      remove(pid);
     }
   }
 }
 
 ProcessSnapshot::ProcessSnapshot(std::vector<Process> processes, double uptimeSeconds,
                                  long clockTicksPerSecond)
+    : ProcessSnapshot(std::make_shared<const std::vector<Process>>(std::move(processes)),
+                      uptimeSeconds, clockTicksPerSecond) {}
+
+ProcessSnapshot::ProcessSnapshot(std::shared_ptr<const std::vector<Process>> processes,
+                                 double uptimeSeconds, long clockTicksPerSecond)
     : processes_(std::move(processes)),
       uptimeSeconds_(uptimeSeconds),
       clockTicksPerSecond_(clockTicksPerSecond > 0 ? clockTicksPerSecond : 100) {
-  byPid_.reserve(processes_.size());
-  byParent_.reserve(processes_.size());
-  for (size_t i = 0; i < processes_.size(); ++i) {
-    byPid_.emplace(processes_[i].pid, i);
-    byParent_.emplace(processes_[i].ppid, i);
+  const std::vector<Process>& all = *processes_;
+  byPid_.reserve(all.size());
+  byParent_.reserve(all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    byPid_.emplace_back(all[i].pid, i);
+    byParent_.emplace_back(all[i].ppid, i);
   }
+  std::sort(byPid_.begin(), byPid_.end());
+  std::sort(byParent_.begin(), byParent_.end());
 }
 
 const Process* ProcessSnapshot::find(core::Pid pid) const {
-  auto it = byPid_.find(pid);
-  return it == byPid_.end() ? nullptr : &processes_[it->second];
+  auto it = std::lower_bound(byPid_.begin(), byPid_.end(), std::pair<core::Pid, size_t>{pid, 0});
+  return it == byPid_.end() || it->first != pid ? nullptr : &(*processes_)[it->second];
 }
 
 std::vector<const Process*> ProcessSnapshot::childrenOf(core::Pid pid) const {
   std::vector<const Process*> children;
-  auto [begin, end] = byParent_.equal_range(pid);
-  for (auto it = begin; it != end; ++it) children.push_back(&processes_[it->second]);
+  auto it =
+      std::lower_bound(byParent_.begin(), byParent_.end(), std::pair<core::Pid, size_t>{pid, 0});
+  for (; it != byParent_.end() && it->first == pid; ++it) {
+    children.push_back(&(*processes_)[it->second]);
+  }
   return children;
 }
 

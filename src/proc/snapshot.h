@@ -5,7 +5,9 @@
 // loop's): it is not thread-safe. The one-shot ProcessSnapshot::capture keeps nothing and may run
 // on any thread whose ProcFs allows it.
 #include <memory>
+#include <optional>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -35,16 +37,22 @@ class ProcessSnapshot {
   // For tests and callers that already hold the processes.
   ProcessSnapshot(std::vector<Process> processes, double uptimeSeconds, long clockTicksPerSecond);
 
-  const std::vector<Process>& processes() const { return processes_; }
+  const std::vector<Process>& processes() const { return *processes_; }
   const Process* find(core::Pid pid) const;
   std::vector<const Process*> childrenOf(core::Pid pid) const;
   // Time since the process started, from /proc/uptime and its start time; 0 if it looks negative.
   core::Duration ageOf(const Process& process) const;
 
  private:
-  std::vector<Process> processes_;
-  std::unordered_map<core::Pid, size_t> byPid_;
-  std::unordered_multimap<core::Pid, size_t> byParent_;
+  friend class ProcessTracker;
+  ProcessSnapshot(std::shared_ptr<const std::vector<Process>> processes, double uptimeSeconds,
+                  long clockTicksPerSecond);
+
+  // Shared with the tracker that captured it, which copies the table before changing it only
+  // while a snapshot still holds it.
+  std::shared_ptr<const std::vector<Process>> processes_;
+  std::vector<std::pair<core::Pid, size_t>> byPid_;     // sorted
+  std::vector<std::pair<core::Pid, size_t>> byParent_;  // sorted by parent pid
   double uptimeSeconds_ = 0;
   long clockTicksPerSecond_ = 100;
 };
@@ -85,19 +93,28 @@ class ProcessTracker {
 
  private:
   struct Entry;
+  // A process as one read saw it: what the tracker keeps of it, and what snapshots show.
+  struct Read;
   enum class Probe { Same, Changed, Gone };
   ProcessTracker(os::ProcFs& fs, CaptureOptions options, bool keepFiles);
-  Probe probe(Entry& entry);
-  std::unique_ptr<Entry> read(core::Pid pid, const Entry* known);
+  Probe probe(core::Pid pid, Entry& entry);
+  std::optional<Read> read(core::Pid pid, const Entry* known);
   void readImage(os::ProcessFiles& dir, Process& process);
-  bool readCommandLine(os::ProcessFiles& dir, Entry& entry, const Entry* known);
+  bool readCommandLine(os::ProcessFiles& dir, Read& fresh, const Entry* known);
   void refreshChildrenOf(const std::vector<core::Pid>& changedParents);
+  const Process& processOf(const Entry& entry) const;
+  void add(core::Pid pid, Read fresh);
+  void replace(Entry& entry, Read fresh);
+  void remove(core::Pid pid);
 
   friend class ProcessSnapshot;
   os::ProcFs& fs_;
   CaptureOptions options_;
   bool keepFiles_ = true;
   std::unordered_map<core::Pid, std::unique_ptr<Entry>> entries_;
+  // Every entry's process, at the entry's slot: a poll changes only the slots of what it read, and
+  // a snapshot shares the table instead of copying every process.
+  std::shared_ptr<std::vector<Process>> table_;
   std::vector<char> buffer_;  // the kept cmdlines are read into it
   uint64_t poll_ = 0;
 };

@@ -298,6 +298,42 @@ TEST(ProcessTracker, NewProcessesAreReadInFull) {
   EXPECT_EQ(snap.childrenOf(30).size(), 1u);
 }
 
+// Snapshots share the tracker's table: one still held keeps what it captured; with none held,
+// removals move other processes between slots, and every pid keeps its own process.
+TEST(ProcessTracker, SnapshotsKeepWhatTheyCapturedWhileTheTableChanges) {
+  FakeProcFs fs;
+  node(fs);
+  for (core::Pid pid = 100; pid < 110; ++pid)
+    fs.add(makeProcess(pid, 30, {"child", std::to_string(pid)}));
+  ProcessTracker tracker(fs);
+  auto held = tracker.capture();
+  fs.remove(60);
+  fs.remove(100);
+  fs.process(20).argv = {"airflow worker -- LocalExecutor: next"};
+  fs.add(makeProcess(200, 1, {"late"}));
+  auto second = tracker.capture();
+  EXPECT_NE(held.find(60), nullptr);
+  EXPECT_EQ(held.find(200), nullptr);
+  EXPECT_EQ(held.find(20)->argv,
+            (std::vector<std::string>{"airflow worker -- LocalExecutor: idle"}));
+  EXPECT_EQ(second.find(60), nullptr);
+  EXPECT_EQ(second.find(20)->argv, fs.process(20).argv);
+  EXPECT_EQ(held.processes().size(), 15u);
+  EXPECT_EQ(second.processes().size(), 14u);
+
+  // None held: the next polls change the table in place.
+  held = second = ProcessSnapshot(std::vector<Process>{}, 0, 100);
+  for (core::Pid pid : {101, 103, 105, 1}) fs.remove(pid);
+  fs.add(makeProcess(201, 1, {"later"}));
+  auto snap = tracker.capture();
+  EXPECT_EQ(snap.processes().size(), 11u);
+  for (const Process& p : snap.processes()) {
+    EXPECT_EQ(p.argv, fs.process(p.pid).argv) << p.pid;
+    EXPECT_EQ(snap.find(p.pid), &p);
+  }
+  EXPECT_EQ(snap.childrenOf(30).size(), 6u);
+}
+
 TEST(Snapshot, OneShotCaptureKeepsNoFile) {
   FakeProcFs fs;
   node(fs);

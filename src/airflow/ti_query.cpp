@@ -247,18 +247,24 @@ void Listing::truncate(std::string reason) {
   if (broken_.empty() && !complete()) broken_ = std::move(reason);
 }
 
+const TaskInstanceRecord* Listing::find(const core::TaskInstanceKey& identity) const {
+  auto at = recordAt_.find(identity);
+  return at == recordAt_.end() ? nullptr : &records_[at->second];
+}
+
+// recordAt_ holds each parsed TaskInstance once; a bad record adds a row unless its TaskInstance
+// was counted already.
 size_t Listing::distinctRows() const {
-  std::set<core::TaskInstanceKey> identities;
+  std::set<core::TaskInstanceKey> badOnly;
   size_t unidentified = 0;
-  for (const auto& [identity, index] : recordAt_) identities.insert(identity);
   for (const auto& bad : bad_) {
-    if (bad.identity) {
-      identities.insert(*bad.identity);
-    } else {
+    if (!bad.identity) {
       ++unidentified;
+    } else if (!recordAt_.contains(*bad.identity)) {
+      badOnly.insert(*bad.identity);
     }
   }
-  return identities.size() + unidentified;
+  return recordAt_.size() + badOnly.size() + unidentified;
 }
 
 bool Listing::complete() const { return incompleteReason().empty(); }
@@ -276,8 +282,6 @@ std::string Listing::incompleteReason() const {
 
 std::map<core::TaskInstanceKey, TaskInstanceStatus> matchRecords(
     const std::vector<core::TaskInstanceKey>& keys, const Listing& listing) {
-  std::map<core::TaskInstanceKey, const TaskInstanceRecord*> byIdentity;
-  for (const auto& record : listing.records()) byIdentity[identityOf(record.key)] = &record;
   std::map<core::TaskInstanceKey, std::string> badByIdentity;
   std::set<TaskRef> tasksWithBadRecords;
   std::string unidentified;
@@ -297,12 +301,12 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> matchRecords(
     TaskInstanceStatus status;
     const auto identity = identityOf(key);
     const auto task = mapped.find(taskOf(key));
-    if (auto found = byIdentity.find(identity); found != byIdentity.end()) {
+    if (const TaskInstanceRecord* found = listing.find(identity)) {
       status.lookup = Lookup::Found;
-      status.state = found->second->state;
-      status.tryNumber = found->second->key.tryNumber;
-      status.uuid = found->second->uuid;
-      status.queuedWhen = found->second->queuedWhen;
+      status.state = found->state;
+      status.tryNumber = found->key.tryNumber;
+      status.uuid = found->uuid;
+      status.queuedWhen = found->queuedWhen;
     } else if (auto bad = badByIdentity.find(identity); bad != badByIdentity.end()) {
       status.detail = bad->second;
     } else if (key.mapIndex < 0 && task != mapped.end()) {

@@ -81,6 +81,8 @@ class Listing {
   std::string incompleteReason() const;
   const std::vector<TaskInstanceRecord>& records() const { return records_; }
   const std::vector<BadRecord>& bad() const { return bad_; }
+  // The record of a TaskInstance (`identity`: tryNumber 0), if the listing holds one.
+  const TaskInstanceRecord* find(const core::TaskInstanceKey& identity) const;
 
  private:
   size_t distinctRows() const;

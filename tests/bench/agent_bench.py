@@ -33,7 +33,7 @@ MIB = 1024 * 1024
 
 FOOTPRINT_PROCESSES = (1000, 2000, 5000, 10000)
 FOOTPRINT_TREE_SIZE, FOOTPRINT_POLL, FOOTPRINT_SECONDS = 4, 2.0, 20.0
-FOOTPRINT_DAGS = 10
+FOOTPRINT_DAGS, FOOTPRINT_RUNS = 10, 5  # run ids and task ids shared between DAGs, as in life
 STRACE_POLLS = 3
 LATENCY_TREES, LATENCY_POLL, LATENCY_GRACE, LATENCY_SPREAD = 50, 1.0, 1.0, 15.0
 LATENCY_BACKGROUND = 2000  # processes of running TaskInstances around the reaped trees
@@ -223,8 +223,9 @@ def footprint(agent_binary, idle_tree, scan_bench, processes):
         h.start_airflow(api="v2", auth="jwt")
         count = processes // FOOTPRINT_TREE_SIZE
         per_dag = math.ceil(count / FOOTPRINT_DAGS)
-        tis = [ti(f"bench_dag_{i // per_dag}", f"task_{i % per_dag:04d}",
-                  f"scheduled__2026-01-{i // per_dag + 1:02d}T00:00:00") for i in range(count)]
+        tis = [ti(f"bench_dag_{i // per_dag}", f"task_{i % per_dag // FOOTPRINT_RUNS:04d}",
+                  f"scheduled__2026-01-{i % FOOTPRINT_RUNS + 1:02d}T00:00:00")
+               for i in range(count)]
         for t in tis:
             h.set_ti(t, "running")
         marker = start_light_trees(h, idle_tree, tis)

@@ -127,6 +127,10 @@ class NodeAgent final : public Agent {
   core::Status start(bool run) override {
     if (pods_) waitForPods();
     if (!run) return core::Ok{};
+    if (!killProcfs_.listsChildren())
+      core::Logger("agent").warn(
+          "the kernel lists no children (CONFIG_PROC_CHILDREN): what a tree forks while it is "
+          "killed is not followed; such processes are found as trees of their own at a later poll");
     if (kube_) {
       if (auto reports = buildKubeReports(); !reports) return reports;
     }

@@ -257,6 +257,10 @@ std::vector<core::Pid> ProcfsReader::children(core::Pid pid) {
   return found;
 }
 
+bool ProcfsReader::listsChildren() const {
+  return ::faccessat(rootFd_, "1/task/1/children", F_OK, 0) == 0;  // pid 1: in every namespace
+}
+
 core::Result<std::string> ProcfsReader::read(core::Pid pid, std::string_view file,
                                              size_t maxBytes) {
   char path[kMaxPathName];

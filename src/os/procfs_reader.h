@@ -24,6 +24,8 @@ class ProcfsReader final : public ProcFs {
   std::vector<core::Pid> listPids() override;
   core::Result<std::string> read(core::Pid pid, std::string_view file, size_t maxBytes) override;
   std::vector<core::Pid> children(core::Pid pid) override;
+  // Whether the kernel lists children (CONFIG_PROC_CHILDREN): without, children() finds none.
+  bool listsChildren() const;
   core::Result<std::string> readRoot(std::string_view file) override;
   core::Result<std::unique_ptr<ProcessFiles>> openProcess(core::Pid pid) override;
   // From the kernel's per-process CPU clock (clock_gettime, one syscall and no file; any process

@@ -129,6 +129,16 @@ TEST(ProcfsReader, ChildrenOfEveryThread) {
   EXPECT_TRUE(reader.children(0x3ffffff).empty());
 }
 
+TEST(ProcfsReader, ToldWhetherTheKernelListsChildren) {
+  const auto root =
+      std::filesystem::temp_directory_path() / ("reaper-children-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(root / "1" / "task" / "1");
+  EXPECT_FALSE(ProcfsReader(root.string()).listsChildren());
+  std::ofstream(root / "1" / "task" / "1" / "children") << "";
+  EXPECT_TRUE(ProcfsReader(root.string()).listsChildren());
+  std::filesystem::remove_all(root);
+}
+
 TEST(ProcfsReader, MissingProcessIsAnError) {
   ProcfsReader reader("/proc");
   auto result = reader.read(0x3ffffff, "stat", 4096);

@@ -111,6 +111,22 @@ TEST_F(ReapLoopTest, SurvivorsAreReportedAndNotRetriedUnlessOthersAppear) {
   EXPECT_EQ(reaper_.count(), 2u);
 }
 
+// Its root gone, a survivor is found again as a tree of its own (carried by its environment): it
+// is the same process, already signalled, and is not killed again.
+TEST_F(ReapLoopTest, ASurvivorFoundAgainInAnotherTreeIsNotRetried) {
+  targets_.targets = {treeTarget(tiKey("extract"), {10, 11})};
+  airflow_.set(tiKey("extract"), "failed");
+  reaper_.survivors = {targets_.targets[0].tree.members[1].id};
+  auto& l = loop();
+  l.pollOnce();
+  l.drain();
+  targets_.targets = {treeTarget(tiKey("extract"), {11})};
+  l.pollOnce();
+  l.drain();
+  EXPECT_EQ(reaper_.count(), 1u);
+  EXPECT_EQ(recorder_.results.size(), 1u);
+}
+
 TEST_F(ReapLoopTest, ResolvesEachUuidOnceAndThenDecidesByKey) {
   Target anonymous = treeTarget(tiKey("extract"), {10});
   anonymous.tree.key.reset();

@@ -174,7 +174,9 @@ reconcile::Attempt ReapLoop::attemptOf(const Target& target) const {
 
 void ReapLoop::forgetGone(const std::set<TreeId>& present) {
   keepOnly(lastDecision_, present);
-  keepOnly(survivors_, present);
+  std::erase_if(survivors_, [&](const core::ProcessIdentity& process) {
+    return !listed_ || !std::binary_search(listed_->begin(), listed_->end(), process);
+  });
   std::erase_if(dryRunReported_, [&](const TreeId& id) { return !present.contains(id); });
 }
 
@@ -233,10 +235,18 @@ void ReapLoop::act(const Assessment& assessment) {
 
 bool ReapLoop::worthReaping(const Target& target) const {
   if (inFlight_.contains(target.id())) return false;
-  const auto survivors = survivors_.find(target.id());
-  if (survivors == survivors_.end()) return true;
-  return std::any_of(target.tree.members.begin(), target.tree.members.end(),
-                     [&](const proc::TreeMember& m) { return !survivors->second.contains(m.id); });
+  // A member that survived an earlier kill, or that a kill in flight holds, is not killed anew:
+  // its root dead, such a process is found again as a tree of its own.
+  const auto beingKilled = [&](const core::ProcessIdentity& id) {
+    return std::any_of(inFlight_.begin(), inFlight_.end(), [&](const auto& entry) {
+      const auto& members = entry.second.target.tree.members;
+      return std::any_of(members.begin(), members.end(),
+                         [&](const proc::TreeMember& m) { return m.id == id; });
+    });
+  };
+  return std::any_of(
+      target.tree.members.begin(), target.tree.members.end(),
+      [&](const proc::TreeMember& m) { return !survivors_.contains(m.id) && !beingKilled(m.id); });
 }
 
 void ReapLoop::reportDryRun(const Assessment& assessment) {
@@ -276,10 +286,7 @@ void ReapLoop::collectFinished() {
 void ReapLoop::deliver(ReapResult result) {
   const auto& report = result.report;
   const std::string label = result.target.label();
-  if (!report.survivors.empty()) {
-    auto& known = survivors_[result.target.id()];
-    known.insert(report.survivors.begin(), report.survivors.end());
-  }
+  survivors_.insert(report.survivors.begin(), report.survivors.end());
   metrics_.countReap(result.outcome, report.killed,
                      result.outcome == core::ReapOutcome::DryRun ? 0 : result.target.orphanCount(),
                      std::chrono::duration<double>(report.took).count());

@@ -103,8 +103,9 @@ class ReapLoop {
   bool airflowReached_ = false;
   std::map<TreeId, std::string> lastDecision_;  // "action: reason", logged at info on change
   std::set<TreeId> dryRunReported_;
-  // Members that survived an earlier kill of the tree: not killed again unless others appear.
-  std::map<TreeId, std::set<core::ProcessIdentity>> survivors_;
+  // Processes that survived an earlier kill, whichever tree holds them now (a survivor whose root
+  // died is found again as a tree of its own): a tree of survivors only is not killed again.
+  std::set<core::ProcessIdentity> survivors_;
   std::map<TreeId, ReapResult> inFlight_;  // kills handed to the worker, their results pending
 };
 

@@ -30,7 +30,14 @@ inline loop::Target treeTarget(core::TaskInstanceKey key, std::vector<core::Pid>
 class FakeTargets final : public loop::TargetSource {
  public:
   std::vector<loop::Target> targets;
-  loop::Discovery discover() override { return {targets, kill::makeBaseline({})}; }
+  // Lists exactly the targets' members.
+  loop::Discovery discover() override {
+    std::vector<core::ProcessIdentity> listed;
+    for (const auto& target : targets) {
+      for (const auto& member : target.tree.members) listed.push_back(member.id);
+    }
+    return {targets, kill::makeBaseline(std::move(listed))};
+  }
 };
 
 class FakeAirflow final : public airflow::TaskInstanceSource {

@@ -14,6 +14,20 @@ inline bool inCi() {
   return ci != nullptr && std::string(ci) == "true";
 }
 
+// Built with ASan or TSan: their shadow memory and quarantine make resident memory no measure of
+// what the code under test holds.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 inline std::string sourceDir() {
   const char* dir = std::getenv("REAPER_SOURCE_DIR");
   return dir != nullptr ? dir : ".";

@@ -248,5 +248,53 @@ TEST(CustomResources, ReportWrittenAtMostEveryTenSecondsWithLastFiftyResults) {
   EXPECT_EQ(r.transport->requests.size(), 3u) << "unchanged: not written";
 }
 
+// An agent restarted on the node (a crash, a rolling update) carries on the report its
+// predecessor wrote: the counters go on from there and the earlier results stay, oldest first.
+TEST(CustomResources, AnEarlierAgentsReportIsAdoptedBeforeItIsWritten) {
+  Resources r;
+  r.transport->reply(409);
+  r.transport->reply(200, R"({"status": {"summary": {"reapedTrees": 7, "killedProcesses": 20,
+      "orphansReaped": 3, "killFailures": 1, "trackedTrees": 9},
+      "results": [{"time": "2026-11-30T01:00:00Z", "pod": "airflow/celery-worker-0",
+                   "taskInstance": {"dagId": "etl", "taskId": "extract", "runId": "r",
+                                    "mapIndex": -1, "tryNumber": 1},
+                   "state": "failed", "killed": 4, "orphans": 1, "outcome": "killed",
+                   "reason": "state=failed"}]}})");
+  r.crs->recordResult({r.clock.wallNow(), kPod, kTi, "failed", 2, 0, core::ReapOutcome::Failed});
+  r.crs->setSummary({2, 5, 0, 2, 0, 1});
+  ASSERT_TRUE(r.crs->flushReport());
+  ASSERT_EQ(r.transport->requests.size(), 3u);
+  EXPECT_EQ(r.transport->requests[1].method, "GET");
+  EXPECT_EQ(r.transport->requests[1].target,
+            "/apis/airflowreaper.io/v1alpha1/nodereapreports/node-a");
+  Json status = r.body(2).field("status");
+  EXPECT_EQ(status.field("summary").field("reapedTrees").integer(), 7);
+  EXPECT_EQ(status.field("summary").field("killedProcesses").integer(), 22);
+  EXPECT_EQ(status.field("summary").field("killFailures").integer(), 2);
+  EXPECT_EQ(status.field("summary").field("trackedTrees").integer(), 2) << "a gauge: now's";
+  const auto& results = status.field("results").items();
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].field("taskInstance").field("taskId").string(), "extract");
+  EXPECT_EQ(results[0].field("killed").integer(), 4);
+  EXPECT_EQ(results[0].field("outcome").string(), "killed");
+  EXPECT_EQ(results[0].field("time").string(), "2026-11-30T01:00:00Z");
+  EXPECT_EQ(results[1].field("outcome").string(), "failed");
+}
+
+// Unread, the earlier report is not written over: the next round tries again.
+TEST(CustomResources, AReportThatCannotBeReadIsNotWrittenOver) {
+  Resources r;
+  r.transport->reply(409);
+  r.transport->fail();
+  r.crs->setSummary({1, 1, 1, 1, 0, 0});
+  EXPECT_FALSE(r.crs->flushReport());
+  EXPECT_EQ(r.transport->requests.size(), 2u);
+  r.transport->reply(409);
+  r.transport->reply(200, "{}");
+  ASSERT_TRUE(r.crs->flushReport());
+  EXPECT_EQ(r.transport->requests.size(), 5u);
+  EXPECT_EQ(r.transport->requests[4].method, "PATCH");
+}
+
 }  // namespace
 }  // namespace reaper::kube

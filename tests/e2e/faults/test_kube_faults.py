@@ -1,8 +1,12 @@
-"""Fault suite, kubernetes mode (issue 10): the kube-apiserver is gone for two minutes (the
-stand-in is stopped with SIGSTOP: connections are accepted by the kernel and never answered, the
-hardest kind of outage for a client). Airflow still answers, so trees are reaped meanwhile; their
-Events, TaskRunnerTrees and NodeReapReport results are delivered once the apiserver is back, the
-agent's memory stays bounded while it waits, and a pod created afterwards is reaped and reported.
+"""Fault suite, kubernetes mode (issue 10), each case asserting that every reap is reported once
+(Events, TaskRunnerTrees, NodeReapReport results), none lost, none doubled:
+- the kube-apiserver is gone for two minutes (the stand-in is stopped with SIGSTOP: connections
+  are accepted by the kernel and never answered, the hardest kind of outage for a client).
+  Airflow still answers, so trees are reaped meanwhile; their reports are delivered once the
+  apiserver is back, the agent's memory stays bounded while it waits, and a pod created
+  afterwards is reaped and reported.
+- the agent is SIGKILLed while a kill waits out its grace period and started again: the new
+  agent finishes the tree, and the node's report keeps what the first agent reported.
 
 Simulated pods are real processes in real cgroups and PID namespaces (tests/e2e/kube/pods.py).
 Needs root. The outage is real time (OUTAGE_SECONDS): the agent's own intervals (its watch's
@@ -40,7 +44,7 @@ def vm_rss_kib(pid):
     return 0
 
 
-class KubeOutageTest(unittest.TestCase):
+class KubeFaultsTest(unittest.TestCase):
     def setUp(self):
         require(os.geteuid() == 0, "needs root: cgroups and PID namespaces")
         self.kube = FakeKube(["--crd-dir", CRDS, "--bookmark-interval", "1"])
@@ -60,7 +64,7 @@ class KubeOutageTest(unittest.TestCase):
         self.addCleanup(self.node.close)
         self.h = Harness(AGENT)
         self.addCleanup(self.h.close)
-        self.addCleanup(lambda: self.h.keep_logs("KubeOutageTest"))
+        self.addCleanup(lambda: self.h.keep_logs(self.id().split(".")[-1]))
         self.h.start_airflow(api="v2", auth="none")
 
     def ti(self, task):
@@ -85,11 +89,12 @@ class KubeOutageTest(unittest.TestCase):
             lambda: len(self.node.pids_with_role(f"{name}/pool-1/task/venv")) >= 6, 15),
             f"tree of {name} did not start")
 
-    def start_agent(self):
+    def start_agent(self, grace="1s"):
         extra = (f"nodeName: {self.node_name}\ncgroupRoot: {CGROUP2}\n"
                  f"kubernetes:\n  apiServer: https://127.0.0.1:{self.kube.port}\n"
                  f"  tokenFile: {self.token_file}\n  caFile: {self.kube.path('ca.crt')}\n")
-        return self.h.start_agent(self.h.write_config(extra=extra), "--mode", "kubernetes")
+        return self.h.start_agent(self.h.write_config(extra=extra, grace=grace),
+                                  "--mode", "kubernetes")
 
     # --- reading back, through the stand-in's API
     def items(self, path):
@@ -116,23 +121,37 @@ class KubeOutageTest(unittest.TestCase):
                         if r["taskInstance"]["taskId"] == task]
         return []
 
-    def reaps(self, pod):
-        """How many reaps the agent logged for the pod's trees, once none is in flight (a pod's
-        attempt may be several trees: the root's and those its escapees and daemons carry)."""
-        def count(event):
-            return len(re.findall(rf" {event} ti=\S+ pod={self.ns}/{pod} ", self.h.agent_output()))
-        self.assertTrue(wait_for(lambda: count("reap") == count("reaped") > 0, 15),
-                        self.h.agent_output()[-3000:])
-        return count("reaped")
+    def logged(self, event, pod, text=None):
+        return len(re.findall(rf" {event} ti=\S+ pod={self.ns}/{pod} ",
+                              self.h.agent_output() if text is None else text))
 
-    def assert_delivered(self, pod, task, timeout):
+    def reaps(self, pod, earlier=""):
+        """How many reaps the agent (and an `earlier` one, by its log) logged for the pod's trees,
+        once none is in flight (a pod's attempt may be several trees: the root's and those its
+        escapees and daemons carry)."""
+        def settled():
+            done = self.logged("reaped", pod)
+            return self.logged("reap", pod) == done and done + self.logged("reaped", pod, earlier)
+        self.assertTrue(wait_for(settled, 40), self.h.agent_output()[-3000:])
+        return self.logged("reaped", pod) + self.logged("reaped", pod, earlier)
+
+    @staticmethod
+    def counted(events):
+        return sum(e["series"]["count"] if e.get("series") else 1 for e in events)
+
+    def summary(self):
+        for report in self.items(f"{CR}/nodereapreports"):
+            if report["metadata"]["name"] == self.node_name:
+                return report.get("status", {}).get("summary", {})
+        return {}
+
+    def assert_delivered(self, pod, task, timeout, earlier=""):
         """Every reap of the pod reached the apiserver once: the attempt's TaskRunnerTree is
         Reaped, and there are as many Events (counting a series' repeats) and NodeReapReport
-        results as reaps."""
-        reaps = self.reaps(pod)
-
-        def counted(events):
-            return sum(e["series"]["count"] if e.get("series") else 1 for e in events)
+        results as reaps (this agent's, and an `earlier` one's by its log)."""
+        reaps = self.reaps(pod, earlier)
+        self.assertGreater(reaps, 0)
+        counted = self.counted
         delivered = wait_for(lambda: self.phase(task) == "Reaped" and
                              counted(self.events(pod)) >= reaps and
                              len(self.report_results(task)) >= reaps, timeout, step=0.5)
@@ -192,6 +211,41 @@ class KubeOutageTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: not self.node.pids_with_role("pod-after/pool-1/task"),
                                  15))
         self.assert_delivered("pod-after", "after", 30)
+
+    def test_a_restarted_agent_finishes_the_tree_and_the_report_keeps_every_reap(self):
+        first_ti, second_ti = self.ti("first"), self.ti("second")
+        self.celery_pod("pod-first", first_ti)
+        self.celery_pod("pod-second", second_ti)
+        self.start_agent(grace="20s")
+        self.assertTrue(wait_for(lambda: self.phase("second") == "Running", 30, step=0.5),
+                        self.h.agent_output()[-3000:])
+        self.h.set_ti(first_ti, "failed")
+        self.assert_delivered("pod-first", "first", 60)
+
+        # The second attempt's escapee and daemon die at SIGTERM and are reported; its task
+        # tree holds a member that ignores SIGTERM: the kill waits out its grace period.
+        self.h.set_ti(second_ti, "failed")
+        self.assertTrue(wait_for(lambda: self.logged("reaped", "pod-second") > 0 and len(
+            self.report_results("second")) == self.logged("reaped", "pod-second") and
+            self.counted(self.events("pod-second")) == self.logged("reaped", "pod-second"),
+            30, step=0.5), self.h.agent_output()[-3000:])
+        self.assertTrue(self.node.pids_with_role("pod-second/pool-1/task"), "the kill is over")
+        self.assertLess(self.logged("reaped", "pod-second"), self.logged("reap", "pod-second"))
+        first_log = self.h.agent_output()
+        self.h.agent.kill()  # SIGKILL, mid-grace
+        self.h.agent.wait()
+        self.h.agent_log.close()
+
+        self.start_agent()
+        self.assertTrue(wait_for(lambda: not self.node.pids_with_role("pod-second/pool-1/task"),
+                                 15), self.h.agent_output()[-3000:])
+        self.assert_delivered("pod-second", "second", 60, earlier=first_log)
+        self.assertEqual(len(self.report_results("first")), self.logged("reaped", "pod-first",
+                                                                          first_log),
+                         "the restarted agent's report lost the first agent's results")
+        total = self.reaps("pod-first", first_log) + self.reaps("pod-second", first_log)
+        self.assertTrue(wait_for(lambda: self.summary().get("reapedTrees") == total, 30,
+                                 step=0.5), f"{self.summary()}, {total} reaps")
 
 
 if __name__ == "__main__":

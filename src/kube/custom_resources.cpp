@@ -90,6 +90,30 @@ TreeStatus treeFromValue(const Json& item) {
   return tree;
 }
 
+// A NodeReapReport result as read back (adoption); the pod's uid is not in it.
+std::optional<ReapResult> resultFromValue(const Json& item) {
+  ReapResult result;
+  const std::string pod = stringAt(item, "pod");
+  const auto slash = pod.find('/');
+  const std::string outcome = stringAt(item, "outcome");
+  const auto time = parseTime(stringAt(item, "time"));
+  if (slash == std::string::npos || !time) return std::nullopt;
+  result.time = *time;
+  result.pod = {pod.substr(0, slash), pod.substr(slash + 1), ""};
+  const Json& ti = item.field("taskInstance");
+  result.ti = {stringAt(ti, "dagId"), stringAt(ti, "taskId"), stringAt(ti, "runId"),
+               intAt(ti, "mapIndex", -1), intAt(ti, "tryNumber", 0)};
+  result.state = stringAt(item, "state");
+  result.killed = intAt(item, "killed", 0);
+  result.orphans = intAt(item, "orphans", 0);
+  for (auto candidate :
+       {core::ReapOutcome::Killed, core::ReapOutcome::Failed, core::ReapOutcome::DryRun}) {
+    if (outcome == core::reapOutcomeName(candidate)) result.outcome = candidate;
+  }
+  result.reason = stringAt(item, "reason");
+  return result;
+}
+
 bool sameStatus(const TreeStatus& a, const TreeStatus& b) {
   return a.phase == b.phase && a.taskInstanceState == b.taskInstanceState && a.message == b.message;
 }
@@ -338,9 +362,14 @@ core::Status CustomResources::flushReport() {
     if (auto status = createReport(); !status) return status;
     reportCreated_ = true;
   }
+  NodeSummary total = summary_;
+  total.reapedTrees += carried_.reapedTrees;
+  total.killedProcesses += carried_.killedProcesses;
+  total.orphansReaped += carried_.orphansReaped;
+  total.killFailures += carried_.killFailures;
   auto reply =
       transport_->send({"PATCH", reportsPath() + "/" + nodeName_ + "/status",
-                        reportStatusPatch(summary_, results_), "application/merge-patch+json"});
+                        reportStatusPatch(total, results_), "application/merge-patch+json"});
   reportWritten_ = now;  // also after a failure: a struggling apiserver is not retried sooner
   if (reply && reply->status == 404) reportCreated_ = false;
   if (auto status = statusOf(reply, "write nodereapreport status", {200}); !status) return status;
@@ -348,10 +377,40 @@ core::Status CustomResources::flushReport() {
   return core::Ok{};
 }
 
+// An existing report (409) is an earlier agent's: adopted before this one writes over it.
 core::Status CustomResources::createReport() {
   auto reply =
       transport_->send({"POST", reportsPath(), reportObject(nodeName_), "application/json"});
-  return statusOf(reply, "create nodereapreport", {200, 201, 409});
+  if (auto status = statusOf(reply, "create nodereapreport", {200, 201, 409}); !status)
+    return status;
+  if (reply->status != 409 || reportAdopted_) return core::Ok{};
+  return adoptReport();
+}
+
+core::Status CustomResources::adoptReport() {
+  auto reply = transport_->send({"GET", reportsPath() + "/" + nodeName_, "", ""});
+  if (auto status = statusOf(reply, "read nodereapreport", {200}); !status) return status;
+  auto report = Json::parse(reply->body);
+  if (!report) return core::makeError("read nodereapreport: " + report.error().message);
+  const Json& status = report->field("status");
+  const Json& summary = status.field("summary");
+  const auto counter = [&](const char* key) { return summary.field(key).integer().value_or(0); };
+  carried_.reapedTrees = counter("reapedTrees");
+  carried_.killedProcesses = counter("killedProcesses");
+  carried_.orphansReaped = counter("orphansReaped");
+  carried_.killFailures = counter("killFailures");
+  std::deque<ReapResult> earlier;
+  if (status.field("results").isArray()) {
+    for (const Json& item : status.field("results").items()) {
+      if (auto result = resultFromValue(item)) earlier.push_back(std::move(*result));
+    }
+  }
+  results_.insert(results_.begin(), earlier.begin(), earlier.end());
+  while (results_.size() > kReportResults) results_.pop_front();
+  reportAdopted_ = true;
+  core::Logger("kube").info("adopted",
+                            {{"nodereapreport", nodeName_}, {"results", earlier.size()}});
+  return core::Ok{};
 }
 
 }  // namespace reaper::kube

@@ -99,6 +99,8 @@ class CustomResources {
   void setSummary(const NodeSummary& summary);
   void recordResult(const ReapResult& result);
   // Writes the NodeReapReport when it changed and reportInterval has passed since the last write.
+  // A report an earlier agent of the node wrote is adopted first: its counters carry on and its
+  // results stay, older than this agent's.
   core::Status flushReport();
 
   size_t trackedObjects() const { return trees_.size(); }
@@ -115,6 +117,7 @@ class CustomResources {
   core::Status writeStatus(Known& known, const TreeStatus& tree);
   core::Status deleteTree(const std::string& name, const std::string& nspace);
   core::Status createReport();
+  core::Status adoptReport();
 
   std::unique_ptr<HttpTransport> transport_;
   std::string nodeName_;
@@ -125,6 +128,8 @@ class CustomResources {
   std::deque<ReapResult> results_;
   bool reportDirty_ = true;
   bool reportCreated_ = false;
+  bool reportAdopted_ = false;
+  NodeSummary carried_;  // the reaps an earlier agent counted (tracked* unused)
   std::optional<core::SteadyTime> reportWritten_;
 };
 

@@ -45,7 +45,9 @@ bool equalsIgnoringCase(std::string_view a, std::string_view b) {
 }
 
 bool containsIgnoringCase(std::string_view text, std::string_view word) {
-  return !std::ranges::search(text, word, [](char x, char y) { return toLower(x) == y; }).empty();
+  // std::search: Clang 14 (the sanitizer trees) rejects libstdc++ 12's ranges::subrange.
+  return std::search(text.begin(), text.end(), word.begin(), word.end(),
+                     [](char x, char y) { return toLower(x) == y; }) != text.end();
 }
 
 bool isSecretName(std::string_view name) {

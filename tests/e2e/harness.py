@@ -34,6 +34,13 @@ def wait_for(predicate, timeout, step=0.05):
     return predicate()
 
 
+def vm_rss_kib(pid):
+    for line in read_text(f"/proc/{pid}/status").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def stretched(seconds):
     """A deadline on the agent's behaviour, stretched by how overloaded the machine is (shared
     2-core CI hosts reach a load of 20): the bound is on the agent, not on the host's scheduler."""
@@ -138,6 +145,27 @@ class Harness:
         marker = "REAPER_E2E_" + secrets.token_hex(6)
         self.markers.append(marker)
         return marker
+
+    def start_titled(self, title, script, env=None):
+        """A real process titled `title` (its whole command line), running bash `script` in a
+        session of its own, with $PIDS naming a file for it to write pids to (read them back with
+        pids_from). Marked: close() kills what is left. Returns (marker, pid file)."""
+        marker = self.new_marker()
+        pid_file = os.path.join(self.tmp, f"pids-{marker}")
+        script_file = os.path.join(self.tmp, f"script-{marker}.sh")
+        with open(script_file, "w") as f:
+            f.write(script)
+        full_env = dict(os.environ, PIDS=pid_file, **{marker: "1"}, **(env or {}))
+        self._start(["bash", "-c", f'exec -a "{title}" bash < "{script_file}"'], env=full_env,
+                    start_new_session=True)
+        return marker, pid_file
+
+    @staticmethod
+    def pids_from(pid_file, count, timeout=10):
+        """The first `count` or more pids written to `pid_file`, once there."""
+        if not wait_for(lambda: len(read_text(pid_file).split()) >= count, timeout):
+            raise AssertionError(f"fewer than {count} pids in {pid_file}: {read_text(pid_file)}")
+        return [int(p) for p in read_text(pid_file).split()]
 
     def start_tree(self, ti, min_processes=TREE_SIZE, extra_env=None, user=None):
         """Starts a tree as this process's user, or as `user` (needs root) from a copy of the CLI

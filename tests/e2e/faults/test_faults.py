@@ -101,24 +101,11 @@ class FaultTest(unittest.TestCase):
                 "try_number": try_number}
 
     def script_tree(self, ti, script, env=None, state="running"):
-        """An attempt's root titled as Airflow titles it, running bash `script`; the pids it writes
-        to $PIDS (one per line) come back once `count` are there. Marked for cleanup."""
+        """An attempt's root titled as Airflow titles it, running bash `script` (see
+        Harness.start_titled); with `state`, the TI's state is set first."""
         if state:
             self.h.set_ti(ti, state)
-        marker = self.h.new_marker()
-        pid_file = os.path.join(self.h.tmp, f"pids-{marker}")
-        script_file = os.path.join(self.h.tmp, f"script-{marker}.sh")
-        with open(script_file, "w") as f:
-            f.write(script)
-        full_env = dict(os.environ, PIDS=pid_file, **{marker: "1"}, **(env or {}))
-        self.h._start(["bash", "-c", f'exec -a "{title(ti)}" bash < "{script_file}"'],
-                      env=full_env, start_new_session=True)
-        return marker, pid_file
-
-    def pids_from(self, pid_file, count):
-        self.assertTrue(wait_for(lambda: len(read_text(pid_file).split()) >= count, 10),
-                        read_text(pid_file))
-        return [int(p) for p in read_text(pid_file).split()]
+        return self.h.start_titled(title(ti), script, env)
 
     def log(self):
         return self.h.agent_output()
@@ -155,7 +142,7 @@ class PidReuseTest(FaultTest):
             f.write('echo $$ >> "$PIDS"\nsleep 3600 & echo $! >> "$PIDS"\n'
                     'sleep 3600 & echo $! >> "$PIDS"\nwait\n')
         ns.spawn(["bash", "-c", f'exec -a "{title(t)}" bash < {script}'], env=env)
-        root, victim, other = self.pids_from(pid_file, 3)
+        root, victim, other = self.h.pids_from(pid_file, 3)
         log_path = os.path.join(self.h.tmp, "agent.log")
         config = self.h.write_config(grace="1s", timeout="10s")
         ns.spawn([AGENT, "run", "--config", config, "--log-level", "debug"], log=log_path)
@@ -193,7 +180,7 @@ class RestartMidReapTest(FaultTest):
                   '( trap "" TERM; exec sleep 3600 ) & echo $! >> "$PIDS"\n'
                   'sleep 3600 & echo $! >> "$PIDS"\nwait\n')
         marker, pid_file = self.script_tree(t, script, env=ctx(t))
-        root, stubborn, plain = self.pids_from(pid_file, 3)
+        root, stubborn, plain = self.h.pids_from(pid_file, 3)
         first = self.h.start_agent(self.h.write_config(grace="5s"))
         first_log = self.h.agent_log.name
         self.wait_decision(t, "keep")
@@ -258,7 +245,7 @@ class ForkBombTest(FaultTest):
         ns.spawn(["bash", files["launcher.sh"]], env=env)
         self.assertTrue(wait_for(lambda: len(pids_cgroup.pids()) >= 300, 20),
                         f"{len(pids_cgroup.pids())} processes")
-        launcher, bystander_pid = self.pids_from(files["ids"], 2)
+        launcher, bystander_pid = self.h.pids_from(files["ids"], 2)
         log_path = os.path.join(self.h.tmp, "agent.log")
         ns.spawn([AGENT, "run", "--config", self.h.write_config(grace="2s")], log=log_path)
         log = lambda: read_text(log_path)  # noqa: E731
@@ -300,7 +287,7 @@ class UnkillableMemberTest(FaultTest):
         script = ('echo $$ >> "$PIDS"\nsleep 3600 & echo $! >> "$PIDS"\n'
                   'sleep 3600 & echo $! >> "$PIDS"\nwait\n')
         _, pid_file = self.script_tree(t, script, env=ctx(t))
-        root, stuck, plain = self.pids_from(pid_file, 3)
+        root, stuck, plain = self.h.pids_from(pid_file, 3)
         freezer.write("cgroup.procs", stuck)
         freezer.write("freezer.state", "FROZEN")
         self.assertTrue(wait_for(lambda: process_state(stuck) == "D", 5), process_state(stuck))
@@ -369,7 +356,7 @@ class ClearedBetweenPollsTest(FaultTest):
             self.started = time.monotonic()
         _, pid_file = self.script_tree(t, 'echo $$ >> "$PIDS"\nsleep 3600 & echo $! >> "$PIDS"\n'
                                           'wait\n', env=env, state=state)
-        return self.pids_from(pid_file, 2)
+        return self.h.pids_from(pid_file, 2)
 
 
 class AirflowFaultsTest(FaultTest):
@@ -388,7 +375,7 @@ class AirflowFaultsTest(FaultTest):
         for t in (victim, keeper):
             _, pid_file = self.script_tree(t, 'echo $$ >> "$PIDS"\nsleep 3600 & '
                                               'echo $! >> "$PIDS"\nwait\n', env=ctx(t))
-            trees[t["task_id"]] = self.pids_from(pid_file, 2)
+            trees[t["task_id"]] = self.h.pids_from(pid_file, 2)
         return victim, keeper, trees[victim["task_id"]], trees[keeper["task_id"]]
 
     def fault(self, mode, **extra):

@@ -26,7 +26,7 @@ E2E = os.path.dirname(HERE)
 sys.path.insert(0, E2E)
 sys.path.insert(0, os.path.join(E2E, "kube"))
 sys.path.insert(0, os.path.join(E2E, "fake_kube"))
-from harness import Harness, read_text, require, wait_for  # noqa: E402
+from harness import Harness, require, vm_rss_kib, wait_for  # noqa: E402
 from pods import CGROUP2, RUN_ID, SimulatedNode, container_id, pod_object  # noqa: E402
 from test_fake_apiserver import CRDS, TOKEN, FakeKube  # noqa: E402
 
@@ -35,13 +35,6 @@ OUTAGE_SECONDS = float(os.environ.get("FAULTS_OUTAGE_SECONDS", 120))  # shorter 
 DELIVERY_WAIT = 60  # after the outage: the watch's backoff (30 s cap) and the report interval
 RSS_BOUND_KIB = 64 * 1024
 CR = "/apis/airflowreaper.io/v1alpha1"
-
-
-def vm_rss_kib(pid):
-    for line in read_text(f"/proc/{pid}/status").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 class KubeFaultsTest(unittest.TestCase):

@@ -6,7 +6,6 @@ built agent; it asserts on processes (alive, dead), never only on log lines. Dea
 on behaviour (pollInterval + gracePeriod + slack), not performance assertions."""
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -40,24 +39,6 @@ class IdentityTest(unittest.TestCase):
         return dict({"dag_id": self.dag, "task_id": task, "run_id": RUN_ID,
                      "map_index": map_index, "try_number": try_number}, **extra)
 
-    def titled(self, title, script, env=None):
-        """A real process titled `title` (its whole command line), running bash `script`; the pids
-        it writes to $PIDS (one per line) are read back. Marked: cleanup kills what is left."""
-        marker = self.h.new_marker()
-        pid_file = os.path.join(self.h.tmp, f"pids-{marker}")
-        script_file = os.path.join(self.h.tmp, f"script-{marker}.sh")
-        with open(script_file, "w") as f:
-            f.write(script)
-        full_env = dict(os.environ, PIDS=pid_file, **{marker: "1"}, **(env or {}))
-        self.h._start(["bash", "-c", f'exec -a "{title}" bash < "{script_file}"'], env=full_env,
-                      start_new_session=True)
-        return marker, pid_file
-
-    def pids_from(self, pid_file, count):
-        self.assertTrue(wait_for(lambda: len(read_text(pid_file).split()) >= count, 10),
-                        read_text(pid_file))
-        return [int(p) for p in read_text(pid_file).split()]
-
     def start_agent(self, grace="1s", extra=""):
         self.h.start_agent(self.h.write_config(poll="500ms", grace=grace, extra=extra))
 
@@ -69,7 +50,7 @@ class IdentityTest(unittest.TestCase):
         old_pids = os.path.join(self.h.tmp, "old-pids")
         self.h.start_tree(t, min_processes=2,
                           extra_env=dict(no_context, FAKE_AIRFLOW_PID_FILE=old_pids))
-        old_root, old_runner = self.pids_from(old_pids, 2)
+        old_root, old_runner = self.h.pids_from(old_pids, 2)
         self.start_agent(grace="6s")
         time.sleep(4 * POLL)
         self.assertTrue(alive(old_root), self.h.agent_output())
@@ -80,7 +61,7 @@ class IdentityTest(unittest.TestCase):
         new_pids = os.path.join(self.h.tmp, "new-pids")
         new_marker = self.h.start_tree(t, min_processes=2,
                                        extra_env=dict(no_context, FAKE_AIRFLOW_PID_FILE=new_pids))
-        new_root, new_runner = self.pids_from(new_pids, 2)
+        new_root, new_runner = self.h.pids_from(new_pids, 2)
         # Its long-lived processes (the TERM-ignoring loop's `sleep 1` children come and go).
         new_members = [pid for pid in marked_pids(new_marker)
                        if read_text(f"/proc/{pid}/cmdline") != "sleep\x001\x00"]
@@ -109,9 +90,9 @@ class IdentityTest(unittest.TestCase):
             'echo $$ >> "$PIDS"\nmkfifo "$PIDS.fifo"\n'
             f'( exec -a "airflow worker -- {running["id"]}" bash <<\'EOF\'\n{task_script}EOF\n) &\n'
             'exec 9<>"$PIDS.fifo"\nread -r -u 9 _\n')
-        _, pid_file = self.titled("[celeryd: celery@e2e:ForkPoolWorker-1]", pool_script,
+        _, pid_file = self.h.start_titled("[celeryd: celery@e2e:ForkPoolWorker-1]", pool_script,
                                   env=ctx(self.dag, "vacuum", 1))
-        pool, task, stale, fresh = self.pids_from(pid_file, 4)
+        pool, task, stale, fresh = self.h.pids_from(pid_file, 4)
         self.start_agent()
         time.sleep(6 * POLL)
         for pid in (pool, task, stale, fresh):
@@ -129,15 +110,15 @@ class IdentityTest(unittest.TestCase):
             self.h.set_ti(t, "running")
         # Map index 1's task process with its operator's child; and an orphan of the task that
         # tells no map index (AIRFLOW_CTX_* never carry one), reparented to init.
-        _, root_pids = self.titled(f"airflow worker -- {indexes[1]['id']}",
+        _, root_pids = self.h.start_titled(f"airflow worker -- {indexes[1]['id']}",
                                    'echo $$ >> "$PIDS"\n'
                                    '( exec sleep 3600 ) & echo $! >> "$PIDS"\nwait\n',
                                    env=ctx(self.dag, "fan", 1))
-        task1, child1 = self.pids_from(root_pids, 2)
-        _, orphan_pids = self.titled("orphan-launcher",
+        task1, child1 = self.h.pids_from(root_pids, 2)
+        _, orphan_pids = self.h.start_titled("orphan-launcher",
                                      '( setsid sleep 3600 & echo $! >> "$PIDS" ) &\nwait\n',
                                      env=ctx(self.dag, "fan", 1))
-        orphan, = self.pids_from(orphan_pids, 1)
+        orphan, = self.h.pids_from(orphan_pids, 1)
         self.start_agent()
         time.sleep(4 * POLL)
 
@@ -159,9 +140,9 @@ class IdentityTest(unittest.TestCase):
         self.h.start_tree(victim)
         # The same TaskInstance named by a process of a try the API has not reached: unknown,
         # never killed, though it shares the victim's session and key.
-        _, pid_file = self.titled("bystander", 'echo $$ >> "$PIDS"\nexec sleep 3600\n',
+        _, pid_file = self.h.start_titled("bystander", 'echo $$ >> "$PIDS"\nexec sleep 3600\n',
                                   env=ctx(self.dag, "extract", 5))
-        bystander, = self.pids_from(pid_file, 1)
+        bystander, = self.h.pids_from(pid_file, 1)
         self.start_agent(grace="2s")
         time.sleep(4 * POLL)
         self.h.set_ti(victim, "failed")

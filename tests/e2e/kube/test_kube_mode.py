@@ -18,7 +18,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fake_kube"))
-from harness import Harness, read_text, require, stretched, wait_for  # noqa: E402
+from harness import Harness, read_text, require, stretched, vm_rss_kib, wait_for  # noqa: E402
 from pods import (CGROUP2, RUN_ID, SimulatedNode, container_id, ctx_env,  # noqa: E402
                   pod_object, sigterm_caught)
 from test_fake_apiserver import CRDS, KUBECTL, TOKEN, FakeKube  # noqa: E402
@@ -42,13 +42,6 @@ DAG_ID = "kube_e2e_" + secrets.token_hex(4)
 def ti(task, try_number=1, map_index=-1):
     return {"dag_id": DAG_ID, "task_id": task, "run_id": RUN_ID, "map_index": map_index,
             "try_number": try_number, "id": str(uuid.uuid4())}
-
-
-def vm_rss_kib(pid):
-    for line in read_text(f"/proc/{pid}/status").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 class KubeModeTest(unittest.TestCase):

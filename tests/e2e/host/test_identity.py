@@ -5,6 +5,7 @@ Each test starts real process trees titled as Airflow titles them, a stand-in Ai
 built agent; it asserts on processes (alive, dead), never only on log lines. Deadlines are bounds
 on behaviour (pollInterval + gracePeriod + slack), not performance assertions."""
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from harness import Harness, marked_pids, process_state, read_text, wait_for  # noqa: E402
+from harness import Harness, marked_pids, process_state, wait_for  # noqa: E402
 
 AGENT = os.path.join(os.environ.get("REAPER_BINARY_DIR", "build"), "bin", "airflow-reaper")
 POLL = 0.5
@@ -62,15 +63,17 @@ class IdentityTest(unittest.TestCase):
         new_marker = self.h.start_tree(t, min_processes=2,
                                        extra_env=dict(no_context, FAKE_AIRFLOW_PID_FILE=new_pids))
         new_root, new_runner = self.h.pids_from(new_pids, 2)
-        # Its long-lived processes (the TERM-ignoring loop's `sleep 1` children come and go).
-        new_members = [pid for pid in marked_pids(new_marker)
-                       if read_text(f"/proc/{pid}/cmdline") != "sleep\x001\x00"]
+        new_members = set(marked_pids(new_marker))
 
         self.assertTrue(wait_for(lambda: not alive(old_root) and not alive(old_runner), 10),
                         self.h.agent_output())
         time.sleep(6 + 3 * POLL)  # past the old kill's grace, SIGKILL included
-        dead = [pid for pid in new_members if not alive(pid)]
-        self.assertEqual(dead, [], f"the retry lost {dead}\n{self.h.agent_output()}")
+        # The agent logs every signal it sends. (Liveness alone misleads: the TERM-ignoring loop's
+        # `sleep 1` children come and go, and one listed before its exec looks long-lived.)
+        signalled = {int(pid) for pid in re.findall(r"kill signalled .* pid=(\d+)",
+                                                    self.h.agent_output())}
+        self.assertEqual(signalled & (new_members | set(marked_pids(new_marker))), set(),
+                         f"the retry was signalled\n{self.h.agent_output()}")
         self.assertTrue(alive(new_root) and alive(new_runner))
         self.assertRegex(self.h.agent_output(),
                          rf"decision ti={self.dag}/load/.* root={new_root} .*action=keep")

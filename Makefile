@@ -15,8 +15,9 @@ build: deps
 demo: build
 	/usr/bin/python3 agent/demo/demo.py $(BUILD)/bin/airflow-reaper
 
-# Everything CI (.ci/run) checks: formatting and the whole suite.
-test: format-check test-plain
+# Everything CI (.ci/run) checks: formatting, the whole suite, then the unit, integration and fuzz
+# tests again under ASan+UBSan and the unit and integration tests under TSan.
+test: format-check test-plain asan tsan
 
 format-check: deps
 	bash tests/tools/check-format.sh
@@ -25,17 +26,13 @@ test-plain: build
 	bash tests/tools/install-kube-tools.sh
 	cd $(BUILD) && $(CTEST)
 
-asan: deps
-	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
-	  -DREAPER_SANITIZE=address
-	cmake --build $(BUILD)-asan -j $(JOBS)
-	cd $(BUILD)-asan && $(CTEST)
-
-tsan: deps
-	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=g++ \
-	  -DREAPER_SANITIZE=thread
-	cmake --build $(BUILD)-tsan -j $(JOBS)
-	cd $(BUILD)-tsan && $(CTEST)
+# Sanitizer trees, both with Clang; which suites each one builds and runs is in tests/CMakeLists.txt.
+asan: SANITIZE = address
+tsan: SANITIZE = thread
+asan tsan: deps
+	cmake -S . -B $(BUILD)-$@ -DCMAKE_CXX_COMPILER=clang++ -DREAPER_SANITIZE=$(SANITIZE)
+	cmake --build $(BUILD)-$@ -j $(JOBS)
+	cd $(BUILD)-$@ && $(CTEST)
 
 bench: build
 	cmake --build $(BUILD) --target bench -j $(JOBS)

@@ -81,7 +81,6 @@ void addTree(kube::TreeStatus& attempt, const kube::TreeStatus& tree, bool roots
   attempt.processes += tree.processes;
   attempt.orphans += tree.orphans;
   attempt.escapees += tree.escapees;
-  attempt.firstSeen = std::min(attempt.firstSeen, tree.firstSeen);
   if (rootsTree) attempt.rootPid = tree.rootPid;
   if (tree.phase == kube::TreePhase::Reaping && attempt.phase != kube::TreePhase::Reaping) {
     attempt.phase = tree.phase;

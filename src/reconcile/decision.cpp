@@ -103,7 +103,7 @@ Decision decide(const Attempt& attempt, const Observation& observation, bool see
     return unknown("API reports try " + currentTry + ", older than the process's try " +
                    std::to_string(attemptTry));
   if (observation.state == "running") return keep("running", true);
-  if (startingOrRunning(observation.state)) return keep("queued: the attempt is starting");
+  if (observation.state == "queued") return keep("queued: the attempt is starting");
   if (withinStartupGrace(attempt, seenRunning, policy))
     return keep("state=" + stateName(observation.state) + " within startup grace");
   return kill("state=" + stateName(observation.state));

@@ -25,6 +25,7 @@ struct HttpRequest {
 struct HttpResponse {
   int status = 0;
   std::string body;
+  std::string contentType;  // the reply's Content-Type header; empty: none
 };
 
 // Receives one line of a streamed reply, without its line end; false ends the stream.

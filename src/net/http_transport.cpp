@@ -221,7 +221,7 @@ class CpprestTransport final : public HttpTransport {
       http::http_request message = build(request);
       message.set_response_stream(concurrency::streams::streambuf<uint8_t>(sink).create_ostream());
       http::http_response response = client.request(message, transfer.get_token()).get();
-      HttpResponse out{response.status_code(), ""};
+      HttpResponse out{response.status_code(), "", response.headers().content_type()};
       const bool lines = onLine != nullptr && out.status >= 200 && out.status <= 299;
       const auto announced = response.headers().content_length();
       if (!lines && announced > kMaxReplyBytes &&

@@ -222,6 +222,7 @@ TEST(HttpTransport, SendsTheRequestWithItsHeaders) {
   ASSERT_TRUE(reply) << reply.error().message;
   EXPECT_EQ(reply->status, 201);
   EXPECT_EQ(reply->body, R"({"ok":true})");
+  EXPECT_EQ(reply->contentType, "application/json");
   std::lock_guard lock(mutex);
   EXPECT_EQ(method, "PATCH");
   EXPECT_EQ(target, "/apis/x/status?a=1");

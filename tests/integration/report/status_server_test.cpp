@@ -1,21 +1,21 @@
-// A real StatusServer on loopback, queried with a real HTTP client.
-// clang-format off
-// spdlog and gtest before cpprestsdk: its macros (U) break fmt 9 and gtest otherwise.
+// A real StatusServer on loopback, queried with the agent's own HTTP transport.
 #include "report/status_server.h"
-#include "support/fake_clock.h"
+
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <thread>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <cpprest/http_client.h>
-// clang-format on
+
+#include "net/http.h"
+#include "support/fake_clock.h"
 
 namespace reaper::report {
 namespace {
@@ -25,16 +25,17 @@ using ::testing::AnyOf;
 using ::testing::IsEmpty;
 using ::testing::Optional;
 using ::testing::StartsWith;
-using web::http::methods;
-using web::http::client::http_client;
 
 constexpr Duration kTolerance{30000};
 
-struct Reply {
-  int status = 0;
-  std::string contentType;
-  std::string body;
-};
+// One request to the server on loopback `port`; an Error when no HTTP reply came.
+core::Result<net::HttpResponse> request(int port, const std::string& path,
+                                        const std::string& method = "GET") {
+  auto transport = net::makeHttpTransport(
+      {.baseUrl = "http://127.0.0.1:" + std::to_string(port), .timeout = Duration(10000)});
+  if (!transport) return transport.error();
+  return (*transport)->send({.method = method, .target = path});
+}
 
 class StatusServerTest : public ::testing::Test {
  protected:
@@ -43,11 +44,10 @@ class StatusServerTest : public ::testing::Test {
     ASSERT_GT(server_.port(), 0);
   }
 
-  Reply get(const std::string& path, const web::http::method& method = methods::GET) {
-    http_client client("http://127.0.0.1:" + std::to_string(server_.port()));
-    auto response = client.request(method, path).get();
-    return {response.status_code(), response.headers().content_type(),
-            response.extract_utf8string(true).get()};
+  net::HttpResponse get(const std::string& path, const std::string& method = "GET") {
+    auto reply = request(server_.port(), path, method);
+    EXPECT_TRUE(reply) << reply.error().message;
+    return reply ? *reply : net::HttpResponse{};
   }
 
   reaper::test::FakeClock clock_;
@@ -58,7 +58,7 @@ class StatusServerTest : public ::testing::Test {
 
 TEST_F(StatusServerTest, ServesMetricsInPrometheusTextFormat) {
   metrics_.setTracked(4, 12);
-  const Reply reply = get("/metrics");
+  const net::HttpResponse reply = get("/metrics");
   EXPECT_EQ(reply.status, 200);
   EXPECT_EQ(reply.contentType, "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_THAT(reply.body, ::testing::HasSubstr("airflow_reaper_tracked_trees 4\n"));
@@ -86,14 +86,13 @@ TEST_F(StatusServerTest, ReadyzWaitsForTheFirstScanAndAirflow) {
 TEST_F(StatusServerTest, OtherPathsAndMethodsAreRefused) {
   EXPECT_EQ(get("/").status, 404);
   EXPECT_EQ(get("/metrics/extra").status, 404);
-  EXPECT_EQ(get("/metrics", methods::POST).status, 405);
+  EXPECT_EQ(get("/metrics", "POST").status, 405);
 }
 
 TEST_F(StatusServerTest, StopClosesThePort) {
   const int port = server_.port();
   server_.stop();
-  http_client client("http://127.0.0.1:" + std::to_string(port));
-  EXPECT_THROW(client.request(methods::GET, "/healthz").get(), web::http::http_exception);
+  EXPECT_FALSE(request(port, "/healthz")) << "a reply came from a stopped server";
 }
 
 // The default bind address (all interfaces) is reachable on loopback.
@@ -104,8 +103,9 @@ TEST(StatusServer, ServesOnAllInterfaces) {
   health.markTick(clock.now());
   StatusServer server("0.0.0.0:0", metrics, health, clock, kTolerance);
   ASSERT_TRUE(server.start().ok());
-  http_client client("http://127.0.0.1:" + std::to_string(server.port()));
-  EXPECT_EQ(client.request(methods::GET, "/healthz").get().status_code(), 200);
+  auto reply = request(server.port(), "/healthz");
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ(reply->status, 200);
 }
 
 // --- limits: every case talks raw HTTP over its own sockets and checks what the server did.

@@ -20,8 +20,9 @@ E2E = os.path.join(os.path.dirname(HERE), "e2e")
 sys.path[:0] = [os.path.join(E2E, "kube"), os.path.join(E2E, "fake_kube"), E2E]
 from agent_bench import Agent, CLIENT_TIMEOUT, free_port, load, report_warnings  # noqa: E402
 from harness import wait_for  # noqa: E402
-from pods import CGROUP2, container_id  # noqa: E402
-from test_kube_mode import KubeModeTest, ti  # noqa: E402
+from kube_case import KubeNodeTest, start_fake_kube  # noqa: E402
+from pods import container_id  # noqa: E402
+from test_kube_mode import ti  # noqa: E402
 
 POLL, GRACE = 2.0, 1.0
 PODS, CELERY_PODS, TIS_PER_POD = 100, 4, 5
@@ -39,11 +40,7 @@ class KubeAgent(Agent):
 
     def __init__(self, fixture):
         self.port = free_port()
-        k = fixture.kube
-        extra = (f"nodeName: {fixture.node_name}\ncgroupRoot: {CGROUP2}\n"
-                 f"kubernetes:\n  apiServer: https://127.0.0.1:{k.port}\n"
-                 f"  tokenFile: {fixture.token_file}\n  caFile: {k.path('ca.crt')}\n")
-        config = fixture.h.write_config(extra=extra, poll=f"{POLL:g}s", grace=f"{GRACE:g}s")
+        config = fixture.write_config(poll=f"{POLL:g}s", grace=f"{GRACE:g}s")
         with open(config) as f:
             text = f.read().replace("bindAddress: 127.0.0.1:0",
                                     f"bindAddress: 127.0.0.1:{self.port}")
@@ -148,10 +145,17 @@ def report(first, last, alive_at_end, alive_later, trees, phases, agent):
     print(f"  agent: VmHWM {hwm:.1f} MiB, {cpu:.2f} % of one core over the minute")
 
 
+class BenchNode(KubeNodeTest):
+    """The benchmark's node, set up and cleaned up by run() rather than a test runner."""
+
+    def runTest(self):
+        pass
+
+
 def run(agent_binary):
-    fixture = KubeModeTest()
+    fixture = BenchNode()
     try:
-        KubeModeTest.setUpClass()
+        fixture.kube, fixture.token_file = start_fake_kube(fixture.addCleanup)
         fixture.setUp()
         fixture.h.agent_binary = agent_binary
         trees = setup_node(fixture)
@@ -168,7 +172,6 @@ def run(agent_binary):
         report_warnings(fixture.h)
     finally:
         fixture.doCleanups()
-        KubeModeTest.doClassCleanups()
 
 
 def main():

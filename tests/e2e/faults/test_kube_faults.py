@@ -14,7 +14,6 @@ backoff cap of 30 s, its report interval of 10 s) are fixed, not configuration, 
 scaled down with it."""
 import os
 import re
-import secrets
 import signal
 import sys
 import time
@@ -25,80 +24,34 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 E2E = os.path.dirname(HERE)
 sys.path.insert(0, E2E)
 sys.path.insert(0, os.path.join(E2E, "kube"))
-sys.path.insert(0, os.path.join(E2E, "fake_kube"))
-from harness import Harness, require, vm_rss_kib, wait_for  # noqa: E402
-from pods import CGROUP2, RUN_ID, SimulatedNode, container_id, pod_object  # noqa: E402
-from test_fake_apiserver import CRDS, TOKEN, FakeKube  # noqa: E402
+from harness import vm_rss_kib, wait_for  # noqa: E402
+from kube_case import CR, KubeNodeTest, start_fake_kube  # noqa: E402
+from pods import RUN_ID  # noqa: E402
 
-AGENT = os.path.join(os.environ.get("REAPER_BINARY_DIR", "build"), "bin", "airflow-reaper")
 OUTAGE_SECONDS = float(os.environ.get("FAULTS_OUTAGE_SECONDS", 120))  # shorter only to diagnose
 DELIVERY_WAIT = 60  # after the outage: the watch's backoff (30 s cap) and the report interval
 RSS_BOUND_KIB = 64 * 1024
-CR = "/apis/airflowreaper.io/v1alpha1"
 
 
-class KubeFaultsTest(unittest.TestCase):
+class KubeFaultsTest(KubeNodeTest):
+    prefix = "outage"
+
     def setUp(self):
-        require(os.geteuid() == 0, "needs root: cgroups and PID namespaces")
-        self.kube = FakeKube(["--crd-dir", CRDS, "--bookmark-interval", "1"])
-        self.addCleanup(self.kube.stop)
+        # An apiserver of each test's own: the outage stops it.
+        self.kube, self.token_file = start_fake_kube(self.addCleanup)
         # A stopped stand-in would hold its own cleanup up: it is resumed first.
         self.addCleanup(lambda: self.kube.proc.poll() is None and
                         self.kube.proc.send_signal(signal.SIGCONT))
-        self.token_file = self.kube.path("token")
-        with open(self.token_file, "w") as f:
-            f.write(TOKEN + "\n")
-        suffix = secrets.token_hex(4)
-        self.ns, self.node_name = "outage-" + suffix, "outage-node-" + suffix
-        self.dag = "outage_" + suffix
-        self.kube.must("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                        "metadata": {"name": self.ns}})
-        self.node = SimulatedNode(self.node_name)
-        self.addCleanup(self.node.close)
-        self.h = Harness(AGENT)
-        self.addCleanup(self.h.close)
+        super().setUp()
         self.addCleanup(lambda: self.h.keep_logs(self.id().split(".")[-1]))
-        self.h.start_airflow(api="v2", auth="none")
+        self.dag = "outage_" + self.ns.split("-")[-1]
 
     def ti(self, task):
         return {"dag_id": self.dag, "task_id": task, "run_id": RUN_ID, "map_index": -1,
                 "try_number": 1, "id": str(uuid.uuid4())}
 
-    def celery_pod(self, name, t):
-        """A Celery worker pod (systemd cgroup driver) running one Airflow 3 TI."""
-        self.h.set_ti(t, "running")
-        cid = container_id()
-        uid = self.kube.must("POST", "/_fake/objects", pod_object(
-            name, self.ns, self.node_name, {"worker": cid}))["metadata"]["uid"]
-        self.node.start_sandbox("systemd", uid)
-        tis_file = os.path.join(self.node.dir, f"{name}.tis")
-        with open(tis_file, "w") as f:
-            f.write(f"{t['id']} {t['dag_id']} {t['task_id']} {t['run_id']} {t['try_number']}\n")
-        self.node.start_container(self.node.container_cgroup("systemd", uid, cid),
-                                  "celery_main.sh", name,
-                                  f"[celeryd: w@{self.node_name}:MainProcess] -active- "
-                                  "(celery worker)", env={"E2E_TIS": tis_file})
-        self.assertTrue(wait_for(
-            lambda: len(self.node.pids_with_role(f"{name}/pool-1/task/venv")) >= 6, 15),
-            f"tree of {name} did not start")
-
-    def start_agent(self, grace="1s"):
-        extra = (f"nodeName: {self.node_name}\ncgroupRoot: {CGROUP2}\n"
-                 f"kubernetes:\n  apiServer: https://127.0.0.1:{self.kube.port}\n"
-                 f"  tokenFile: {self.token_file}\n  caFile: {self.kube.path('ca.crt')}\n")
-        return self.h.start_agent(self.h.write_config(extra=extra, grace=grace),
-                                  "--mode", "kubernetes")
-
-    # --- reading back, through the stand-in's API
-    def items(self, path):
-        try:
-            status, body = self.kube.request("GET", path)
-        except OSError:
-            return []
-        return body["items"] if status == 200 else []
-
     def phase(self, task):
-        for tree in self.items(f"{CR}/namespaces/{self.ns}/taskrunnertrees"):
+        for tree in self.trees():
             if tree["spec"]["taskId"] == task:
                 return tree.get("status", {}).get("phase")
         return None
@@ -157,13 +110,13 @@ class KubeFaultsTest(unittest.TestCase):
 
     def test_two_minutes_without_the_apiserver_lose_no_report(self):
         before = [self.ti("before")]
-        self.celery_pod("pod-before", before[0])
+        self.celery_pod("pod-before", before)
         agent = self.start_agent()
         self.assertTrue(wait_for(lambda: self.phase("before") == "Running", 30, step=0.5),
                         self.h.agent_output()[-3000:])
         during = [self.ti(f"during{n}") for n in range(2)]
         for n, t in enumerate(during):
-            self.celery_pod(f"pod-during{n}", t)
+            self.celery_pod(f"pod-during{n}", [t])
         self.assertTrue(wait_for(lambda: all(self.phase(t["task_id"]) == "Running"
                                              for t in during), 30, step=0.5))
         rss_before = vm_rss_kib(agent.pid)
@@ -197,7 +150,7 @@ class KubeFaultsTest(unittest.TestCase):
               file=sys.stderr)
 
         after = self.ti("after")  # the pod watch is back: a new pod is seen, reaped, reported
-        self.celery_pod("pod-after", after)
+        self.celery_pod("pod-after", [after])
         self.assertTrue(wait_for(lambda: self.phase("after") == "Running", DELIVERY_WAIT,
                                  step=0.5), self.h.agent_output()[-3000:])
         self.h.set_ti(after, "failed")
@@ -207,8 +160,8 @@ class KubeFaultsTest(unittest.TestCase):
 
     def test_a_restarted_agent_finishes_the_tree_and_the_report_keeps_every_reap(self):
         first_ti, second_ti = self.ti("first"), self.ti("second")
-        self.celery_pod("pod-first", first_ti)
-        self.celery_pod("pod-second", second_ti)
+        self.celery_pod("pod-first", [first_ti])
+        self.celery_pod("pod-second", [second_ti])
         self.start_agent(grace="20s")
         self.assertTrue(wait_for(lambda: self.phase("second") == "Running", 30, step=0.5),
                         self.h.agent_output()[-3000:])

@@ -18,20 +18,17 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fake_kube"))
-from harness import Harness, read_text, require, stretched, vm_rss_kib, wait_for  # noqa: E402
-from pods import (CGROUP2, RUN_ID, SimulatedNode, container_id, ctx_env,  # noqa: E402
-                  pod_object, sigterm_caught)
-from test_fake_apiserver import CRDS, KUBECTL, TOKEN, FakeKube  # noqa: E402
+from harness import read_text, require, stretched, vm_rss_kib, wait_for  # noqa: E402
+from kube_case import REPORT_WAIT, KubeNodeTest, start_fake_kube  # noqa: E402
+from pods import CGROUP2, RUN_ID, container_id, ctx_env, sigterm_caught  # noqa: E402
+from test_fake_apiserver import KUBECTL  # noqa: E402
 
-AGENT = os.path.join(os.environ.get("REAPER_BINARY_DIR", "build"), "bin", "airflow-reaper")
 POLL, GRACE = 0.5, 1.0
 DEADLINE = POLL + GRACE + 1.0
 HANG_GUARD = 30
 
-REPORT_WAIT = 30  # the NodeReapReport is written at most every 10 s; Events and trees sooner
 DOWN_SECONDS = 20
 RSS_BOUND_KIB = 64 * 1024
-CR = "/apis/airflowreaper.io/v1alpha1"
 
 
 # A dag id of this run's own: a host-mode agent of another test running on the same machine sees
@@ -44,74 +41,13 @@ def ti(task, try_number=1, map_index=-1):
             "try_number": try_number, "id": str(uuid.uuid4())}
 
 
-class KubeModeTest(unittest.TestCase):
+class KubeModeTest(KubeNodeTest):
     @classmethod
     def setUpClass(cls):
         require(os.geteuid() == 0, "needs root: cgroups and PID namespaces")
         if not os.access(KUBECTL, os.X_OK):
             raise RuntimeError(f"kubectl not found at {KUBECTL}: run tests/tools/install-kube-tools.sh")
-        cls.kube = FakeKube(["--crd-dir", CRDS, "--bookmark-interval", "1"])
-        cls.addClassCleanup(cls.kube.stop)
-        cls.token_file = cls.kube.path("token")
-        with open(cls.token_file, "w") as f:
-            f.write(TOKEN + "\n")
-
-    def setUp(self):
-        suffix = secrets.token_hex(4)
-        self.ns = "e2e-" + suffix
-        self.node_name = "e2e-node-" + suffix
-        self.kube.must("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                        "metadata": {"name": self.ns}})
-        self.node = SimulatedNode(self.node_name)
-        self.addCleanup(self.node.close)
-        self.h = Harness(AGENT)
-        self.addCleanup(self.h.close)
-        self.h.start_airflow(api="v2", auth="none")
-
-    # --- the agent
-    def start_agent(self, *flags):
-        k = self.kube
-        extra = (f"nodeName: {self.node_name}\ncgroupRoot: {CGROUP2}\n"
-                 f"kubernetes:\n  apiServer: https://127.0.0.1:{k.port}\n"
-                 f"  tokenFile: {self.token_file}\n  caFile: {k.path('ca.crt')}\n")
-        return self.h.start_agent(self.h.write_config(extra=extra), "--mode", "kubernetes", *flags)
-
-    def diagnostics(self):
-        unshare = read_text(os.path.join(self.node.dir, "unshare.log"))[-2000:]
-        if not hasattr(self.h, "agent_log"):
-            return f"\nagent not started\nunshare: {unshare}\nroles: {self.node.roles()}"
-        return (f"\nagent exit code: {self.h.agent.poll()}\nagent log:\n"
-                f"{self.h.agent_output()[-6000:]}\nroles: {self.node.roles()}")
-
-    # --- pods
-    def set_ti(self, t, state):
-        self.h.control("PUT", "/_fake/ti", dict(t, state=state))
-
-    def create_pod(self, name, containers, **kw):
-        obj = pod_object(name, self.ns, self.node_name, containers, **kw)
-        return self.kube.must("POST", "/_fake/objects", obj)["metadata"]["uid"]
-
-    def celery_pod(self, name, tis):
-        """A Celery worker pod (systemd cgroup driver) running one Airflow 3 TI per pool process."""
-        for t in tis:
-            self.set_ti(t, "running")
-        cid = container_id()
-        uid = self.create_pod(name, {"worker": cid}, labels={"component": "worker"})
-        self.node.start_sandbox("systemd", uid)
-        tis_file = os.path.join(self.node.dir, f"{name}.tis")
-        with open(tis_file, "w") as f:
-            f.writelines(f"{t['id']} {t['dag_id']} {t['task_id']} {t['run_id']} "
-                         f"{t['try_number']}\n" for t in tis)
-        self.node.start_container(self.node.container_cgroup("systemd", uid, cid),
-                                  "celery_main.sh", name,
-                                  f"[celeryd: w@{self.node_name}:MainProcess] -active- "
-                                  "(celery worker)", env={"E2E_TIS": tis_file})
-        for n in range(1, len(tis) + 1):
-            # venv python, its sleep, dbt, the escapee, the daemon and the TERM ignorer
-            self.assertTrue(wait_for(
-                lambda: len(self.node.pids_with_role(f"{name}/pool-{n}/task/venv")) >= 6, 15),
-                f"tree {n} of {name} did not start{self.diagnostics()}")
-        return uid
+        cls.kube, cls.token_file = start_fake_kube(cls.addClassCleanup)
 
     def cgroup_of_role(self, role):
         """The cgroup2 directory of the first process of `role`."""
@@ -119,21 +55,7 @@ class KubeModeTest(unittest.TestCase):
         lines = read_text(f"/proc/{pid}/cgroup").splitlines()
         return CGROUP2 + next(line[len("0::"):] for line in lines if line.startswith("0::"))
 
-    # --- reading back what the agent reported
-    def trees(self):
-        """The namespace's TaskRunnerTrees; none while an injected fault fails the read."""
-        try:
-            status, body = self.kube.request("GET", f"{CR}/namespaces/{self.ns}/taskrunnertrees")
-        except OSError:
-            return []
-        return body["items"] if status == 200 else []
-
-    def wait_registered(self, *tis):
-        tasks = {t["task_id"] for t in tis}
-        ok = wait_for(lambda: tasks <= {tr["spec"]["taskId"] for tr in self.trees()},
-                      REPORT_WAIT, step=0.2)
-        self.assertTrue(ok, f"trees not registered: {self.trees()}{self.diagnostics()}")
-
+    # --- reading back what the agent reported, with the real kubectl
     def kubectl_json(self, *args):
         result = self.kube.kubectl(*args, "-o", "json", check=False)
         return json.loads(result.stdout) if result.returncode == 0 else {"items": []}

@@ -6,7 +6,8 @@ process outside what was decided is signalled and that nothing decided is lost.
 
 Processes are observed directly (alive, dead, which signals a bystander caught); log lines and
 metrics only count what the agent did. Deadlines bound behaviour, they are not speed goals. The
-cgroups (v1 freezer, pids) are created under a unique prefix and removed at cleanup."""
+pids cgroup (v1 or v2, whichever the host has) is created under a unique name and removed at
+cleanup, like the FUSE mount that holds the unkillable member."""
 import os
 import re
 import secrets
@@ -19,14 +20,15 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+from cgroups import ControllerCgroup  # noqa: E402
 from harness import (Harness, marked_pids, process_state, read_text, require,  # noqa: E402
                      stretched, wait_for)
+from held_read import HeldRead  # noqa: E402
 from pidns import PidNamespace  # noqa: E402
 
 AGENT = os.path.join(os.environ.get("REAPER_BINARY_DIR", "build"), "bin", "airflow-reaper")
 POLL = 0.5
 RUN_ID = "scheduled__2026-11-25T00:00:00+00:00"
-CGROUP_V1 = "/sys/fs/cgroup"
 
 
 def alive(pid):
@@ -50,37 +52,12 @@ def metric(url, name, labels=""):
     return float(found.group(1)) if found else 0.0
 
 
-class V1Cgroup:
-    """A cgroup of a v1 controller under a unique name; removed (thawed first) at cleanup."""
-
-    def __init__(self, test, controller):
-        self.path = os.path.join(CGROUP_V1, controller,
-                                 f"airflow-reaper-faults-{os.getpid()}-{secrets.token_hex(4)}")
-        require(os.path.isdir(os.path.dirname(self.path)) and os.geteuid() == 0,
-                f"needs root and the cgroup v1 {controller} controller")
-        os.mkdir(self.path)
-        test.addCleanup(self.remove)
-
-    def write(self, name, value):
-        with open(os.path.join(self.path, name), "w") as f:
-            f.write(str(value))
-
-    def pids(self):
-        return [int(p) for p in read_text(os.path.join(self.path, "cgroup.procs")).split()]
-
-    def remove(self):
-        if os.path.exists(os.path.join(self.path, "freezer.state")):
-            self.write("freezer.state", "THAWED")
-        for pid in self.pids():  # only what the test put here, and what that forked
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        wait_for(lambda: not self.pids(), 10)
-        try:
-            os.rmdir(self.path)
-        except OSError:
-            pass
+def pending_signals(pid):
+    """The numbers of the signals pending for the process (its thread's and its group's)."""
+    fields = dict(line.split(":\t", 1) for line in read_text(f"/proc/{pid}/status").splitlines()
+                  if ":\t" in line)
+    mask = int(fields.get("SigPnd", "0"), 16) | int(fields.get("ShdPnd", "0"), 16)
+    return {n for n in range(1, 65) if mask & (1 << (n - 1))}
 
 
 class FaultTest(unittest.TestCase):
@@ -212,7 +189,7 @@ class ForkBombTest(FaultTest):
 
     def test_a_fork_bomb_dies_whole_and_nothing_outside_is_signalled(self):
         require(os.geteuid() == 0, "needs root: PID namespaces and a pids cgroup")
-        pids_cgroup = V1Cgroup(self, "pids")
+        pids_cgroup = ControllerCgroup(self, "pids")
         pids_cgroup.write("pids.max", 600)
         ns = PidNamespace(self.h)
         self.addCleanup(ns.close)
@@ -276,21 +253,20 @@ class ForkBombTest(FaultTest):
 
 
 class UnkillableMemberTest(FaultTest):
-    """A member the kernel will not let die (frozen by the cgroup v1 freezer: state D, SIGKILL
-    stays pending until it is thawed) is reported as a failed kill once, and not retried: the
-    kill-failure metric and the KILL signals sent to it stay at one, though the survivor, its root
-    gone, is found again as a tree of its own."""
+    """A member the kernel will not let die (a read on a FUSE mount whose server never answers:
+    once signalled it waits in state D with SIGKILL pending until the server answers or goes away,
+    as on a hung FUSE or NFS mount; see held_read.py) is reported as a failed kill once, and not
+    retried: the kill-failure metric and the KILL signals sent to it stay at one, though the
+    survivor, its root gone, is found again as a tree of its own."""
 
     def test_a_member_in_d_state_is_a_failed_kill_and_is_not_retried(self):
-        freezer = V1Cgroup(self, "freezer")
+        held = HeldRead(self)
         t = self.ti("dstate")
-        script = ('echo $$ >> "$PIDS"\nsleep 3600 & echo $! >> "$PIDS"\n'
+        script = ('echo $$ >> "$PIDS"\ncat "$HELD" > /dev/null & echo $! >> "$PIDS"\n'
                   'sleep 3600 & echo $! >> "$PIDS"\nwait\n')
-        _, pid_file = self.script_tree(t, script, env=ctx(t))
+        _, pid_file = self.script_tree(t, script, env=dict(ctx(t), HELD=held.path))
         root, stuck, plain = self.h.pids_from(pid_file, 3)
-        freezer.write("cgroup.procs", stuck)
-        freezer.write("freezer.state", "FROZEN")
-        self.assertTrue(wait_for(lambda: process_state(stuck) == "D", 5), process_state(stuck))
+        self.assertTrue(held.wait_held(stuck, 10), f"no read of {stuck} reached the server")
         self.h.start_agent(self.h.write_config(grace="1s"))
         url = self.h.agent_url()
         self.wait_decision(t, "keep")
@@ -301,18 +277,19 @@ class UnkillableMemberTest(FaultTest):
         failed = 'airflow_reaper_reaps_total{outcome="failed"}'
         self.assertTrue(wait_for(lambda: metric(url, failed) >= 1, stretched(10)), self.log())
         self.assertEqual(process_state(stuck), "D")
+        self.assertIn(signal.SIGKILL, pending_signals(stuck))
         self.assertIn(f"survived SIGKILL ti=", self.log())
         kills = rf"signalled .*pid={stuck} .*sig=KILL"
         time.sleep(6 * POLL)
         settled = (metric(url, failed), len(re.findall(kills, self.log())))
-        print(f"\nfailed reaps {settled[0]:.0f}, SIGKILLs to the frozen member {settled[1]}",
+        print(f"\nfailed reaps {settled[0]:.0f}, SIGKILLs to the unkillable member {settled[1]}",
               file=sys.stderr)
         time.sleep(10 * POLL)
         self.assertEqual((metric(url, failed), len(re.findall(kills, self.log()))), settled,
                          f"retried\n{self.log()[-3000:]}")
         # Once: found again as a tree of its own once its root is gone, it is the same survivor.
         self.assertEqual(settled, (1, 1))
-        freezer.write("freezer.state", "THAWED")  # the pending SIGKILL takes it now
+        held.release()  # the read fails, and the pending SIGKILL takes the member
         self.assertTrue(wait_for(lambda: not alive(stuck), 5))
 
 

@@ -34,6 +34,8 @@ asan tsan: deps
 	cmake --build $(BUILD)-$@ -j $(JOBS)
 	cd $(BUILD)-$@ && $(CTEST)
 
+# Needs root (cgroups, PID namespaces). What the benchmarks use besides the build (strace, openssl,
+# python3-yaml for the stand-in apiserver) comes with deps; none needs kubectl or helm.
 bench: build
 	cmake --build $(BUILD) --target bench -j $(JOBS)
 

@@ -18,6 +18,7 @@ packages=(
   python3-venv python3-pip                     # real Airflow from PyPI in virtualenvs (tests only)
   redis-server postgresql                      # its Celery broker and database (tests only)
   podman runc mmdebstrap                       # the image build test (agent/setup/build-image.sh)
+  strace                                       # syscalls per poll in `make bench` (benchmarks only)
 )
 
 missing=()

@@ -111,7 +111,7 @@ def measure(fixture, agent, trees):
     return first, last, alive
 
 
-def report(first, last, alive_at_end, alive_later, trees, phases, agent):
+def report(first, last, alive_at_end, alive_later, trees, phases, reasons, agent):
     elapsed = last[0] - first[0]
     per_minute = MINUTE / elapsed
     rows = []
@@ -140,6 +140,9 @@ def report(first, last, alive_at_end, alive_later, trees, phases, agent):
           f"{len(trees) - len(alive_later)}/{len(trees)} within {REAP_GIVE_UP:g} s after; "
           f"TaskRunnerTree phases then: " +
           ", ".join(f"{p}: {n}" for p, n in sorted(phases.items())))
+    reaps = len(re.findall(" reaped ti=", agent.harness.agent_output()))
+    print(f"  reaps logged by the agent: {reaps}; Events by reason: " +
+          ", ".join(f"{r}: {n}" for r, n in sorted(reasons.items())))
     hwm = agent.memory_mib().get("VmHWM", 0)
     cpu = 100 * (last[3] - first[3]) / elapsed
     print(f"  agent: VmHWM {hwm:.1f} MiB, {cpu:.2f} % of one core over the minute")
@@ -168,7 +171,9 @@ def run(agent_binary):
         alive_later = [(p, n) for p, n in alive_at_end if tree_alive(fixture, p, n)]
         phases = collections.Counter(t.get("status", {}).get("phase", "none")
                                      for t in fixture.trees())
-        report(first, last, alive_at_end, alive_later, trees, phases, agent)
+        events = fixture.items(f"/apis/events.k8s.io/v1/namespaces/{fixture.ns}/events")
+        reasons = collections.Counter(e["reason"] for e in events)
+        report(first, last, alive_at_end, alive_later, trees, phases, reasons, agent)
         report_warnings(fixture.h)
     finally:
         fixture.doCleanups()

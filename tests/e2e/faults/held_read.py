@@ -66,9 +66,14 @@ def answer(opcode, node, payload):
     return -38, b""  # ENOSYS
 
 
-def serve(mount_point):
-    fd = os.open("/dev/fuse", os.O_RDWR | os.O_CLOEXEC)
+def serve(mount_point, parent):
     libc = ctypes.CDLL(None, use_errno=True)
+    # A test killed outright (a ctest timeout) takes its server along: a held reader is never left
+    # in D for good.
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        return
+    fd = os.open("/dev/fuse", os.O_RDWR | os.O_CLOEXEC)
     options = f"fd={fd},rootmode=40000,user_id=0,group_id=0".encode()
     if libc.mount(b"airflow-reaper-held", mount_point.encode(), b"fuse", 0x6, options) != 0:
         sys.exit(f"mount: {os.strerror(ctypes.get_errno())}")  # 0x6: MS_NOSUID | MS_NODEV
@@ -97,11 +102,13 @@ class HeldRead:
 
     def __init__(self, test):
         require(os.geteuid() == 0, "needs root: mounting a FUSE file system")
-        require(os.path.exists("/dev/fuse"), "no /dev/fuse: FUSE (a held read, state D) is not "
-                                             "available on this host")
+        require(os.path.exists("/dev/fuse"),
+                "no /dev/fuse (a container without the device, or a kernel without FUSE): the "
+                "unkillable member is a read held by a FUSE server of the test's own")
         self.mount_point = tempfile.mkdtemp(prefix="airflow-reaper-held-")
         self.path = os.path.join(self.mount_point, FILE_NAME)
-        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), self.mount_point],
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), self.mount_point,
+                                      str(os.getpid())],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.reader = None
         test.addCleanup(self.release)
@@ -142,4 +149,4 @@ class HeldRead:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    serve(sys.argv[1])
+    serve(sys.argv[1], int(sys.argv[2]))

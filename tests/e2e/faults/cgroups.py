@@ -66,7 +66,7 @@ class ControllerCgroup:
         require(controller in available,
                 f"the cgroup2 mount {parent} offers no {controller} controller "
                 f"(cgroup.controllers: {' '.join(available) or 'none'}) and no cgroup v1 "
-                f"{controller} hierarchy is mounted: it is bound to neither")
+                f"{controller} hierarchy is mounted: no hierarchy here carries it")
         if controller in _words(os.path.join(parent, "cgroup.subtree_control")):
             return
         try:

@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """Benchmark of the agent in kubernetes mode: Kubernetes API requests per minute on a node with 100
-pods and 20 reaps per minute. The stand-in kube-apiserver serves 100 pods on the agent's node: 96
-plain pods (Pod objects only) and 4 Celery pods with 5 Airflow 3 TIs each, simulated as the
-kubernetes-mode e2e suite does (kubelet-style cgroups under a unique prefix, real processes in
-real PID namespaces). Over one measured minute the 20 TIs flip to `failed` at an even pace; the
-requests counted by the apiserver (GET /_fake/stats) and by the agent itself (/metrics) between the
-minute's start and end are printed. Asserts nothing. Needs root; the e2e fixtures clean up
-everything they started, even on error."""
+pods, over a minute in which nothing changes and then over a minute with 20 reaps. The stand-in
+kube-apiserver serves 100 pods on the agent's node: 96 plain pods (Pod objects only) and 4 Celery
+pods with 5 Airflow 3 TIs each, simulated as the kubernetes-mode e2e suite does (kubelet-style
+cgroups under a unique prefix, real processes in real PID namespaces). Over the second minute the
+20 TIs flip to `failed` at an even pace. The requests counted by the apiserver (GET /_fake/stats)
+and by the agent itself (/metrics) between each minute's start and end are printed. Asserts
+nothing. Needs root; the e2e fixtures clean up everything they started, even on error."""
 import argparse
 import collections
 import os
@@ -111,7 +111,16 @@ def measure(fixture, agent, trees):
     return first, last, alive
 
 
-def report(first, last, alive_at_end, alive_later, trees, phases, reasons, agent):
+def idle_minute(fixture, agent):
+    """The samples at the ends of a minute in which nothing changes."""
+    first = sample(fixture, agent)
+    time.sleep(MINUTE)
+    return first, sample(fixture, agent)
+
+
+def print_requests(title, first, last, agent):
+    """The requests between two samples, per minute, as the apiserver and the agent counted them,
+    and the agent's CPU and memory."""
     elapsed = last[0] - first[0]
     per_minute = MINUTE / elapsed
     rows = []
@@ -122,9 +131,7 @@ def report(first, last, alive_at_end, alive_later, trees, phases, reasons, agent
         if delta or key in EXPECTED:
             rows.append((key, delta))
     total = sum(sum(d.values()) for _, d in rows)
-    print(f"kubernetes mode, {PODS} pods on the node ({CELERY_PODS} Celery pods x {TIS_PER_POD} "
-          f"TIs), pollInterval {POLL:g}s, gracePeriod {GRACE:g}s, {len(trees)} TIs flipped to "
-          f"failed at an even pace over {elapsed:.1f} s; {load()}")
+    print(f"{title}, over {elapsed:.1f} s; {load()}")
     print(f"  apiserver: {total} requests = {total * per_minute:.1f} per minute")
     print("    per min  verb    resource                  codes")
     for (verb, resource), delta in sorted(rows, key=lambda r: (r[0][1], r[0][0])):
@@ -134,8 +141,14 @@ def report(first, last, alive_at_end, alive_later, trees, phases, reasons, agent
     agent_total = sum(agent_codes.values())
     print(f"  the agent's airflow_reaper_kube_requests_total: {agent_total:.0f} = "
           f"{agent_total * per_minute:.1f} per minute (" +
-          ", ".join(f"{c}: {n:.0f}" for c, n in sorted(agent_codes.items()) if n) +
+          (", ".join(f"{c}: {n:.0f}" for c, n in sorted(agent_codes.items()) if n) or "none") +
           "; code 0: transport error)")
+    hwm = agent.memory_mib().get("VmHWM", 0)
+    cpu = 100 * (last[3] - first[3]) / elapsed
+    print(f"  agent: VmHWM {hwm:.1f} MiB, {cpu:.2f} % of one core over the minute")
+
+
+def print_reaps(alive_at_end, alive_later, trees, phases, reasons, agent):
     print(f"  trees reaped: {len(trees) - len(alive_at_end)}/{len(trees)} by the minute's end, "
           f"{len(trees) - len(alive_later)}/{len(trees)} within {REAP_GIVE_UP:g} s after; "
           f"TaskRunnerTree phases then: " +
@@ -143,9 +156,6 @@ def report(first, last, alive_at_end, alive_later, trees, phases, reasons, agent
     reaps = len(re.findall(" reaped ti=", agent.harness.agent_output()))
     print(f"  reaps logged by the agent: {reaps}; Events by reason: " +
           ", ".join(f"{r}: {n}" for r, n in sorted(reasons.items())))
-    hwm = agent.memory_mib().get("VmHWM", 0)
-    cpu = 100 * (last[3] - first[3]) / elapsed
-    print(f"  agent: VmHWM {hwm:.1f} MiB, {cpu:.2f} % of one core over the minute")
 
 
 class BenchNode(KubeNodeTest):
@@ -165,6 +175,9 @@ def run(agent_binary):
         agent = KubeAgent(fixture)
         fixture.wait_registered(*(t for _, _, t in trees))
         time.sleep(2 * POLL)  # past the registration burst
+        node = (f"kubernetes mode, {PODS} pods on the node ({CELERY_PODS} Celery pods x "
+                f"{TIS_PER_POD} TIs), pollInterval {POLL:g}s, gracePeriod {GRACE:g}s")
+        print_requests(f"{node}, nothing changing", *idle_minute(fixture, agent), agent)
         first, last, alive_at_end = measure(fixture, agent, trees)
         wait_for(lambda: not any(tree_alive(fixture, p, n) for p, n in alive_at_end),
                  REAP_GIVE_UP, step=0.2)
@@ -173,7 +186,9 @@ def run(agent_binary):
                                      for t in fixture.trees())
         events = fixture.items(f"/apis/events.k8s.io/v1/namespaces/{fixture.ns}/events")
         reasons = collections.Counter(e["reason"] for e in events)
-        report(first, last, alive_at_end, alive_later, trees, phases, reasons, agent)
+        print_requests(f"{node}, {len(trees)} TIs flipped to failed at an even pace", first, last,
+                       agent)
+        print_reaps(alive_at_end, alive_later, trees, phases, reasons, agent)
         report_warnings(fixture.h)
     finally:
         fixture.doCleanups()

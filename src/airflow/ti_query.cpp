@@ -146,8 +146,14 @@ std::map<TaskRef, std::vector<MapIndexState>> mapIndexesByTask(const Listing& li
   return byTask;
 }
 
-core::Result<Json> parseJson(std::string_view text) {
-  auto parsed = Json::parse(text);
+// The members of a TaskInstance that parseRecord reads; a list reply's TaskInstances are 2 deep
+// (root object, task_instances array). Airflow writes ~30 per TaskInstance.
+const Json::Projection kListReplyFields{.depth = 2,
+                                        .keys = {"dag_id", "task_id", "dag_run_id", "map_index",
+                                                 "try_number", "state", "queued_when", "id"}};
+
+core::Result<Json> parseJson(std::string_view text, const Json::Projection* projection = nullptr) {
+  auto parsed = projection != nullptr ? Json::parse(text, *projection) : Json::parse(text);
   if (!parsed) return core::makeError("reply is " + parsed.error().message);
   return parsed;
 }
@@ -204,7 +210,7 @@ std::string buildListBody(const ListQuery& query, ApiVersion version, int64_t of
 }
 
 core::Result<ListPage> parseListReply(std::string_view text, ApiVersion version) {
-  auto parsed = parseJson(text);
+  auto parsed = parseJson(text, &kListReplyFields);
   if (!parsed.ok()) return parsed.error();
   const Json& root = *parsed;
   if (!root.field("task_instances").isArray()) {

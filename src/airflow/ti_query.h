@@ -47,6 +47,7 @@ struct TaskInstanceRecord {
   std::optional<std::string> state;
   std::string uuid;  // empty on Airflow 2
   std::optional<core::WallTime> queuedWhen;
+  bool operator==(const TaskInstanceRecord&) const = default;
 };
 
 // A record of a reply that did not parse.
@@ -54,6 +55,7 @@ struct BadRecord {
   // dag, task, run and map index (tryNumber 0) when that much could be read.
   std::optional<core::TaskInstanceKey> identity;
   std::string reason;
+  bool operator==(const BadRecord&) const = default;
 };
 
 struct ListPage {

@@ -35,9 +35,20 @@ class Json {
   Json(Members members) : value_(std::move(members)) {}
   static Json object() { return Json(Members{}); }
 
+  // Which members parse() builds. The objects `depth` containers deep (the root value is 0 deep,
+  // the elements of a root array 1 deep) keep only the members named in `keys`; the value of any
+  // other member is still read and checked as JSON, nested up to the same limit, and then dropped.
+  // A key that is kept must not appear twice; one that is dropped is not remembered.
+  struct Projection {
+    size_t depth = 0;
+    std::vector<std::string_view> keys;
+  };
+
   // Parses JSON text (RFC 8259). Nesting deeper than 128 arrays and objects and an object with a
   // key twice (parsers disagree on which one counts) are errors.
   static Result<Json> parse(std::string_view text);
+  // The same, building only what `projection` keeps: a reply read for a few of many fields.
+  static Result<Json> parse(std::string_view text, const Projection& projection);
   // Compact JSON text: UTF-8 kept, control characters escaped, each byte that is not valid UTF-8
   // written as U+FFFD, so the text is valid JSON whatever the strings held.
   std::string dump() const;

@@ -198,6 +198,95 @@ TEST(ParseListReply, BadRecordsAreSetAsideWithTheirIdentity) {
   }
 }
 
+// A TaskInstance as Airflow 3 writes it (TaskInstanceResponse, ~35 fields), of which the client
+// reads 8; `read` holds those, `rest` the others (nested objects and arrays among them).
+struct AirflowTaskInstance {
+  std::string read, rest;
+  std::string full() const { return "{" + rest + "," + read + "}"; }
+  std::string onlyRead() const { return "{" + read + "}"; }
+};
+
+AirflowTaskInstance airflowTaskInstance(int i, const std::string& state, int mapIndex) {
+  const std::string n = std::to_string(i);
+  AirflowTaskInstance ti;
+  ti.read = R"("id":"0195f0a0-0000-7000-8000-00000000000)" + n + R"(","task_id":"task_)" + n +
+            R"(","dag_id":"etl","dag_run_id":"scheduled__2026-01-01T00:00:00+00:00",)"
+            R"("map_index":)" +
+            std::to_string(mapIndex) + R"(,"state":)" + state + R"(,"try_number":)" + n +
+            R"(,"queued_when":"2026-01-01T00:00:0)" + n + R"(.123456Z")";
+  ti.rest =
+      R"("logical_date":"2026-01-01T00:00:00Z","run_after":"2026-01-01T00:00:00Z",)"
+      R"("start_date":"2026-01-01T00:00:09.5Z","end_date":null,"duration":12.25,"max_tries":3,)"
+      R"("task_display_name":"Task \"quoted\" \u00e9","dag_display_name":"ETL","hostname":"w-1",)"
+      R"("unixname":"airflow","pool":"default_pool","pool_slots":1,"queue":"default",)"
+      R"("priority_weight":-2,"operator":"BashOperator","operator_name":"BashOperator",)"
+      R"("scheduled_when":"2026-01-01T00:00:00Z","pid":4242,"executor":null,)"
+      R"("executor_config":"{\"pod_override\":{}}","note":"a note\nover lines",)"
+      R"("rendered_map_index":"part-)" +
+      n +
+      R"(","rendered_fields":{"bash_command":"echo 1","env":{"A":"1"},"args":[1,[2,{"x":null}]]},)"
+      R"("trigger":{"id":7,"classpath":"x.Trigger","kwargs":"{}","created_date":"2026-01-01T00:00:00Z",)"
+      R"("triggerer_id":null},"triggerer_job":null,)"
+      R"("dag_version":{"id":"0195f0a0-0000-7000-8000-0000000000ff","version_number":2,)"
+      R"("dag_id":"etl","bundle_name":"dags-folder","bundle_version":null,)"
+      R"("created_at":"2026-01-01T00:00:00Z","dag_display_name":"ETL","bundle_url":null})";
+  return ti;
+}
+
+std::string listReply(const std::vector<std::string>& items, size_t total) {
+  std::string json = R"({"task_instances":[)";
+  for (size_t i = 0; i < items.size(); ++i) json += (i > 0 ? "," : "") + items[i];
+  return json + R"(],"total_entries":)" + std::to_string(total) + "}";
+}
+
+// The client builds only the fields it reads of each TaskInstance (a projection): the fields it
+// leaves unbuilt must change no record.
+TEST(ParseListReply, TheFieldsNotReadChangeNoRecord) {
+  const std::vector<AirflowTaskInstance> tis = {
+      airflowTaskInstance(1, R"("running")", -1), airflowTaskInstance(2, "null", 0),
+      airflowTaskInstance(3, R"("up_for_retry")", 1), airflowTaskInstance(4, "7", -1)};
+  std::vector<std::string> full, onlyRead;
+  for (const auto& ti : tis) {
+    full.push_back(ti.full());
+    onlyRead.push_back(ti.onlyRead());
+  }
+  for (auto version : {ApiVersion::V2, ApiVersion::V1}) {
+    auto fromFull = parseListReply(listReply(full, 9), version);
+    ASSERT_TRUE(fromFull.ok()) << fromFull.error().message;
+    auto fromRead = parseListReply(listReply(onlyRead, 9), version);
+    ASSERT_TRUE(fromRead.ok()) << fromRead.error().message;
+    EXPECT_EQ(fromFull->records, fromRead->records);
+    EXPECT_EQ(fromFull->bad, fromRead->bad);
+    EXPECT_EQ(fromFull->totalEntries, 9);
+    ASSERT_EQ(fromFull->records.size(), 3u);
+    EXPECT_EQ(fromFull->records[2].key,
+              (TaskInstanceKey{"etl", "task_3", "scheduled__2026-01-01T00:00:00+00:00", 1, 3}));
+    EXPECT_EQ(fromFull->records[2].state, "up_for_retry");
+    EXPECT_EQ(fromFull->records[2].queuedWhen, parseTimestamp("2026-01-01T00:00:03.123456Z"));
+    EXPECT_EQ(fromFull->records[2].uuid,
+              version == ApiVersion::V2 ? "0195f0a0-0000-7000-8000-000000000003" : "");
+    ASSERT_EQ(fromFull->bad.size(), 1u) << "a state of 7";
+  }
+}
+
+// Unbuilt is not unread: a field the client does not read still has to be JSON.
+TEST(ParseListReply, AFieldNotReadMustStillBeJson) {
+  const auto ti = airflowTaskInstance(1, R"("running")", -1);
+  for (const std::string& rest :
+       {std::string(R"("rendered_fields":{"a":[1,]})"),
+        std::string(R"("note":"line)"
+                    "\n"
+                    R"(")"),
+        std::string(R"("pid":01)"), std::string(R"("trigger":{"id":7)"),
+        R"("rendered_fields":)" + std::string(200, '[') + std::string(200, ']')}) {
+    const std::string item = "{" + rest + "," + ti.read + "}";
+    EXPECT_FALSE(parseListReply(listReply({item}, 1), ApiVersion::V2).ok()) << rest;
+  }
+  const std::string twice = "{" + ti.read + R"(,"state":"failed"})";
+  EXPECT_FALSE(parseListReply(listReply({twice}, 1), ApiVersion::V2).ok())
+      << "a field read twice: which one counts?";
+}
+
 TaskInstanceRecord record(TaskInstanceKey key, std::optional<std::string> state,
                           std::string uuid = "") {
   return {std::move(key), std::move(state), std::move(uuid), std::nullopt};

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/json_projection.h"
+
 namespace reaper::core {
 namespace {
 
@@ -41,6 +43,16 @@ TEST(Json, RejectsWhatIsNotJson) {
                            R"("})"}) {
     EXPECT_FALSE(Json::parse(text)) << text;
   }
+  using namespace std::string_view_literals;
+  for (auto text : {"{\"a\":1}\0 trailing"sv, "{\"a\":\"b\0c\"}"sv, "\0"sv}) {
+    auto parsed = Json::parse(text);
+    ASSERT_FALSE(parsed) << "a zero byte, never the end of the text";
+    EXPECT_NE(parsed.error().message.find("zero byte"), std::string::npos)
+        << parsed.error().message;
+  }
+  auto escaped = Json::parse(R"({"a":"x\u0000y"})");
+  ASSERT_TRUE(escaped) << escaped.error().message;
+  EXPECT_EQ(escaped->field("a").string(), std::string("x\0y", 3));
 }
 
 TEST(Json, RejectsADuplicateKey) {
@@ -55,6 +67,69 @@ TEST(Json, DeepNestingIsAnErrorNotACrash) {
   const std::string deep(1'000'000, '[');
   EXPECT_FALSE(Json::parse(deep + std::string(deep.size(), ']')));
   EXPECT_FALSE(Json::parse(std::string(1'000'000, '{')));
+}
+
+const Json::Projection kItemsAC{.depth = 2, .keys = {"a", "c"}};
+
+TEST(Json, ProjectionKeepsOnlyTheNamedMembersAtItsDepth) {
+  auto parsed = Json::parse(
+      R"({"items":[{"a":{"deeper":[1,{"b":2}]},"b":{"x":[1,2]},"c":"s"},{"c":"t","d":null},7],)"
+      R"("b":"root members are 0 deep: all kept"})",
+      kItemsAC);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  auto expected = Json::parse(R"({"items":[{"a":{"deeper":[1,{"b":2}]},"c":"s"},{"c":"t"},7],)"
+                              R"("b":"root members are 0 deep: all kept"})");
+  EXPECT_EQ(*parsed, *expected);
+  auto root = Json::parse(R"({"a":1,"b":[{"a":2,"b":3}],"c":{"b":4}})",
+                          Json::Projection{.depth = 0, .keys = {"a", "c"}});
+  ASSERT_TRUE(root) << root.error().message;
+  EXPECT_EQ(root->dump(), R"({"a":1,"c":{"b":4}})");
+}
+
+TEST(Json, ProjectionBuildsWhatTheFullParseHoldsOfTheKeptMembers) {
+  for (const char* text : {
+           R"({"items":[{"a":1,"b":{"c":[{"a":0}]},"c":[[],{}]},{"b":[1,{"a":"x"}],"a":null}]})",
+           R"([[{"c":1,"e":2}],{"a":{"a":{"b":1}}},[[{"a":1}]],"s",{"b":[]}])",
+           R"({"items":{"x":{"a":true,"z":1.5},"y":[{"c":-1,"zz":"\u00e9"}]},"b":{"b":{"b":1}}})",
+           R"("scalar")",
+           "[]",
+           "{}",
+       }) {
+    auto full = Json::parse(text);
+    ASSERT_TRUE(full) << text << ": " << full.error().message;
+    auto kept = Json::parse(text, kItemsAC);
+    ASSERT_TRUE(kept) << text << ": " << kept.error().message;
+    EXPECT_EQ(*kept, test::projected(*full, kItemsAC)) << text;
+  }
+}
+
+TEST(Json, ProjectionStillChecksWhatItDrops) {
+  const std::vector<std::string> invalid = {
+      "[1,]", "{\"k\":1,}", "nul", "\"line\nbreak\"", "{'k':1}", "1.", "[", "\"\\x\"", "tru"};
+  for (const auto& dropped : invalid) {
+    const std::string text = R"({"items":[{"a":1,"b":)" + dropped + "}]}";
+    EXPECT_FALSE(Json::parse(text)) << text;
+    EXPECT_FALSE(Json::parse(text, kItemsAC)) << "a dropped member held " << dropped;
+  }
+  // Three containers around the member's value: 128 levels with 125 more, 129 with 126.
+  for (const char* key : {"a", "b"}) {
+    for (size_t more : {125, 126}) {
+      const std::string text = R"({"items":[{")" + std::string(key) +
+                               "\":" + std::string(more, '[') + std::string(more, ']') + "}]}";
+      EXPECT_EQ(Json::parse(text, kItemsAC).ok(), more == 125) << key << " " << more;
+      EXPECT_EQ(Json::parse(text).ok(), more == 125) << key << " " << more;
+    }
+  }
+}
+
+TEST(Json, ProjectionRejectsAKeptKeyTwice) {
+  auto twice = Json::parse(R"({"items":[{"a":1,"b":0,"a":2}]})", kItemsAC);
+  ASSERT_FALSE(twice);
+  EXPECT_NE(twice.error().message.find("\"a\""), std::string::npos) << twice.error().message;
+  EXPECT_FALSE(Json::parse(R"({"items":[{"b":{"k":1,"k":2}}],"items":[]})", kItemsAC))
+      << "above the projected depth every key is kept";
+  EXPECT_TRUE(Json::parse(R"({"items":[{"a":1,"b":0,"b":{"k":1,"k":2}}]})", kItemsAC))
+      << "a dropped member is not remembered, nor what it holds";
 }
 
 TEST(Json, BuildsAndWritesInOrder) {

@@ -382,9 +382,14 @@ std::optional<core::WallTime> parseTimestamp(std::string_view text) {
   const std::chrono::sys_days date = std::chrono::year_month_day(
       std::chrono::year(*year), std::chrono::month(static_cast<unsigned>(*month)),
       std::chrono::day(static_cast<unsigned>(*day)));
-  return std::chrono::time_point_cast<core::WallTime::duration>(
+  const std::chrono::sys_time<std::chrono::microseconds> time =
       date + std::chrono::hours(*hour) + std::chrono::minutes(*minute) +
-      std::chrono::seconds(*second) + fraction - offset);
+      std::chrono::seconds(*second) + fraction - offset;
+  // WallTime counts nanoseconds in 64 bits: the years 1678 to 2261.
+  constexpr auto kEarliest = std::chrono::floor<std::chrono::microseconds>(core::WallTime::min());
+  constexpr auto kLatest = std::chrono::floor<std::chrono::microseconds>(core::WallTime::max());
+  if (time <= kEarliest || time >= kLatest) return std::nullopt;
+  return std::chrono::time_point_cast<core::WallTime::duration>(time);
 }
 
 std::string formatTimestamp(core::WallTime time) {

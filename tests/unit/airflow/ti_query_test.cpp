@@ -422,10 +422,16 @@ TEST(Timestamp, ParsesAirflowForms) {
   EXPECT_EQ(parseTimestamp("2026-01-01T02:00:01+02:00"), base);
   EXPECT_EQ(parseTimestamp("2025-12-31T23:30:01-00:30"), base);
   EXPECT_EQ(parseTimestamp("2026-01-01T00:00:01.250000Z"), base + std::chrono::milliseconds(250));
-  for (const char* bad : {"", "2026-01-01", "2026-01-01T00:00:01", "2026-13-01T00:00:01Z",
-                          "2026-01-01T00:00:01.Z", "2026-01-01T00:00:01Zjunk", "yesterday"}) {
+  for (const char* bad :
+       {"", "2026-01-01", "2026-01-01T00:00:01", "2026-13-01T00:00:01Z", "2026-01-01T00:00:01.Z",
+        "2026-01-01T00:00:01Zjunk", "yesterday",
+        // Beyond the nanoseconds of a WallTime (1678 to 2261), found by fuzzing.
+        "1013-01-01T00:00:00.5Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z"}) {
     EXPECT_EQ(parseTimestamp(bad), std::nullopt) << bad;
   }
+  EXPECT_EQ(parseTimestamp("1970-01-01T01:00:00+01:00"), core::WallTime{});
+  EXPECT_EQ(parseTimestamp("2200-01-01T00:00:00Z"),
+            core::WallTime{std::chrono::seconds(7'258'118'400)});
   EXPECT_EQ(formatTimestamp(base + std::chrono::milliseconds(900)), "2026-01-01T00:00:01Z");
 }
 

@@ -26,6 +26,14 @@ core::Error tooLarge(const std::string& what, size_t maxBytes) {
   return core::makeError(what + " larger than " + std::to_string(maxBytes) + " bytes", EMSGSIZE);
 }
 
+// cpprestsdk reads a body of known length in pieces of at most this size and hands each to the
+// sink through its thread pool (a continuation, a timer reset, a wake-up). A reply read whole takes
+// one or a few pieces (an Airflow list page is ~100 KiB); no more than this waits in cpprestsdk's
+// buffer beyond the caps. A stream keeps cpprestsdk's 64 KiB: its lines are passed on as they
+// arrive, not once a larger piece filled up.
+constexpr size_t kWholeReplyChunkBytes = 1 << 20;
+constexpr size_t kStreamChunkBytes = 64 << 10;
+
 // Thrown into cpprestsdk to end a transfer from inside the sink; the sink keeps why.
 struct TransferEnded : std::exception {};
 
@@ -154,9 +162,11 @@ class BodySink final : public concurrency::streams::details::streambuf_state_man
   std::optional<core::Error> error_;
 };
 
-http::client::http_client_config makeConfig(const HttpOptions& options, core::Duration timeout) {
+http::client::http_client_config makeConfig(const HttpOptions& options, core::Duration timeout,
+                                            size_t chunkBytes) {
   http::client::http_client_config config;
   config.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
+  config.set_chunksize(chunkBytes);
   config.set_max_redirects(0);
   config.set_validate_certificates(!options.insecureSkipVerify);
   if (!options.caFile.empty()) {
@@ -172,7 +182,8 @@ http::client::http_client_config makeConfig(const HttpOptions& options, core::Du
 class CpprestTransport final : public HttpTransport {
  public:
   explicit CpprestTransport(const HttpOptions& options)
-      : options_(options), client_(options.baseUrl, makeConfig(options, options.timeout)) {}
+      : options_(options),
+        client_(options.baseUrl, makeConfig(options, options.timeout, kWholeReplyChunkBytes)) {}
 
   core::Result<HttpResponse> send(const HttpRequest& request) override {
     return exchange(client_, request, nullptr);
@@ -190,7 +201,8 @@ class CpprestTransport final : public HttpTransport {
   http::client::http_client& streamClient() {
     std::lock_guard lock(streamMutex_);
     if (!streamClient_) {
-      streamClient_.emplace(options_.baseUrl, makeConfig(options_, options_.streamTimeout));
+      streamClient_.emplace(options_.baseUrl,
+                            makeConfig(options_, options_.streamTimeout, kStreamChunkBytes));
     }
     return *streamClient_;
   }

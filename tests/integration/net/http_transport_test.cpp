@@ -150,6 +150,26 @@ TEST(HttpTransport, ReplyOverTheCapIsAnErrorUnread) {
   }
 }
 
+// A body of known length is read in pieces (of up to 1 MiB): one that spans several, sent in
+// uneven writes, arrives whole and in order; one of exactly the cap is no error.
+TEST(HttpTransport, ReplyOfKnownLengthArrivesWholeUpToTheCap) {
+  for (size_t size : {size_t{3} << 20 | 12345, kMaxReplyBytes}) {
+    std::string body(size, '\0');
+    for (size_t i = 0; i < size; ++i) body[i] = static_cast<char>('a' + (i * 7 + i / 4093) % 26);
+    LoopbackServer server([&](Exchange& exchange) {
+      bool open =
+          exchange.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(size) + "\r\n\r\n");
+      for (size_t at = 0, piece = 1000; open && at < size; at += piece, piece = piece * 3 % 700001)
+        open = exchange.write(std::string_view(body).substr(at, piece));
+    });
+    auto transport = transportTo(server);
+    auto reply = transport->send({"GET", "/api/v1/pods"});
+    ASSERT_TRUE(reply) << size << ": " << reply.error().message;
+    EXPECT_EQ(reply->status, 200);
+    EXPECT_TRUE(reply->body == body) << size << ": " << reply->body.size() << " bytes";
+  }
+}
+
 TEST(HttpTransport, ReplyAnnouncedOverTheCapIsAnErrorUnread) {
   LoopbackServer server([&](Exchange& exchange) {
     exchange.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kHostileBytes) +

@@ -18,7 +18,7 @@ std::string processCount(size_t n) {
 
 std::string processText(const proc::TreeMember& member) {
   return std::to_string(member.id.pid) + " " +
-         core::redactedCommandLine(member.argv, kCommandLineInNote);
+         core::redactedCommandLine(member.commandLine.words(), kCommandLineInNote);
 }
 
 // What was done to how many processes.

@@ -61,10 +61,10 @@ Discovery PodTargetSource::discover() {
 std::vector<Target> PodTargetSource::treeTargets(const View& view) {
   // Confinement: a process is placed in its pod, and trees never link processes of two pods.
   // KubernetesExecutor pods are whole targets of their own: their processes form no other tree.
-  const auto placement = [&view](const proc::Process& process) -> std::optional<std::string> {
+  const auto placement = [&view](const proc::Process& process) -> const std::string* {
     const kube::Pod* pod = view.podOf(process.pid);
-    if (pod == nullptr || pod->kubernetesExecutor()) return std::nullopt;
-    return pod->ref.uid;
+    if (pod == nullptr || pod->kubernetesExecutor()) return nullptr;
+    return &pod->ref.uid;
   };
   std::vector<Target> targets;
   for (auto& tree : proc::identifyTrees(view.snapshot, {selfPid_, placement})) {
@@ -106,7 +106,7 @@ std::optional<Target> PodTargetSource::executorPodTarget(const View& view, const
     });
     if (!workload) continue;
     proc::TreeMember member{process.identity(), process.ppid, process.pgid, process.sid,
-                            process.argv};
+                            process.commandLine};
     target.tree.age = std::max(target.tree.age, view.snapshot.ageOf(process));
     target.tree.members.push_back(std::move(member));
   }

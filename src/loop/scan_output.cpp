@@ -53,7 +53,7 @@ Json processesJson(const Target& target) {
     process["ppid"] = member.ppid;
     process["pgid"] = member.pgid;
     process["sid"] = member.sid;
-    process["cmdline"] = core::redactedCommandLine(member.argv, kMaxCommandLine);
+    process["cmdline"] = core::redactedCommandLine(member.commandLine.words(), kMaxCommandLine);
     process["orphan"] = member.orphan;
     process["escapee"] = member.escapee;
     processes.push(std::move(process));
@@ -105,7 +105,7 @@ void appendMembers(const Target& target, Rows& rows) {
     rows.push_back({"pid=" + std::to_string(m.id.pid), "ppid=" + std::to_string(m.ppid),
                     "pgid=" + std::to_string(m.pgid), "sid=" + std::to_string(m.sid),
                     flags.empty() ? "-" : flags,
-                    core::redactedCommandLine(m.argv, kTableCommandLine)});
+                    core::redactedCommandLine(m.commandLine.words(), kTableCommandLine)});
   }
 }
 

@@ -25,6 +25,15 @@ size_t hashOf(std::string_view bytes) { return std::hash<std::string_view>{}(byt
 
 bool gone(const core::Error& error) { return error.code == ESRCH || error.code == ENOENT; }
 
+// The environment's TaskInstance: a try of 0 and a map index not exported are unknown.
+PartialKey keyOf(AirflowContext context) {
+  PartialKey key{std::move(context.dagId), std::move(context.taskId), std::move(context.runId),
+                 std::nullopt, std::nullopt};
+  if (context.hasMapIndex) key.mapIndex = context.mapIndex;
+  if (context.tryNumber > 0) key.tryNumber = context.tryNumber;
+  return key;
+}
+
 }  // namespace
 
 struct ProcessTracker::Entry {
@@ -205,7 +214,7 @@ std::optional<ProcessTracker::Read> ProcessTracker::read(core::Pid pid, const En
 void ProcessTracker::readImage(os::ProcessFiles& dir, Process& process) {
   if (auto environ = dir.read("environ", kEnvironMaxBytes)) {
     AirflowContext ctx = parseAirflowContext(*environ);
-    if (ctx.complete()) process.context = std::move(ctx);
+    if (ctx.complete()) process.context = keyOf(std::move(ctx));
   }
   if (!options_.cgroups) return;
   if (auto cgroup = dir.read("cgroup", kCgroupMaxBytes)) process.cgroups = parseCgroup(*cgroup);
@@ -232,11 +241,11 @@ bool ProcessTracker::readCommandLine(os::ProcessFiles& dir, Read& fresh, const E
     bytes = text;
   }
   if (bytes.empty() && known != nullptr && known->hasMemory) {  // exiting: it keeps its title
-    fresh.process.argv = processOf(*known).argv;
+    fresh.process.commandLine = processOf(*known).commandLine;
     entry.cmdlineHash = known->cmdlineHash;
     return true;
   }
-  fresh.process.argv = parseCmdline(bytes);
+  fresh.process.commandLine = CommandLine(parseCmdline(bytes));
   entry.cmdlineHash = hashOf(bytes);
   return true;
 }

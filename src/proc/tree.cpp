@@ -4,23 +4,15 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <span>
 #include <tuple>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace reaper::proc {
 namespace {
 
 constexpr size_t kNone = static_cast<size_t>(-1);
-
-std::optional<PartialKey> contextKey(const Process& p) {
-  if (!p.context) return std::nullopt;
-  const AirflowContext& c = *p.context;
-  PartialKey key{c.dagId, c.taskId, c.runId, std::nullopt, std::nullopt};
-  if (c.hasMapIndex) key.mapIndex = c.mapIndex;
-  if (c.tryNumber > 0) key.tryNumber = c.tryNumber;
-  return key;
-}
+const std::string kOnePlacement;  // host mode's
 
 std::string describe(const PartialKey& key) {
   return key.dagId + "/" + key.taskId + "/" + key.runId + "/" +
@@ -134,6 +126,8 @@ struct Group {
   std::vector<size_t> fixers;  // whose own evidence fixed the attempt: the root, or the carriers
 };
 
+// Builds every tree of one snapshot. Processes are known by their index in the snapshot; what
+// their command lines say was recognised when they were read.
 class TreeBuilder {
  public:
   TreeBuilder(const ProcessSnapshot& snapshot, const IdentityOptions& options)
@@ -142,36 +136,39 @@ class TreeBuilder {
     recognition_.resize(n);
     placement_.resize(n);
     excluded_.resize(n);
+    rawParent_.resize(n);
     parent_.assign(n, kNone);
     owner_.assign(n, kNone);
-    for (size_t i = 0; i < n; ++i) index_.emplace(procs_[i].pid, i);
     for (size_t i = 0; i < n; ++i) {
       const Process& p = procs_[i];
-      if (!p.kernelThread) recognition_[i] = recognize(p.argv);
-      placement_[i] = options.placement ? options.placement(p) : std::optional<std::string>("");
+      recognition_[i] = &p.commandLine.recognition();
+      placement_[i] = options.placement ? options.placement(p) : &kOnePlacement;
+      const Process* parent = snapshot.find(p.ppid);
+      rawParent_[i] = parent == nullptr || parent == &p ? kNone : parent - procs_.data();
     }
     for (size_t i = 0; i < n; ++i) {
       recognisePreStartupFork(i);
       const Process& p = procs_[i];
       excluded_[i] = p.pid <= 1 || p.pid == options.selfPid || p.kernelThread ||
-                     recognition_[i].role == ProcessRole::Worker || !placement_[i];
+                     recognition_[i]->role == ProcessRole::Worker || !placement_[i];
     }
     for (size_t i = 0; i < n; ++i) {
-      const size_t parent = rawParentOf(i);
-      if (parent == kNone || !placement_[i] || placement_[parent] != placement_[i]) continue;
-      parent_[i] = parent;
-      children_[parent].push_back(i);
+      const size_t parent = rawParent_[i];
+      if (parent != kNone && placement_[i] && placement_[parent] &&
+          *placement_[parent] == *placement_[i]) {
+        parent_[i] = parent;
+      }
     }
-    for (auto& [parent, kids] : children_) std::sort(kids.begin(), kids.end(), byStart());
+    linkChildren();
   }
 
   std::vector<TaskTree> build() {
     for (size_t root : findRoots()) addRootGroup(root);
     addCarrierGroups();
     std::vector<TaskTree> trees;
-    for (const Group& group : groups_) {
-      if (group.members.empty()) continue;
-      TaskTree tree = toTree(group);
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      if (groups_[g].members.empty()) continue;
+      TaskTree tree = toTree(g);
       auto splits = splitContradicting(tree);
       if (tree.origin == Origin::Root) completeFromClaims(tree);
       trees.push_back(std::move(tree));
@@ -185,38 +182,54 @@ class TreeBuilder {
     return std::tie(procs_[a].startTicks, procs_[a].pid) <
            std::tie(procs_[b].startTicks, procs_[b].pid);
   }
-  std::function<bool(size_t, size_t)> byStart() const {
-    return [this](size_t a, size_t b) { return earlier(a, b); };
+  void sortByStart(std::span<size_t> indexes) const {
+    std::sort(indexes.begin(), indexes.end(), [this](size_t a, size_t b) { return earlier(a, b); });
   }
 
-  size_t rawParentOf(size_t i) const {
-    auto it = index_.find(procs_[i].ppid);
-    return it == index_.end() || it->second == i ? kNone : it->second;
+  // The children of each linked parent, oldest first: children_[childStart_[i] ..
+  // childStart_[i+1]).
+  void linkChildren() {
+    const size_t n = procs_.size();
+    childStart_.assign(n + 1, 0);
+    for (size_t i = 0; i < n; ++i) {
+      if (parent_[i] != kNone) ++childStart_[parent_[i] + 1];
+    }
+    for (size_t i = 0; i < n; ++i) childStart_[i + 1] += childStart_[i];
+    children_.resize(childStart_[n]);
+    std::vector<size_t> next(childStart_.begin(), childStart_.end() - 1);
+    for (size_t i = 0; i < n; ++i) {
+      if (parent_[i] != kNone) children_[next[parent_[i]]++] = i;
+    }
+    for (size_t i = 0; i < n; ++i) sortByStart(childrenOf(i));
+  }
+
+  std::span<size_t> childrenOf(size_t i) {
+    return {children_.data() + childStart_[i], childStart_[i + 1] - childStart_[i]};
   }
 
   // A LocalExecutor worker or Celery pool process forks the Airflow 3 task process, which keeps the
   // parent's title until it has read its StartupDetails: identical title, parent a task-forking
   // worker.
   void recognisePreStartupFork(size_t i) {
-    size_t parent = rawParentOf(i);
-    if (!recognition_[i].forksTasks || parent == kNone || !recognition_[parent].forksTasks ||
-        procs_[parent].argv != procs_[i].argv) {
+    const size_t parent = rawParent_[i];
+    if (!recognition_[i]->forksTasks || parent == kNone || !recognition_[parent]->forksTasks ||
+        procs_[parent].commandLine != procs_[i].commandLine) {
       return;
     }
-    Recognition task;
+    Recognition& task = preStartupForks_.emplace_back();
     task.role = ProcessRole::TaskRoot;
-    task.tiUuid = recognition_[i].tiUuid;
+    task.tiUuid = recognition_[i]->tiUuid;
     task.supervised = true;
-    recognition_[i] = task;
+    recognition_[i] = &task;
   }
 
   // A task process with no task process above it (the walk stops at workers and placements).
   bool isRoot(size_t i) const {
-    if (excluded_[i] || recognition_[i].role != ProcessRole::TaskRoot) return false;
+    if (excluded_[i] || recognition_[i]->role != ProcessRole::TaskRoot) return false;
     size_t q = parent_[i];
     for (size_t steps = 0; q != kNone && steps < procs_.size(); ++steps, q = parent_[q]) {
       if (excluded_[q]) return true;
-      if (recognition_[q].role == ProcessRole::TaskRoot) return false;
+      if (recognition_[q]->role == ProcessRole::TaskRoot) return false;
     }
     return true;
   }
@@ -226,15 +239,15 @@ class TreeBuilder {
     for (size_t i = 0; i < procs_.size(); ++i) {
       if (isRoot(i)) roots.push_back(i);
     }
-    std::sort(roots.begin(), roots.end(), byStart());
+    sortByStart(roots);
     return roots;
   }
 
   void addRootGroup(size_t root) {
     Group group;
     group.origin = Origin::Root;
-    group.key = recognition_[root].key;
-    group.uuid = recognition_[root].tiUuid;
+    group.key = recognition_[root]->key;
+    group.uuid = recognition_[root]->tiUuid;
     group.placement = *placement_[root];
     group.fixers = {root};
     groups_.push_back(std::move(group));
@@ -251,12 +264,16 @@ class TreeBuilder {
       if (procs_[i].namespaceInit() || inheritedFromWorker(i)) continue;
       carriers.push_back(i);
     }
-    std::sort(carriers.begin(), carriers.end(), byStart());
-    std::map<std::pair<std::string, std::string>, size_t> byKey;
+    sortByStart(carriers);
+    using CarrierKey = std::tuple<std::string_view, std::string_view, std::string_view,
+                                  std::string_view, std::optional<int>, std::optional<int>>;
+    std::map<CarrierKey, size_t> byKey;
     for (size_t i : carriers) {
       if (owner_[i] != kNone) continue;  // a descendant of an earlier carrier
-      const PartialKey key = *contextKey(procs_[i]);
-      auto [it, fresh] = byKey.try_emplace({*placement_[i], describe(key)}, groups_.size());
+      const PartialKey& key = *procs_[i].context;
+      const CarrierKey carrierKey{*placement_[i], key.dagId,    key.taskId,
+                                  key.runId,      key.mapIndex, key.tryNumber};
+      auto [it, fresh] = byKey.try_emplace(carrierKey, groups_.size());
       if (fresh) {
         Group group;
         group.origin = Origin::Environment;
@@ -272,9 +289,9 @@ class TreeBuilder {
   // An environment identical to that of its parent, a long-lived worker, came from the worker (a
   // Celery pool process can carry a finished task's AIRFLOW_CTX_*): it names no task of its own.
   bool inheritedFromWorker(size_t i) const {
-    const size_t parent = rawParentOf(i);
-    return parent != kNone && recognition_[parent].role == ProcessRole::Worker &&
-           contextKey(procs_[parent]) == contextKey(procs_[i]);
+    const size_t parent = rawParent_[i];
+    return parent != kNone && recognition_[parent]->role == ProcessRole::Worker &&
+           procs_[parent].context == procs_[i].context;
   }
 
   // Adds `start` and its unowned descendants to group `g`, breadth first.
@@ -284,9 +301,7 @@ class TreeBuilder {
     while (!queue.empty()) {
       const size_t i = queue.front();
       queue.pop_front();
-      auto it = children_.find(i);
-      if (it == children_.end()) continue;
-      for (size_t c : it->second) {
+      for (size_t c : childrenOf(i)) {
         if (excluded_[c] || owner_[c] != kNone) continue;
         take(g, c);
         queue.push_back(c);
@@ -304,26 +319,24 @@ class TreeBuilder {
   // its root's (inherited from the same place).
   std::optional<Claim> claimOf(size_t i, size_t root) const {
     if (i == root) return std::nullopt;
-    const Recognition& r = recognition_[i];
+    const Recognition& r = *recognition_[i];
     if (r.role == ProcessRole::TaskRoot && (r.key || !r.tiUuid.empty()))
       return Claim{r.key.value_or(PartialKey{}), r.tiUuid};
-    auto own = contextKey(procs_[i]);
-    if (!own || own == contextKey(procs_[root])) return std::nullopt;
+    const auto& own = procs_[i].context;
+    if (!own || own == procs_[root].context) return std::nullopt;
     return Claim{*own, ""};
   }
 
   bool rootIsOrphan(const Group& group, size_t root) const {
     if (group.origin == Origin::Environment) return true;  // started by a task that is gone
-    size_t parent = rawParentOf(root);
-    return recognition_[root].supervised &&
-           (parent == kNone || recognition_[parent].role != ProcessRole::Worker);
+    const size_t parent = rawParent_[root];
+    return recognition_[root]->supervised &&
+           (parent == kNone || recognition_[parent]->role != ProcessRole::Worker);
   }
 
-  TaskTree toTree(const Group& group) {
+  TaskTree toTree(size_t g) const {
+    const Group& group = groups_[g];
     const size_t root = group.members.front();
-    std::unordered_set<core::Pid> pids;
-    for (size_t i : group.members) pids.insert(procs_[i].pid);
-
     TaskTree tree;
     if (group.key) setKey(tree, *group.key);
     tree.tiUuid = group.uuid;
@@ -333,15 +346,17 @@ class TreeBuilder {
     tree.attemptAge = snapshot_.ageOf(procs_[group.fixers.front()]);
     for (size_t i : group.fixers)
       tree.attemptAge = std::min(tree.attemptAge, snapshot_.ageOf(procs_[i]));
+    tree.members.reserve(group.members.size());
     for (size_t i : group.members) {
       const Process& p = procs_[i];
-      TreeMember m{p.identity(), p.ppid, p.pgid, p.sid, p.argv};
-      m.orphan = i == root ? rootIsOrphan(group, root) : !pids.contains(p.ppid);
+      TreeMember m{p.identity(), p.ppid, p.pgid, p.sid, p.commandLine};
+      m.orphan = i == root ? rootIsOrphan(group, root)
+                           : rawParent_[i] == kNone || owner_[rawParent_[i]] != g;
       m.escapee = p.sid != procs_[root].sid || p.pgid != procs_[root].pgid;
       m.dead = p.zombie();
       if (group.origin == Origin::Root) m.claim = claimOf(i, root);
       if (group.origin == Origin::Environment && i != root && p.context)
-        m.claim = Claim{*contextKey(p), ""};
+        m.claim = Claim{*p.context, ""};
       tree.age = std::max(tree.age, snapshot_.ageOf(p));
       tree.members.push_back(std::move(m));
     }
@@ -352,12 +367,14 @@ class TreeBuilder {
 
   const ProcessSnapshot& snapshot_;
   const std::vector<Process>& procs_;
-  std::unordered_map<core::Pid, size_t> index_;
-  std::unordered_map<size_t, std::vector<size_t>> children_;  // by linked parent
-  std::vector<Recognition> recognition_;
-  std::vector<std::optional<std::string>> placement_;
+  std::vector<const Recognition*> recognition_;
+  std::deque<Recognition> preStartupForks_;  // what recognition_ says of them instead
+  std::vector<const std::string*> placement_;
   std::vector<bool> excluded_;
-  std::vector<size_t> parent_;  // linked parent: same placement; kNone otherwise
+  std::vector<size_t> rawParent_;  // the process's parent in the snapshot; kNone otherwise
+  std::vector<size_t> parent_;     // linked parent: same placement; kNone otherwise
+  std::vector<size_t> childStart_;
+  std::vector<size_t> children_;  // by linked parent, see linkChildren()
   std::vector<size_t> owner_;
   std::vector<Group> groups_;
 };

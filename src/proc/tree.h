@@ -43,7 +43,7 @@ struct TreeMember {
   core::Pid ppid = 0;
   core::Pid pgid = 0;
   core::Pid sid = 0;
-  std::vector<std::string> argv;
+  CommandLine commandLine;
   bool orphan = false;   // its parent is not a member: it was reparented
   bool escapee = false;  // another session or process group than the root's
   bool dead = false;     // a zombie: its parent reaps it, nobody signals it
@@ -77,9 +77,10 @@ struct TaskTree {
 
 struct IdentityOptions {
   core::Pid selfPid = 0;
-  // Where a process is (kubernetes mode: its pod's uid); nullopt: nowhere eligible, never a member.
-  // Parent links between placements are cut. Empty: every process is eligible, in one placement.
-  std::function<std::optional<std::string>(const Process&)> placement;
+  // Where a process is (kubernetes mode: its pod's uid), a string that outlives identifyTrees();
+  // null: nowhere eligible, never a member. Parent links between placements are cut. Empty: every
+  // process is eligible, in one placement.
+  std::function<const std::string*(const Process&)> placement;
 };
 
 std::vector<TaskTree> identifyTrees(const ProcessSnapshot& snapshot,

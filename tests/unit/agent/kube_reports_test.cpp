@@ -21,8 +21,12 @@ loop::ReapResult result(core::ReapOutcome outcome, std::string reason = "superse
   target.pod = core::PodRef{"airflow", "celery-worker-0", "uid-0"};
   target.tree.key = core::TaskInstanceKey{"etl", "extract", "manual__1", -1, 2};
   target.tree.members = {
-      {{100, 1}, 1, 100, 100, {"airflow", "tasks", "run", "etl", "extract", "manual__1"}},
-      {{101, 2}, 100, 100, 100, {"bash", "-c", "dbt run"}}};
+      {{100, 1},
+       1,
+       100,
+       100,
+       proc::CommandLine({"airflow", "tasks", "run", "etl", "extract", "manual__1"})},
+      {{101, 2}, 100, 100, 100, proc::CommandLine({"bash", "-c", "dbt run"})}};
   target.tree.root = target.tree.members[0].id;
   loop::ReapResult r{target, std::move(state), std::move(reason), outcome, {}, {}};
   r.report.killed = 2;
@@ -30,8 +34,13 @@ loop::ReapResult result(core::ReapOutcome outcome, std::string reason = "superse
 }
 
 loop::ReapResult withOrphan(loop::ReapResult r) {
-  r.target.tree.members.push_back(
-      {{200, 3}, 1, 200, 200, {"psql", "postgresql://u:hunter2@db/x"}, true, true});
+  r.target.tree.members.push_back({{200, 3},
+                                   1,
+                                   200,
+                                   200,
+                                   proc::CommandLine({"psql", "postgresql://u:hunter2@db/x"}),
+                                   true,
+                                   true});
   return r;
 }
 
@@ -62,7 +71,8 @@ TEST(ReapEvent, OrphansAreAWarningListingThemRedacted) {
 TEST(ReapEvent, AtMostFiveOrphansAreListed) {
   auto r = result(core::ReapOutcome::Killed);
   for (core::Pid pid = 300; pid < 308; ++pid)
-    r.target.tree.members.push_back({{pid, 1}, 1, pid, pid, {"sleep", "60"}, true});
+    r.target.tree.members.push_back(
+        {{pid, 1}, 1, pid, pid, proc::CommandLine({"sleep", "60"}), true});
   const auto event = reapEvent(r);
   ASSERT_TRUE(event);
   EXPECT_THAT(event->note, HasSubstr("(8): 300 sleep 60; 301 sleep 60; 302 sleep 60; 303 sleep "

@@ -22,7 +22,8 @@ inline loop::Target treeTarget(core::TaskInstanceKey key, std::vector<core::Pid>
   target.tree.age = age;
   target.tree.mapIndexKnown = true;
   for (core::Pid pid : pids)
-    target.tree.members.push_back(proc::TreeMember{{pid, 100u + pid}, 1, pid, pid, {"sleep"}});
+    target.tree.members.push_back(
+        proc::TreeMember{{pid, 100u + pid}, 1, pid, pid, proc::CommandLine({"sleep"})});
   target.tree.root = target.tree.members.front().id;
   return target;
 }

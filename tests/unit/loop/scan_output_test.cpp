@@ -27,7 +27,7 @@ std::vector<Assessment> node() {
   Target inPod = treeTarget(tiKey("extract"), {10, 11, 12});
   inPod.pod = core::PodRef{"airflow", "worker-0", "uid-0"};
   inPod.tree.members[2].orphan = true;
-  inPod.tree.members[2].argv = {"dbt", "run", "--password", "hunter2"};
+  inPod.tree.members[2].commandLine = proc::CommandLine({"dbt", "run", "--password", "hunter2"});
   Target onHost = treeTarget({"reports", "load", "manual__1", -1, 2}, {20});
   return {assessment(inPod, "failed", reconcile::Action::Kill, "state=failed"),
           assessment(onHost, "running", reconcile::Action::Keep, "running")};
@@ -105,7 +105,8 @@ TEST(ScanJson, KeepsTheContractsDocumentShape) {
 // UTF-8.
 Assessment hostile() {
   Target target = treeTarget({"dag\nforged 1 keep", "t\x1b[2J", "run\xff", -1, 1}, {42});
-  target.tree.members[0].argv = {"airflow", "run", "dag\nx", "--password", "hunter2", "\xfe"};
+  target.tree.members[0].commandLine =
+      proc::CommandLine({"airflow", "run", "dag\nx", "--password", "hunter2", "\xfe"});
   return assessment(target, "failed\n", reconcile::Action::Kill, "state=failed\r\nforged");
 }
 

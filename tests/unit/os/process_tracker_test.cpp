@@ -131,7 +131,7 @@ TEST(ProcessTracker, RetitleInPlaceIsSeenByTheNextPoll) {
     auto snapshot = poll(tracker);
     const proc::Process* p = snapshot.find(child.pid());
     ASSERT_NE(p, nullptr);
-    EXPECT_EQ(p->argv, std::vector<std::string>{titles[step]});
+    EXPECT_EQ(p->commandLine.words(), std::vector<std::string>{titles[step]});
     EXPECT_EQ(p->comm, "airflow worker ") << "comm alone cannot tell these titles apart";
   }
 }
@@ -155,7 +155,7 @@ TEST(ProcessTracker, ExecIsSeenWithItsNewEnvironment) {
   auto after = poll(tracker);
   const proc::Process* p = after.find(child.pid());
   ASSERT_NE(p, nullptr);
-  EXPECT_EQ(p->argv, (std::vector<std::string>{"/bin/sleep", "300"}));
+  EXPECT_EQ(p->commandLine.words(), (std::vector<std::string>{"/bin/sleep", "300"}));
   ASSERT_TRUE(p->context);
   EXPECT_EQ(p->context->taskId, "exec");
 }
@@ -172,7 +172,7 @@ TEST(ProcessTracker, ExitIsSeenAsZombieThenGone) {
   auto zombie = poll(tracker);
   ASSERT_NE(zombie.find(child.pid()), nullptr);
   EXPECT_TRUE(zombie.find(child.pid())->zombie());
-  EXPECT_TRUE(zombie.find(child.pid())->argv.empty());
+  EXPECT_TRUE(zombie.find(child.pid())->commandLine.words().empty());
   ::waitpid(child.pid(), nullptr, 0);
   EXPECT_EQ(poll(tracker).find(child.pid()), nullptr);
 }

@@ -161,9 +161,9 @@ TEST(ProcfsDiscovery, SetsidChildWithContextIsFound) {
   EXPECT_EQ(p->sid, pid);
   EXPECT_EQ(p->pgid, pid);
   EXPECT_EQ(p->ppid, ::getpid());
-  EXPECT_EQ(p->argv, (std::vector<std::string>{"/bin/sleep", "300"}));
+  EXPECT_EQ(p->commandLine.words(), (std::vector<std::string>{"/bin/sleep", "300"}));
   ASSERT_TRUE(p->context);
-  EXPECT_EQ(p->context->key().toString(), "reaper_test_dag/t/" + run + "/-1/1");
+  EXPECT_EQ(p->context->toKey().toString(), "reaper_test_dag/t/" + run + "/-1/1");
   EXPECT_FALSE(p->cgroups.empty());
 
   auto trees = proc::identifyTrees(snapshot, {::getpid(), {}});
@@ -186,7 +186,7 @@ TEST(ProcfsDiscovery, ZombieIsListedDead) {
   const proc::Process* p = snapshot.find(pid);
   ASSERT_NE(p, nullptr);
   EXPECT_TRUE(p->zombie());
-  EXPECT_TRUE(p->argv.empty());
+  EXPECT_TRUE(p->commandLine.words().empty());
   ::waitpid(pid, nullptr, 0);
 }
 
@@ -197,7 +197,7 @@ TEST(ProcfsDiscovery, KernelThreadsAreRecognised) {
   REAPER_REQUIRE(kthreadd != nullptr && kthreadd->comm == "kthreadd",
                  "needs the host PID namespace (kthreadd as pid 2)");
   EXPECT_TRUE(kthreadd->kernelThread);
-  EXPECT_TRUE(kthreadd->argv.empty());
+  EXPECT_TRUE(kthreadd->commandLine.words().empty());
 }
 
 // A stand-in `airflow tasks run ... --local` (a Python script named airflow) that starts a child

@@ -39,9 +39,9 @@ TEST(Snapshot, CapturesEveryField) {
   EXPECT_EQ(got->startTicks, 5000u);
   EXPECT_EQ(got->uid, 50000u);
   EXPECT_EQ(got->nsPids, (std::vector<core::Pid>{42, 9}));
-  EXPECT_EQ(got->argv, (std::vector<std::string>{"bash", "-c", "sleep 1"}));
+  EXPECT_EQ(got->commandLine.words(), (std::vector<std::string>{"bash", "-c", "sleep 1"}));
   ASSERT_TRUE(got->context);
-  EXPECT_EQ(got->context->key().toString(), "d/t/r/-1/4");
+  EXPECT_EQ(got->context->toKey().toString(), "d/t/r/-1/4");
   ASSERT_EQ(got->cgroups.size(), 1u);
   EXPECT_EQ(got->cgroups[0].path, "/kubepods.slice/x.scope");
   EXPECT_FALSE(got->kernelThread);
@@ -76,7 +76,7 @@ TEST(Snapshot, UnreadableEnvironMeansNoContext) {
   auto snap = ProcessSnapshot::capture(fs);
   ASSERT_NE(snap.find(10), nullptr);
   EXPECT_FALSE(snap.find(10)->context);
-  EXPECT_EQ(snap.find(10)->argv, std::vector<std::string>{"bash"});
+  EXPECT_EQ(snap.find(10)->commandLine.words(), std::vector<std::string>{"bash"});
 }
 
 TEST(Snapshot, IncompleteContextIsNoContext) {
@@ -98,7 +98,7 @@ TEST(Snapshot, KernelThreadsAndZombiesAreNotReadFurther) {
   auto snap = ProcessSnapshot::capture(fs);
   EXPECT_TRUE(snap.find(2)->kernelThread);
   EXPECT_TRUE(snap.find(50)->zombie());
-  EXPECT_TRUE(snap.find(50)->argv.empty());
+  EXPECT_TRUE(snap.find(50)->commandLine.words().empty());
   EXPECT_EQ(fs.reads(), 4) << "stat and status only, for both";
 }
 
@@ -171,7 +171,7 @@ TEST(ProcessTracker, ProcessesThatDidNotRunAreNotRead) {
   EXPECT_EQ(fs.reads(), reads) << "no file read whole";
   EXPECT_EQ(fs.keptReads(), kept) << "no kept file read either";
   ASSERT_NE(second.find(30), nullptr);
-  EXPECT_EQ(second.find(30)->context->key().toString(), "d/t/r/-1/1");
+  EXPECT_EQ(second.find(30)->context->toKey().toString(), "d/t/r/-1/1");
   EXPECT_TRUE(second.find(2)->kernelThread);
   EXPECT_TRUE(second.find(60)->zombie());
   EXPECT_EQ(fs.keptOpen(), 5);
@@ -188,7 +188,7 @@ TEST(ProcessTracker, ProcessesThatRanCostOneKeptReadEach) {
   auto snap = tracker.capture();
   EXPECT_EQ(fs.reads(), reads) << "no file read whole";
   EXPECT_EQ(fs.keptReads() - kept, 5) << "the kept command lines, nothing else";
-  EXPECT_EQ(snap.find(20)->argv, fs.process(20).argv);
+  EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
 }
 
 TEST(ProcessTracker, RetitleInPlaceIsSeenNextPollWithoutRereadingTheEnvironment) {
@@ -200,7 +200,7 @@ TEST(ProcessTracker, RetitleInPlaceIsSeenNextPollWithoutRereadingTheEnvironment)
   fs.overrideFile(20, "environ", "AIRFLOW_CTX_DAG_ID=must-not-be-read");
   const int reads = fs.reads();
   auto snap = tracker.capture();
-  EXPECT_EQ(snap.find(20)->argv, fs.process(20).argv);
+  EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
   EXPECT_EQ(fs.reads() - reads, 1) << "stat only: same start time and environment address";
   EXPECT_FALSE(snap.find(20)->context);
 }
@@ -215,7 +215,7 @@ TEST(ProcessTracker, ExecRereadsTheEnvironment) {
   task.env = context("after_exec");
   ++task.image;
   auto snap = tracker.capture();
-  EXPECT_EQ(snap.find(30)->argv, (std::vector<std::string>{"/bin/sleep", "100"}));
+  EXPECT_EQ(snap.find(30)->commandLine.words(), (std::vector<std::string>{"/bin/sleep", "100"}));
   ASSERT_TRUE(snap.find(30)->context);
   EXPECT_EQ(snap.find(30)->context->taskId, "after_exec");
 }
@@ -251,7 +251,7 @@ TEST(ProcessTracker, ExitAndZombieAreSeen) {
   EXPECT_EQ(snap.find(60), nullptr);
   ASSERT_NE(snap.find(30), nullptr);
   EXPECT_TRUE(snap.find(30)->zombie());
-  EXPECT_TRUE(snap.find(30)->argv.empty());
+  EXPECT_TRUE(snap.find(30)->commandLine.words().empty());
   EXPECT_EQ(fs.keptOpen(), 4) << "the file of the process that is gone is closed";
 }
 
@@ -277,7 +277,7 @@ TEST(ProcessTracker, WithoutKeptFilesEveryPollRereadsByPath) {
   EXPECT_EQ(fs.keptOpen(), 0);
   fs.process(20).argv = {"airflow worker -- LocalExecutor: next"};
   auto snap = tracker.capture();
-  EXPECT_EQ(snap.find(20)->argv, fs.process(20).argv);
+  EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
   fs.refuseToKeep(false);
   for (core::Pid pid : {1, 2, 20, 30, 60}) fs.run(pid);
   (void)tracker.capture();
@@ -314,10 +314,10 @@ TEST(ProcessTracker, SnapshotsKeepWhatTheyCapturedWhileTheTableChanges) {
   auto second = tracker.capture();
   EXPECT_NE(held.find(60), nullptr);
   EXPECT_EQ(held.find(200), nullptr);
-  EXPECT_EQ(held.find(20)->argv,
+  EXPECT_EQ(held.find(20)->commandLine.words(),
             (std::vector<std::string>{"airflow worker -- LocalExecutor: idle"}));
   EXPECT_EQ(second.find(60), nullptr);
-  EXPECT_EQ(second.find(20)->argv, fs.process(20).argv);
+  EXPECT_EQ(second.find(20)->commandLine.words(), fs.process(20).argv);
   EXPECT_EQ(held.processes().size(), 15u);
   EXPECT_EQ(second.processes().size(), 14u);
 
@@ -328,7 +328,7 @@ TEST(ProcessTracker, SnapshotsKeepWhatTheyCapturedWhileTheTableChanges) {
   auto snap = tracker.capture();
   EXPECT_EQ(snap.processes().size(), 11u);
   for (const Process& p : snap.processes()) {
-    EXPECT_EQ(p.argv, fs.process(p.pid).argv) << p.pid;
+    EXPECT_EQ(p.commandLine.words(), fs.process(p.pid).argv) << p.pid;
     EXPECT_EQ(snap.find(p.pid), &p);
   }
   EXPECT_EQ(snap.childrenOf(30).size(), 6u);

@@ -379,9 +379,8 @@ TEST_F(TreeTest, NoIdentityCrossesAPlacement) {
   std::vector<std::string> env = ctx("d", "t", "r", 1);
   env.push_back("AIRFLOW_CTX_MAP_INDEX=7");
   add(602, 601, {"intruder"}, env);
-  IdentityOptions options{kSelf, [](const Process& p) -> std::optional<std::string> {
-                            return p.pid == 602 ? "pod-b" : "pod-a";
-                          }};
+  static const std::string kPodA = "pod-a", kPodB = "pod-b";
+  IdentityOptions options{kSelf, [](const Process& p) { return p.pid == 602 ? &kPodB : &kPodA; }};
   auto trees = scan(options);
   ASSERT_EQ(trees.size(), 2u);
   const TaskTree* a = treeWith(trees, 600);
@@ -444,10 +443,8 @@ TEST_F(TreeTest, NeverMembers) {
   foreignInit.nsPids = {70, 1};
   add(80, 1, {"outside-the-pod"}, ctx("d", "t", "r", 1));
   add(81, 1, {"inside"}, ctx("d", "t", "r", 1));
-  IdentityOptions options{kSelf, [](const Process& p) -> std::optional<std::string> {
-                            if (p.pid == 80) return std::nullopt;
-                            return "";
-                          }};
+  static const std::string kPod;
+  IdentityOptions options{kSelf, [](const Process& p) { return p.pid == 80 ? nullptr : &kPod; }};
   auto trees = scan(options);
   ASSERT_EQ(trees.size(), 1u);
   EXPECT_EQ(pids(trees[0]), std::set<core::Pid>{81});

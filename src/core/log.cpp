@@ -90,8 +90,10 @@ void Logger::error(std::string_view event, Fields fields) const {
   log(spdlog::level::err, event, fields);
 }
 
+bool Logger::enabled(spdlog::level::level_enum level) const { return logger_->should_log(level); }
+
 void Logger::log(spdlog::level::level_enum level, std::string_view event, Fields fields) const {
-  if (!logger_->should_log(level)) return;
+  if (!enabled(level)) return;
   const std::string line =
       renderLogLine(logFormat(), event, std::span(fields.begin(), fields.size()));
   logger_->log(level, spdlog::string_view_t(line.data(), line.size()));

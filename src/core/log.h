@@ -77,6 +77,8 @@ class Logger {
   void warn(std::string_view event, Fields fields = {}) const;
   void error(std::string_view event, Fields fields = {}) const;
   void log(spdlog::level::level_enum level, std::string_view event, Fields fields = {}) const;
+  // Whether a line at `level` would be written: to skip building fields no line would show.
+  bool enabled(spdlog::level::level_enum level) const;
 
  private:
   std::shared_ptr<spdlog::logger> logger_;

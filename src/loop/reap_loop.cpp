@@ -157,7 +157,7 @@ std::map<core::TaskInstanceKey, airflow::TaskInstanceStatus> ReapLoop::fetchStat
 bool ReapLoop::reachAirflow() {
   if (airflowReached_) return true;
   if (auto probed = airflow_.probe(); !probed.ok()) {
-    core::Logger("loop").warn("airflow not reached", {{"error", probed.error().message}});
+    log_.warn("airflow not reached", {{"error", probed.error().message}});
     return false;
   }
   airflowReached_ = true;
@@ -216,14 +216,15 @@ void ReapLoop::logDecision(const Assessment& assessment) {
   std::string& last = lastDecision_[assessment.target.id()];
   const auto level = last == summary ? spdlog::level::debug : spdlog::level::info;
   last = summary;
-  core::Logger("loop").log(level, "decision",
-                           {{"ti", assessment.target.label()},
-                            {"pod", podName(assessment.target)},
-                            {"root", assessment.target.tree.root.pid},
-                            {"processes", assessment.target.tree.members.size()},
-                            {"state", stateLabel(assessment.status)},
-                            {"action", reconcile::actionName(assessment.decision.action)},
-                            {"reason", assessment.decision.reason}});
+  if (!log_.enabled(level)) return;
+  log_.log(level, "decision",
+           {{"ti", assessment.target.label()},
+            {"pod", podName(assessment.target)},
+            {"root", assessment.target.tree.root.pid},
+            {"processes", assessment.target.tree.members.size()},
+            {"state", stateLabel(assessment.status)},
+            {"action", reconcile::actionName(assessment.decision.action)},
+            {"reason", assessment.decision.reason}});
 }
 
 void ReapLoop::act(const Assessment& assessment) {
@@ -259,12 +260,12 @@ void ReapLoop::reportDryRun(const Assessment& assessment) {
 
 void ReapLoop::startReap(const Assessment& assessment) {
   const Target& target = assessment.target;
-  core::Logger("loop").info("reap", {{"ti", target.label()},
-                                     {"pod", podName(target)},
-                                     {"root", target.tree.root.pid},
-                                     {"processes", target.tree.members.size()},
-                                     {"orphans", target.orphanCount()},
-                                     {"reason", assessment.decision.reason}});
+  log_.info("reap", {{"ti", target.label()},
+                     {"pod", podName(target)},
+                     {"root", target.tree.root.pid},
+                     {"processes", target.tree.members.size()},
+                     {"orphans", target.orphanCount()},
+                     {"reason", assessment.decision.reason}});
   inFlight_.emplace(target.id(), pendingResult(assessment));
   killer_.submit(target.id(), reaper_.start(target), listed_);
 }
@@ -290,20 +291,19 @@ void ReapLoop::deliver(ReapResult result) {
   metrics_.countReap(result.outcome, report.killed,
                      result.outcome == core::ReapOutcome::DryRun ? 0 : result.target.orphanCount(),
                      std::chrono::duration<double>(report.took).count());
-  const core::Logger log("loop");
-  log.info("reaped",
-           {{"ti", label},
-            {"pod", podName(result.target)},
-            {"outcome", core::reapOutcomeName(result.outcome)},
-            {"state", result.state},
-            {"signalled", report.signalled},
-            {"killed", report.killed},
-            {"survivors", report.survivors.size()},
-            {"took_ms", report.took.count()},
-            {"error", report.error ? std::optional(report.error->message) : std::nullopt}});
+  log_.info("reaped",
+            {{"ti", label},
+             {"pod", podName(result.target)},
+             {"outcome", core::reapOutcomeName(result.outcome)},
+             {"state", result.state},
+             {"signalled", report.signalled},
+             {"killed", report.killed},
+             {"survivors", report.survivors.size()},
+             {"took_ms", report.took.count()},
+             {"error", report.error ? std::optional(report.error->message) : std::nullopt}});
   for (const auto& survivor : report.survivors)
-    log.warn("survivor (uninterruptible or unkillable; not retried)",
-             {{"ti", label}, {"pid", survivor.pid}});
+    log_.warn("survivor (uninterruptible or unkillable; not retried)",
+              {{"ti", label}, {"pid", survivor.pid}});
   for (auto* observer : observers_) observer->reaped(result);
 }
 

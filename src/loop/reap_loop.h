@@ -9,6 +9,7 @@
 
 #include "airflow/task_instance_source.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "kill/kill_worker.h"
 #include "loop/reaper.h"
 #include "loop/target.h"
@@ -95,6 +96,7 @@ class ReapLoop {
   report::Metrics& metrics_;
   report::Health& health_;
   LoopOptions options_;
+  const core::Logger log_{"loop"};
   reconcile::Reconciler reconciler_;
   std::vector<ReapObserver*> observers_;
 

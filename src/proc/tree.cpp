@@ -355,7 +355,7 @@ class TreeBuilder {
       m.escapee = p.sid != procs_[root].sid || p.pgid != procs_[root].pgid;
       m.dead = p.zombie();
       if (group.origin == Origin::Root) m.claim = claimOf(i, root);
-      if (group.origin == Origin::Environment && i != root && p.context)
+      if (group.origin == Origin::Environment && p.context && p.context != group.key)
         m.claim = Claim{*p.context, ""};
       tree.age = std::max(tree.age, snapshot_.ageOf(p));
       tree.members.push_back(std::move(m));

@@ -32,7 +32,7 @@
 namespace reaper::proc {
 
 // What a member's own evidence says its attempt is (below a root: its environment or its own task
-// title; a carrier: its environment).
+// title; a carrier: its environment), where it says more than, or other than, what fixed the tree.
 struct Claim {
   PartialKey key;
   std::string tiUuid;

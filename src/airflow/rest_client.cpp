@@ -71,6 +71,7 @@ RestTaskInstanceSource::RestTaskInstanceSource(ClientOptions options, core::Cloc
 std::map<core::TaskInstanceKey, TaskInstanceStatus> RestTaskInstanceSource::fetchStates(
     const std::vector<core::TaskInstanceKey>& keys) {
   std::lock_guard lock(mutex_);
+  statePages_.startRound();
   if (keys.empty()) return {};
   auto version = apiVersion();
   if (!version.ok()) {
@@ -80,7 +81,7 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> RestTaskInstanceSource::fetc
   }
   std::map<core::TaskInstanceKey, TaskInstanceStatus> result;
   for (const auto& query : planQueries(keys)) {
-    auto listing = listAll(query, *version, kMaxPagesPerQuery);
+    auto listing = listAll(query, *version, kMaxPagesPerQuery, nullptr, &statePages_);
     if (!listing.ok()) {
       core::Logger("airflow").warn(
           "task instance states unknown",
@@ -209,15 +210,16 @@ core::Result<HttpResponse> RestTaskInstanceSource::askVersion(ApiVersion version
 }
 
 core::Result<Listing> RestTaskInstanceSource::listAll(const ListQuery& query, ApiVersion version,
-                                                      int maxPages, const Enough& enough) {
+                                                      int maxPages, const Enough& enough,
+                                                      PageCache* cache) {
   Listing listing;
   for (int page = 0; page < maxPages; ++page) {
-    HttpRequest request{"POST", listPath(version),
-                        buildListBody(query, version, listing.nextOffset(), options_.pageSize)};
-    auto response = exchange(std::move(request), true);
+    std::string body = buildListBody(query, version, listing.nextOffset(), options_.pageSize);
+    auto response = exchange({"POST", listPath(version), body}, true);
     if (!response.ok()) return response.error();
     if (response->status != 200) return core::makeError(statusError(*response), response->status);
-    auto parsed = parseListReply(response->body, version);
+    auto parsed = cache != nullptr ? cache->parse(version, body, std::move(response->body))
+                                   : parseListReply(response->body, version);
     if (!parsed.ok()) return parsed.error();
     const bool more = listing.add(std::move(parsed).value());
     const bool satisfied = enough && enough(listing);

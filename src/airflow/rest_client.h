@@ -40,8 +40,9 @@ class RestTaskInstanceSource final : public TaskInstanceSource {
 
   core::Result<ApiVersion> apiVersion();
   core::Result<net::HttpResponse> askVersion(ApiVersion version);
+  // Pages are parsed through `cache` when one is given.
   core::Result<Listing> listAll(const ListQuery& query, ApiVersion version, int maxPages,
-                                const Enough& enough = nullptr);
+                                const Enough& enough = nullptr, PageCache* cache = nullptr);
   // Looks for `wanted` among in-flight, then recently ended TaskInstances; moves hits into
   // `resolved`.
   core::Status searchUuids(std::set<std::string>& wanted, bool recentOnly,
@@ -64,6 +65,7 @@ class RestTaskInstanceSource final : public TaskInstanceSource {
   std::string jwt_;
   core::WallTime jwtRefreshAt_{};
   std::map<std::string, PendingUuid> pendingUuids_;
+  PageCache statePages_;       // of fetchStates
   net::Backoff retryBackoff_;  // between the attempts of one request
   net::Backoff uuidBackoff_;   // between the searches for one uuid
 };

@@ -224,6 +224,38 @@ core::Result<ListPage> parseListReply(std::string_view text, ApiVersion version)
   return page;
 }
 
+core::Result<ListPage> PageCache::parse(ApiVersion version, const std::string& requestBody,
+                                        std::string reply) {
+  const auto key = std::make_pair(version, requestBody);
+  auto known = pages_.find(key);
+  if (known != pages_.end() && known->second.reply == reply) {
+    known->second.asked = true;
+    return known->second.page;
+  }
+  auto parsed = parseListReply(reply, version);
+  if (known != pages_.end()) {
+    bytes_ -= known->second.reply.size();
+    pages_.erase(known);
+  }
+  if (parsed.ok() && bytes_ + reply.size() <= kMaxCachedReplyBytes) {
+    bytes_ += reply.size();
+    pages_.emplace(key, Entry{std::move(reply), *parsed});
+  }
+  return parsed;
+}
+
+void PageCache::startRound() {
+  for (auto it = pages_.begin(); it != pages_.end();) {
+    if (it->second.asked) {
+      it->second.asked = false;
+      ++it;
+    } else {
+      bytes_ -= it->second.reply.size();
+      it = pages_.erase(it);
+    }
+  }
+}
+
 bool Listing::add(ListPage page) {
   if (!broken_.empty()) return false;
   if (total_ && *total_ != page.totalEntries) {

@@ -68,6 +68,30 @@ struct ListPage {
 // reply as a whole is unreadable; a malformed record becomes a BadRecord.
 core::Result<ListPage> parseListReply(std::string_view json, ApiVersion version);
 
+// The pages of the last round of listings (a poll's fetchStates), by request: a page whose reply is
+// byte for byte the reply the same request had then is not parsed again. Between two polls most
+// pages are as they were. Replies are kept up to kMaxCachedReplyBytes in all.
+class PageCache {
+ public:
+  // The page of `reply`, the reply to a list request with `requestBody`: parsed, or as parsed
+  // before.
+  core::Result<ListPage> parse(ApiVersion version, const std::string& requestBody,
+                               std::string reply);
+  // Starts a round: forgets the pages not asked for in the last one.
+  void startRound();
+  size_t pages() const { return pages_.size(); }
+
+ private:
+  struct Entry {
+    std::string reply;
+    ListPage page;
+    bool asked = true;  // in the current round
+  };
+  std::map<std::pair<ApiVersion, std::string>, Entry> pages_;
+  size_t bytes_ = 0;  // of the replies kept
+};
+inline constexpr size_t kMaxCachedReplyBytes = 4 << 20;
+
 // The pages of one listing put together: rows de-duplicated by TaskInstance (a later copy wins),
 // total_entries checked across pages. Complete only when every page agreed on the total and the
 // distinct rows add up to it: paging by offset over rows that move skips some and repeats others.

@@ -137,6 +137,22 @@ TEST(RestClient, FoundMissingAndClearedFromOneRequest) {
   EXPECT_EQ(h.observed, std::vector<int>{200});
 }
 
+// A poll whose pages are as they were reads them from the page cache; a changed page is read anew.
+TEST(RestClient, EachPollSeesTheRepliesOfThatPoll) {
+  std::string state = R"("running")";
+  Harness h(v2Options(), [&](const HttpRequest&) -> core::Result<HttpResponse> {
+    return ok(listReply({tiJson(kRunning, state, "u1")}, 1));
+  });
+  for (const char* next : {R"("running")", R"("running")", R"("failed")", "null", R"("failed")"}) {
+    state = next;
+    auto states = h.client->fetchStates({kRunning});
+    EXPECT_EQ(states[kRunning].lookup, Lookup::Found);
+    EXPECT_EQ(states[kRunning].state,
+              state == "null" ? std::nullopt : std::optional(state.substr(1, state.size() - 2)));
+  }
+  EXPECT_EQ(h.transport->requests.size(), 5u) << "every poll asks";
+}
+
 TEST(RestClient, PaginatesUntilTotalEntries) {
   std::vector<TaskInstanceKey> keys;
   for (int i = 0; i < 5; ++i) keys.push_back({"dag", "task", "run", i, 1});

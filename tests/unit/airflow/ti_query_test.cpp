@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 namespace reaper::airflow {
 namespace {
 
@@ -285,6 +287,53 @@ TEST(ParseListReply, AFieldNotReadMustStillBeJson) {
   const std::string twice = "{" + ti.read + R"(,"state":"failed"})";
   EXPECT_FALSE(parseListReply(listReply({twice}, 1), ApiVersion::V2).ok())
       << "a field read twice: which one counts?";
+}
+
+// Whatever the cache holds, a page is what parseListReply makes of the reply at hand.
+TEST(PageCache, APageIsItsReplyParsedWhetherKeptOrNot) {
+  const auto first = listReply({tiJson("d", "t", "r", -1, 1, R"("running")")}, 1);
+  const auto flipped = listReply({tiJson("d", "t", "r", -1, 1, R"("failed")")}, 1);
+  PageCache cache;
+  for (const auto& [version, body, reply] : {std::tuple{ApiVersion::V2, "p0", first},
+                                             {ApiVersion::V2, "p0", first},
+                                             {ApiVersion::V2, "p0", flipped},
+                                             {ApiVersion::V1, "p0", first},
+                                             {ApiVersion::V2, "p1", first},
+                                             {ApiVersion::V2, "p0", flipped},
+                                             {ApiVersion::V2, "p0", first}}) {
+    auto expected = parseListReply(reply, version);
+    ASSERT_TRUE(expected.ok());
+    auto page = cache.parse(version, body, reply);
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    EXPECT_EQ(page->records, expected->records) << body << " " << reply;
+    EXPECT_EQ(page->totalEntries, expected->totalEntries);
+  }
+  EXPECT_EQ(cache.pages(), 3u) << "one page per version and request body";
+  auto broken = cache.parse(ApiVersion::V2, "p0", R"({"task_instances":[)");
+  EXPECT_FALSE(broken.ok()) << "an unreadable reply is an error, never the page before it";
+  EXPECT_EQ(cache.pages(), 2u);
+}
+
+TEST(PageCache, KeepsThePagesOfTheLastRoundWithinItsCap) {
+  const auto reply = listReply({tiJson("d", "t", "r", -1, 1, R"("running")")}, 1);
+  PageCache cache;
+  ASSERT_TRUE(cache.parse(ApiVersion::V2, "a", reply).ok());
+  ASSERT_TRUE(cache.parse(ApiVersion::V2, "b", reply).ok());
+  cache.startRound();
+  ASSERT_TRUE(cache.parse(ApiVersion::V2, "a", reply).ok());
+  EXPECT_EQ(cache.pages(), 2u);
+  cache.startRound();
+  EXPECT_EQ(cache.pages(), 1u) << "b was not asked for in the last round";
+  cache.startRound();
+  EXPECT_EQ(cache.pages(), 0u);
+  const std::string big =
+      listReply({R"({"note":")" + std::string(kMaxCachedReplyBytes, 'x') + R"(",)" +
+                 tiJson("d", "t", "r", -1, 1, R"("running")").substr(1)},
+                1);
+  auto page = cache.parse(ApiVersion::V2, "a", big);
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  EXPECT_EQ(page->records.size(), 1u);
+  EXPECT_EQ(cache.pages(), 0u) << "a reply over the cap is parsed, not kept";
 }
 
 TaskInstanceRecord record(TaskInstanceKey key, std::optional<std::string> state,

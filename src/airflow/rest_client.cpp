@@ -99,7 +99,12 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> RestTaskInstanceSource::fetc
           "task instance records unreadable",
           {{"count", listing->bad().size()}, {"first", listing->bad().front().reason}});
     }
-    result.merge(matchRecords(query.keys, *listing));
+    auto matched = matchRecords(query.keys, *listing);
+    if (result.empty()) {
+      result = std::move(matched);  // the one query, as usual
+    } else {
+      result.merge(matched);
+    }
   }
   return result;
 }

@@ -19,18 +19,15 @@ Json stringArray(const std::vector<std::string>& items) {
   return Json::Array(items.begin(), items.end());
 }
 
-std::vector<std::string> distinct(const std::vector<core::TaskInstanceKey>& keys,
-                                  std::string core::TaskInstanceKey::*field) {
-  std::set<std::string> seen;
-  for (const auto& key : keys) seen.insert(key.*field);
-  return {seen.begin(), seen.end()};
-}
+using Values = std::set<std::string_view>;  // distinct filter values, viewing the keys' strings
 
-ListQuery queryFor(std::vector<core::TaskInstanceKey> keys) {
+// The query for `keys` whose distinct dag, run and task ids are `dags`, `runs` and `tasks`.
+ListQuery queryFor(std::vector<core::TaskInstanceKey> keys, const Values& dags, const Values& runs,
+                   const Values& tasks) {
   ListQuery query;
-  query.dagIds = distinct(keys, &core::TaskInstanceKey::dagId);
-  query.runIds = distinct(keys, &core::TaskInstanceKey::runId);
-  query.taskIds = distinct(keys, &core::TaskInstanceKey::taskId);
+  query.dagIds.assign(dags.begin(), dags.end());
+  query.runIds.assign(runs.begin(), runs.end());
+  query.taskIds.assign(tasks.begin(), tasks.end());
   query.keys = std::move(keys);
   return query;
 }
@@ -127,7 +124,8 @@ void parseRecord(const Json& item, ApiVersion version, ListPage& page) {
   page.records.push_back(std::move(record));
 }
 
-using TaskRef = std::tuple<std::string, std::string, std::string>;  // dag, task, run
+// dag, task, run: views into the keys and the listing at hand.
+using TaskRef = std::tuple<std::string_view, std::string_view, std::string_view>;
 
 TaskRef taskOf(const core::TaskInstanceKey& key) { return {key.dagId, key.taskId, key.runId}; }
 
@@ -162,19 +160,31 @@ core::Result<Json> parseJson(std::string_view text, const Json::Projection* proj
 
 std::vector<ListQuery> planQueries(const std::vector<core::TaskInstanceKey>& keys,
                                    size_t maxFilterValues) {
+  if (keys.empty()) return {};
+  Values dags, runs, tasks;
+  for (const auto& key : keys) {
+    dags.insert(key.dagId);
+    runs.insert(key.runId);
+    tasks.insert(key.taskId);
+  }
+  // Usually one query holds every key, in any order.
+  if (dags.size() + runs.size() + tasks.size() <= maxFilterValues)
+    return {queryFor(keys, dags, runs, tasks)};
   std::vector<core::TaskInstanceKey> sorted = keys;
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
     return std::tie(a.dagId, a.runId, a.taskId, a.mapIndex, a.tryNumber) <
            std::tie(b.dagId, b.runId, b.taskId, b.mapIndex, b.tryNumber);
   });
   std::vector<ListQuery> queries;
-  std::set<std::string_view> dags, runs, tasks;  // of the batch; views into `sorted`
+  dags.clear();  // now those of the batch, viewing `sorted`
+  runs.clear();
+  tasks.clear();
   std::vector<core::TaskInstanceKey> batch;
   for (const auto& key : sorted) {
     const size_t added =
         !dags.contains(key.dagId) + !runs.contains(key.runId) + !tasks.contains(key.taskId);
     if (!batch.empty() && dags.size() + runs.size() + tasks.size() + added > maxFilterValues) {
-      queries.push_back(queryFor(std::move(batch)));
+      queries.push_back(queryFor(std::move(batch), dags, runs, tasks));
       batch.clear();
       dags.clear();
       runs.clear();
@@ -185,7 +195,7 @@ std::vector<ListQuery> planQueries(const std::vector<core::TaskInstanceKey>& key
     tasks.insert(key.taskId);
     batch.push_back(key);
   }
-  if (!batch.empty()) queries.push_back(queryFor(std::move(batch)));
+  if (!batch.empty()) queries.push_back(queryFor(std::move(batch), dags, runs, tasks));
   return queries;
 }
 
@@ -266,12 +276,15 @@ bool Listing::add(ListPage page) {
   const auto rows = static_cast<int64_t>(page.records.size() + page.bad.size());
   offset_ += rows;
   for (auto& record : page.records) {
-    const auto identity = identityOf(record.key);
-    if (auto at = recordAt_.find(identity); at != recordAt_.end()) {
-      records_[at->second] = std::move(record);
+    if (auto at = recordAt_.find(IdentityRef(record.key)); at != recordAt_.end()) {
+      // The later copy wins; the index views its strings, not those it replaces.
+      const size_t index = at->second;
+      recordAt_.erase(at);
+      records_[index] = std::move(record);
+      recordAt_.emplace(IdentityRef(records_[index].key), index);
     } else {
-      recordAt_.emplace(identity, records_.size());
       records_.push_back(std::move(record));
+      recordAt_.emplace(IdentityRef(records_.back().key), records_.size() - 1);
     }
   }
   std::move(page.bad.begin(), page.bad.end(), std::back_inserter(bad_));
@@ -285,9 +298,16 @@ void Listing::truncate(std::string reason) {
   if (broken_.empty() && !complete()) broken_ = std::move(reason);
 }
 
-const TaskInstanceRecord* Listing::find(const core::TaskInstanceKey& identity) const {
-  auto at = recordAt_.find(identity);
+const TaskInstanceRecord* Listing::find(const core::TaskInstanceKey& key) const {
+  auto at = recordAt_.find(IdentityRef(key));
   return at == recordAt_.end() ? nullptr : &records_[at->second];
+}
+
+size_t Listing::IdentityHash::operator()(const IdentityRef& identity) const {
+  size_t hash = std::hash<int>{}(identity.mapIndex);
+  for (std::string_view part : {identity.dagId, identity.taskId, identity.runId})
+    hash = hash * 31 + std::hash<std::string_view>{}(part);
+  return hash;
 }
 
 // recordAt_ holds each parsed TaskInstance once; a bad record adds a row unless its TaskInstance
@@ -298,7 +318,7 @@ size_t Listing::distinctRows() const {
   for (const auto& bad : bad_) {
     if (!bad.identity) {
       ++unidentified;
-    } else if (!recordAt_.contains(*bad.identity)) {
+    } else if (!recordAt_.contains(IdentityRef(*bad.identity))) {
       badOnly.insert(*bad.identity);
     }
   }
@@ -337,15 +357,16 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> matchRecords(
   std::map<core::TaskInstanceKey, TaskInstanceStatus> result;
   for (const auto& key : keys) {
     TaskInstanceStatus status;
-    const auto identity = identityOf(key);
-    const auto task = mapped.find(taskOf(key));
-    if (const TaskInstanceRecord* found = listing.find(identity)) {
+    const auto task = mapped.empty() ? mapped.end() : mapped.find(taskOf(key));
+    const auto bad =
+        badByIdentity.empty() ? badByIdentity.end() : badByIdentity.find(identityOf(key));
+    if (const TaskInstanceRecord* found = listing.find(key)) {
       status.lookup = Lookup::Found;
       status.state = found->state;
       status.tryNumber = found->key.tryNumber;
       status.uuid = found->uuid;
       status.queuedWhen = found->queuedWhen;
-    } else if (auto bad = badByIdentity.find(identity); bad != badByIdentity.end()) {
+    } else if (bad != badByIdentity.end()) {
       status.detail = bad->second;
     } else if (key.mapIndex < 0 && task != mapped.end()) {
       // A tree known only by AIRFLOW_CTX_* (no map index): every map index is a candidate, and
@@ -365,7 +386,8 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> matchRecords(
       status.lookup = Lookup::Missing;
       status.detail = "task instance not in the API reply";
     }
-    result[key] = std::move(status);
+    // Sorted keys (as the loop asks) go in at the end.
+    result.insert_or_assign(result.end(), key, std::move(status));
   }
   return result;
 }

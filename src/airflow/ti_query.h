@@ -2,10 +2,12 @@
 // Pure pieces of the TaskInstance client: batching keys into list requests, building request bodies
 // and parsing replies (JSON text in, typed structs out), matching replies to keys.
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "airflow/task_instance_source.h"
@@ -105,16 +107,28 @@ class Listing {
   bool complete() const;
   // Why the listing is not complete (empty when it is).
   std::string incompleteReason() const;
-  const std::vector<TaskInstanceRecord>& records() const { return records_; }
+  const std::deque<TaskInstanceRecord>& records() const { return records_; }
   const std::vector<BadRecord>& bad() const { return bad_; }
-  // The record of a TaskInstance (`identity`: tryNumber 0), if the listing holds one.
-  const TaskInstanceRecord* find(const core::TaskInstanceKey& identity) const;
+  // The record of the TaskInstance of `key` (any try), if the listing holds one.
+  const TaskInstanceRecord* find(const core::TaskInstanceKey& key) const;
 
  private:
+  // The identity of a TaskInstance (dag, task, run, map index), viewing a key's strings.
+  struct IdentityRef {
+    std::string_view dagId, taskId, runId;
+    int mapIndex = -1;
+    explicit IdentityRef(const core::TaskInstanceKey& key)
+        : dagId(key.dagId), taskId(key.taskId), runId(key.runId), mapIndex(key.mapIndex) {}
+    bool operator==(const IdentityRef&) const = default;
+  };
+  struct IdentityHash {
+    size_t operator()(const IdentityRef& identity) const;
+  };
+
   size_t distinctRows() const;
 
-  std::vector<TaskInstanceRecord> records_;
-  std::map<core::TaskInstanceKey, size_t> recordAt_;  // identity (tryNumber 0) -> index
+  std::deque<TaskInstanceRecord> records_;  // a deque: recordAt_ views the strings of its keys
+  std::unordered_map<IdentityRef, size_t, IdentityHash> recordAt_;  // -> index in records_
   std::vector<BadRecord> bad_;
   std::optional<int64_t> total_;
   int64_t offset_ = 0;

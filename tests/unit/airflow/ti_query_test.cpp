@@ -443,6 +443,35 @@ TEST(Listing, RepeatedRowsAcrossPagesMakeItIncompleteNotMissing) {
   EXPECT_THAT(result[c].detail, HasSubstr("incomplete"));
 }
 
+// Identities long enough to live on the heap, many pages, rows repeated: every TaskInstance is
+// found as its last copy says, by any try of its key.
+TEST(Listing, FindsTheLastCopyOfEveryTaskInstanceAcrossPages) {
+  const std::string run = "scheduled__2026-01-01T00:00:00.000000+00:00";
+  auto key = [&](int i) {
+    return TaskInstanceKey{"a_dag_with_a_long_name", "task_number_" + std::to_string(i % 40), run,
+                           i / 40, 1};
+  };
+  Listing listing;
+  for (int page = 0; page < 30; ++page) {
+    std::vector<TaskInstanceRecord> records;
+    for (int i = page * 10; i < page * 10 + 20; ++i) {  // each row again on the next page
+      records.push_back(record(key(i % 200), "try " + std::to_string(page)));
+    }
+    listing.add({std::move(records), {}, 1000});
+  }
+  for (int i = 0; i < 200; ++i) {
+    TaskInstanceKey anyTry = key(i);
+    anyTry.tryNumber = 7;
+    const TaskInstanceRecord* found = listing.find(anyTry);
+    ASSERT_NE(found, nullptr) << i;
+    EXPECT_EQ(found->key, key(i));
+    const int lastRow = i + 200 < 300 + 10 ? i + 200 : i;  // rows 0 to 309 were listed
+    EXPECT_EQ(found->state, "try " + std::to_string(std::min(lastRow / 10, 29))) << i;
+  }
+  EXPECT_EQ(listing.find(key(200)), nullptr) << "map index 5: never listed";
+  EXPECT_EQ(listing.records().size(), 200u);
+}
+
 TEST(Listing, CompleteWhenDistinctRowsMatchTheTotal) {
   const TaskInstanceKey a{"d", "a", "r", -1, 1}, b{"d", "b", "r", -1, 1};
   Listing listing;

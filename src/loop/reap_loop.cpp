@@ -45,6 +45,41 @@ std::optional<std::string> podName(const Target& target) {
   return target.pod->namespaceName + "/" + target.pod->name;
 }
 
+// Trees judged alike: the same attempt in the same place, killed for the same reason.
+bool sameReap(const Assessment& a, const Assessment& b) {
+  const proc::TaskTree& x = a.target.tree;
+  const proc::TaskTree& y = b.target.tree;
+  return x.key == y.key && x.mapIndexKnown == y.mapIndexKnown && x.placement == y.placement &&
+         a.decision.reason == b.decision.reason && b.target.cgroupDirs.empty();
+}
+
+// The kills a poll decided. The trees of one attempt judged alike in one place (a root's tree
+// and the trees of the orphans it left) are one reap: one kill, one result, one Event. A root's
+// tree leads, so the reap is known by its root.
+std::vector<Assessment> reapsOf(const std::vector<Assessment>& assessments) {
+  std::vector<Assessment> reaps;
+  for (const auto& assessment : assessments) {
+    if (assessment.decision.action != reconcile::Action::Kill) continue;
+    auto same = std::find_if(reaps.begin(), reaps.end(), [&](const Assessment& reap) {
+      return reap.target.tree.key && reap.target.cgroupDirs.empty() && sameReap(reap, assessment);
+    });
+    if (same == reaps.end()) {
+      reaps.push_back(assessment);
+      continue;
+    }
+    Assessment joining = assessment;
+    if (joining.target.tree.origin == proc::Origin::Root &&
+        same->target.tree.origin != proc::Origin::Root) {
+      std::swap(*same, joining);
+    }
+    proc::TaskTree& tree = same->target.tree;
+    auto& members = joining.target.tree.members;
+    std::move(members.begin(), members.end(), std::back_inserter(tree.members));
+    tree.age = std::max(tree.age, joining.target.tree.age);
+  }
+  return reaps;
+}
+
 template <typename Map>
 void keepOnly(Map& map, const std::set<core::ProcessIdentity>& present) {
   std::erase_if(map, [&](const auto& entry) { return !present.contains(entry.first); });
@@ -183,10 +218,8 @@ void ReapLoop::forgetGone(const std::set<TreeId>& present) {
 void ReapLoop::pollOnce() {
   collectFinished();
   auto assessments = assess();
-  for (const auto& assessment : assessments) {
-    logDecision(assessment);
-    act(assessment);
-  }
+  for (const auto& assessment : assessments) logDecision(assessment);
+  for (const auto& reap : reapsOf(assessments)) act(reap);
   for (auto* observer : observers_) observer->observed(assessments);
   health_.markTick(clock_.now());
 }

@@ -250,6 +250,45 @@ TEST_F(ReapLoopTest, TwoLiveRootsOfOneTaskInstanceAreDecidedAndKilledApart) {
   EXPECT_EQ(recorder_.results[0].reason, "superseded: started before try 2 was queued");
 }
 
+TEST_F(ReapLoopTest, TheTreesOfOneAttemptAreOneReap) {
+  // A root's tree and the tree of an orphan it left (a carrier of the same attempt's context):
+  // one kill, one result, one count in the metrics.
+  Target root = treeTarget(tiKey("extract"), {10, 11});
+  Target orphan = treeTarget(tiKey("extract"), {30, 31});
+  orphan.tree.origin = proc::Origin::Environment;
+  orphan.tree.members[0].orphan = true;
+  Target other = treeTarget(tiKey("load"), {40});
+  targets_.targets = {orphan, root, other};
+  airflow_.set(tiKey("extract"), "failed");
+  airflow_.set(tiKey("load"), "failed");
+  auto& l = loop();
+  l.pollOnce();
+  l.drain();
+  ASSERT_EQ(reaper_.members.size(), 2u);
+  EXPECT_EQ(reaper_.members[0], (std::vector<core::ProcessIdentity>{
+                                    root.tree.members[0].id, root.tree.members[1].id,
+                                    orphan.tree.members[0].id, orphan.tree.members[1].id}));
+  EXPECT_EQ(reaper_.members[1], (std::vector<core::ProcessIdentity>{other.tree.members[0].id}));
+  ASSERT_EQ(recorder_.results.size(), 2u);
+  EXPECT_EQ(recorder_.results[0].target.id(), root.id());
+  EXPECT_EQ(recorder_.results[0].target.orphanCount(), 1u);
+  EXPECT_NE(metrics_.render().find("airflow_reaper_reaps_total{outcome=\"killed\"} 2"),
+            std::string::npos);
+}
+
+TEST_F(ReapLoopTest, TreesOfOneTaskInstanceJudgedApartAreReapedApart) {
+  // The same key, but one tree is in its startup grace: only the other is killed.
+  Target old = treeTarget(tiKey("extract"), {10});
+  Target young = treeTarget(tiKey("extract"), {20}, std::chrono::seconds(1));
+  targets_.targets = {old, young};
+  airflow_.set(tiKey("extract"), "scheduled");
+  auto& l = loop();
+  l.pollOnce();
+  l.drain();
+  ASSERT_EQ(reaper_.members.size(), 1u);
+  EXPECT_EQ(reaper_.members[0], (std::vector<core::ProcessIdentity>{old.tree.members[0].id}));
+}
+
 TEST_F(ReapLoopTest, ResolvedUuidSplitsOffMembersNamingAnotherAttempt) {
   Target tree = treeTarget(tiKey("extract"), {10, 11});
   tree.tree.key.reset();

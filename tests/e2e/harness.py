@@ -90,6 +90,15 @@ def marked_pids(marker):
     return pids
 
 
+def lasting_pids(marker, settle=1.2):
+    """Marked pids alive across `settle` seconds: a tree's lasting members, not the processes it
+    starts and ends by itself (the SIGTERM-ignorer's one-second sleeps, a double fork's middle
+    process), whose count at any instant says nothing about a kill."""
+    first = set(marked_pids(marker))
+    time.sleep(settle)
+    return first & set(marked_pids(marker))
+
+
 def http(method, url, body=None, timeout=5):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method,

@@ -7,37 +7,16 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <optional>
-#include <sstream>
-#include <string_view>
+
+#include "os/proc_stat.h"
 
 namespace reaper::os {
 namespace {
 
-struct StatFields {
-  char state = 'X';
-  uint64_t startTicks = 0;
-};
-
-// Only the two fields needed here; comm may hold spaces and ')' so fields are counted after the
-// last ')'.
-std::optional<StatFields> parseStat(std::string_view stat) {
-  const auto close = stat.rfind(')');
-  if (close == std::string_view::npos) return std::nullopt;
-  std::istringstream rest{std::string(stat.substr(close + 1))};
-  StatFields fields;
-  std::string skipped;
-  rest >> fields.state;
-  for (int field = 4; field < 22 && rest; ++field) rest >> skipped;
-  rest >> fields.startTicks;
-  if (!rest) return std::nullopt;
-  return fields;
-}
-
-std::optional<StatFields> readStat(const std::string& procRoot, core::Pid pid) {
+core::Result<StatFields> readStat(const std::string& procRoot, core::Pid pid) {
   std::ifstream in(procRoot + "/" + std::to_string(pid) + "/stat");
   std::string line;
-  if (!std::getline(in, line)) return std::nullopt;
+  if (!std::getline(in, line)) return core::makeError("stat unreadable pid=" + std::to_string(pid));
   return parseStat(line);
 }
 
@@ -76,7 +55,7 @@ core::Result<std::unique_ptr<ProcessHandle>> PidfdSignaller::openCurrent(core::P
     ::close(fd);
     return core::makeError("process gone pid=" + std::to_string(pid), ESRCH);
   }
-  return std::unique_ptr<ProcessHandle>(new PidfdHandle(fd, {pid, stat->startTicks}));
+  return std::unique_ptr<ProcessHandle>(new PidfdHandle(fd, {pid, stat->starttime}));
 }
 
 core::Result<std::unique_ptr<ProcessHandle>> PidfdSignaller::open(
@@ -104,7 +83,7 @@ bool PidfdSignaller::exited(ProcessHandle& process) {
 
 char PidfdSignaller::state(ProcessHandle& process) {
   const auto stat = readStat(procRoot_, process.identity().pid);
-  if (!stat || stat->startTicks != process.identity().startTicks) return 'X';
+  if (!stat || stat->starttime != process.identity().startTicks) return 'X';
   return stat->state;
 }
 

@@ -1,37 +1,13 @@
 #include "proc/parsers.h"
 
-#include <charconv>
-#include <iterator>
+#include "os/proc_text.h"
 
 namespace reaper::proc {
 namespace {
 
-template <typename T>
-bool toNumber(std::string_view text, T& out) {
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && ptr == text.data() + text.size() && !text.empty();
-}
-
-// Splits off the next space-separated field of `rest`.
-std::string_view nextField(std::string_view& rest) {
-  size_t start = rest.find_first_not_of(" \t");
-  if (start == std::string_view::npos) {
-    rest = {};
-    return {};
-  }
-  rest.remove_prefix(start);
-  size_t end = rest.find_first_of(" \t\n");
-  std::string_view field = rest.substr(0, end);
-  rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
-  return field;
-}
-
-std::string_view trim(std::string_view text) {
-  size_t start = text.find_first_not_of(" \t");
-  if (start == std::string_view::npos) return {};
-  size_t end = text.find_last_not_of(" \t\r");
-  return text.substr(start, end - start + 1);
-}
+using os::proc_text::nextField;
+using os::proc_text::toNumber;
+using os::proc_text::trim;
 
 bool validUtf8(std::string_view text) {
   size_t i = 0;
@@ -75,36 +51,6 @@ void applyContextVariable(std::string_view name, std::string_view value, Airflow
 
 core::TaskInstanceKey AirflowContext::key() const {
   return core::TaskInstanceKey{dagId, taskId, runId, mapIndex, tryNumber};
-}
-
-core::Result<StatFields> parseStat(std::string_view text) {
-  size_t open = text.find('(');
-  size_t close = text.rfind(')');
-  if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
-    return core::makeError("stat: no (comm)");
-  }
-  StatFields stat;
-  if (!toNumber(trim(text.substr(0, open)), stat.pid)) return core::makeError("stat: bad pid");
-  stat.comm = text.substr(open + 1, close - open - 1);
-  std::string_view rest = text.substr(close + 1);
-  // Fields 3.. after the comm; index 0 here is field 3 (state). Up to field 22 they are required.
-  constexpr size_t kRequired = 20;
-  std::string_view fields[49];
-  for (size_t i = 0; i < std::size(fields); ++i) {
-    fields[i] = nextField(rest);
-    if (fields[i].empty() && i < kRequired) return core::makeError("stat: too few fields");
-  }
-  if (fields[0].size() != 1) return core::makeError("stat: bad state");
-  stat.state = fields[0][0];
-  bool ok = toNumber(fields[1], stat.ppid) && toNumber(fields[2], stat.pgrp) &&
-            toNumber(fields[3], stat.session) && toNumber(fields[6], stat.flags) &&
-            toNumber(fields[19], stat.starttime);
-  if (!ok) return core::makeError("stat: bad number");
-  // Absent on old kernels, 0 when the reader may not see them: then no exec is told apart by them.
-  if (!toNumber(fields[47], stat.envStart) || !toNumber(fields[48], stat.envEnd)) {
-    stat.envStart = stat.envEnd = 0;
-  }
-  return stat;
 }
 
 core::Result<StatusFields> parseStatus(std::string_view text) {

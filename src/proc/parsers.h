@@ -11,24 +11,14 @@
 
 #include "core/result.h"
 #include "core/types.h"
+#include "os/proc_stat.h"
 
 namespace reaper::proc {
 
-// /proc/PID/stat fields discovery needs (field numbers as in proc(5)).
-struct StatFields {
-  core::Pid pid = 0;
-  std::string comm;
-  char state = '?';
-  core::Pid ppid = 0;
-  core::Pid pgrp = 0;
-  core::Pid session = 0;
-  unsigned flags = 0;      // field 9; PF_KTHREAD marks kernel threads
-  uint64_t starttime = 0;  // field 22, clock ticks after boot
-  // Fields 50 and 51 (Linux 3.5+; 0 when absent or hidden): where the environment lies. An exec
-  // maps a new one, so together with the start time they tell whether environ needs a re-read.
-  uint64_t envStart = 0;
-  uint64_t envEnd = 0;
-};
+// /proc/PID/stat is parsed in os, whose signaller reads it too.
+using os::kPfKthread;
+using os::parseStat;
+using os::StatFields;
 
 // /proc/PID/status fields discovery needs.
 struct StatusFields {
@@ -60,10 +50,6 @@ struct CgroupEntry {
   bool operator==(const CgroupEntry&) const = default;
 };
 
-inline constexpr unsigned kPfKthread = 0x00200000;
-
-// `comm` may hold spaces, parentheses and ") (": it ends at the LAST ')'.
-core::Result<StatFields> parseStat(std::string_view text);
 core::Result<StatusFields> parseStatus(std::string_view text);
 // NUL-separated arguments; a missing trailing NUL is tolerated, the NUL padding setproctitle leaves
 // is dropped, and a title rewritten with spaces stays one argument. Empty for kernel

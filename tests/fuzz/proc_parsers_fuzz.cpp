@@ -4,12 +4,13 @@
 #include <cstdint>
 #include <string_view>
 
+#include "os/proc_stat.h"
 #include "proc/airflow_process.h"
 #include "proc/parsers.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  (void)reaper::proc::parseStat(text);
+  (void)reaper::os::parseStat(text);
   (void)reaper::proc::parseStatus(text);
   (void)reaper::proc::parseAirflowContext(text);
   (void)reaper::proc::parseCgroup(text);

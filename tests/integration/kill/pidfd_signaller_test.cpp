@@ -8,6 +8,7 @@ namespace reaper::os {
 namespace {
 
 using kill::testing::eventually;
+using kill::testing::readFile;
 using kill::testing::readProcess;
 
 class PidfdSignallerTest : public ::testing::Test {
@@ -80,6 +81,33 @@ TEST(PidfdSignallerGoneTest, OpeningAFreePidFails) {
   ASSERT_EQ(::waitpid(child, nullptr, 0), child);
   EXPECT_FALSE(signaller.openCurrent(child).ok());
   EXPECT_FALSE(signaller.openCurrent(0).ok());
+}
+
+// The stat parser is the one discovery uses: a name that mimics stat's own fields cannot shift
+// the state or the start time the signaller reads.
+TEST(PidfdSignallerNameTest, ANameThatMimicsStatFieldsChangesNothing) {
+  PidfdSignaller signaller("/proc");
+  const core::Pid child = ::fork();
+  if (child == 0) {
+    ::prctl(PR_SET_NAME, ") R 1 2 (x) Z");
+    ::pause();
+    ::_exit(0);
+  }
+  ASSERT_GT(child, 0);
+  struct Reap {  // our own child, not yet reaped: the pid cannot have been reused
+    core::Pid pid;
+    ~Reap() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap{child};
+  const std::string comm = "/proc/" + std::to_string(child) + "/comm";
+  EXPECT_TRUE(eventually([&] { return readFile(comm) == ") R 1 2 (x) Z\n"; }));
+  const auto process = readProcess(child);
+  ASSERT_TRUE(process.has_value());
+  auto handle = signaller.open(process->identity);
+  ASSERT_TRUE(handle.ok()) << handle.error().message;
+  EXPECT_TRUE(eventually([&] { return signaller.state(**handle) == 'S'; }));
 }
 
 }  // namespace

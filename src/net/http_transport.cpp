@@ -122,6 +122,17 @@ class BodySink final : public concurrency::streams::details::streambuf_state_man
     held_.shrink_to_fit();
   }
 
+  // cpprestsdk closes a sink that ended a transfer on the pool thread that wrote to it, and waits
+  // there for the close; the base class's close finishes in a continuation on that same pool. Once
+  // every pool thread waits so, nothing runs the continuations: a hang, seen with one pool thread
+  // as soon as a watch line ended a stream. A sink has nothing to flush: it closes at once.
+  using streambuf_state_manager::close;
+  pplx::task<void> close(std::ios_base::openmode mode) override {
+    if (mode & std::ios_base::in) m_stream_can_read = false;
+    if (mode & std::ios_base::out) m_stream_can_write = false;
+    return pplx::task_from_result();
+  }
+
   // A sink is written to only.
   bool can_seek() const override { return false; }
   bool has_size() const override { return false; }

@@ -252,6 +252,40 @@ TEST(HttpTransport, SendsTheRequestWithItsHeaders) {
   EXPECT_EQ(headers["content-length"], "13");
 }
 
+// cpprestsdk closes a sink that ended a transfer on a pool thread and waits there: with the
+// agent's one pool thread, the sink must not need that thread again, or every later exchange
+// hangs. Transfers ended by the handler and by the line cap, then a plain request.
+TEST(HttpTransport, TransfersTheSinkEndedLeaveOnePoolThreadFree) {
+  try {
+    setHttpThreads(1);  // ctest runs each test in a process of its own: the pool is made here
+  } catch (const std::exception&) {
+    // Run together with other tests, the pool exists already: the test runs on it as it is.
+  }
+  Flood flooded;
+  LoopbackServer server([&](Exchange& exchange) {
+    if (exchange.target == "/watch") {
+      exchange.begin(200);
+      exchange.chunk("{\"type\":\"ERROR\"}\n{\"type\":\"ADDED\"}\n");
+      exchange.end();
+    } else if (exchange.target == "/flood") {
+      flood(exchange, flooded, "{\"type\":\"");
+    } else {
+      exchange.reply(200, R"({"version":"3.1.0"})");
+    }
+  });
+  auto transport = transportTo(server);
+  for (int round = 0; round < 2; ++round) {
+    auto ended = transport->stream({"GET", "/watch"}, [](std::string_view) { return false; });
+    ASSERT_TRUE(ended) << ended.error().message;
+    auto capped = transport->stream({"GET", "/flood"}, [](std::string_view) { return true; });
+    ASSERT_FALSE(capped);
+    EXPECT_EQ(capped.error().code, EMSGSIZE);
+    auto reply = transport->send({"GET", "/api/v2/version"});
+    ASSERT_TRUE(reply) << reply.error().message;
+    EXPECT_EQ(reply->body, R"({"version":"3.1.0"})");
+  }
+}
+
 TEST(HttpTransport, NoReplyIsAnError) {
   LoopbackServer server([&](Exchange& exchange) { exchange.close(); });
   auto transport = transportTo(server);

@@ -45,12 +45,27 @@ std::optional<std::string> podName(const Target& target) {
   return target.pod->namespaceName + "/" + target.pod->name;
 }
 
+// The tree's map index: as told, or -1 where it is not told (no AIRFLOW_CTX_MAP_INDEX) and the
+// API lists the TaskInstance unmapped.
+std::optional<int> mapIndexOf(const Assessment& assessment) {
+  const proc::TaskTree& tree = assessment.target.tree;
+  if (tree.mapIndexKnown) return tree.key->mapIndex;
+  const auto& status = assessment.status;
+  if (status.lookup == Lookup::Found && status.mapIndexes.empty()) return -1;
+  return std::nullopt;
+}
+
 // Trees judged alike: the same attempt in the same place, killed for the same reason.
 bool sameReap(const Assessment& a, const Assessment& b) {
   const proc::TaskTree& x = a.target.tree;
   const proc::TaskTree& y = b.target.tree;
-  return x.key == y.key && x.mapIndexKnown == y.mapIndexKnown && x.placement == y.placement &&
-         a.decision.reason == b.decision.reason && b.target.cgroupDirs.empty();
+  if (!x.key || !y.key || !a.target.cgroupDirs.empty() || !b.target.cgroupDirs.empty())
+    return false;
+  const auto mapIndex = mapIndexOf(a);
+  return x.key->dagId == y.key->dagId && x.key->taskId == y.key->taskId &&
+         x.key->runId == y.key->runId && x.key->tryNumber == y.key->tryNumber && mapIndex &&
+         mapIndex == mapIndexOf(b) && x.placement == y.placement &&
+         a.decision.reason == b.decision.reason;
 }
 
 // The kills a poll decided. The trees of one attempt judged alike in one place (a root's tree
@@ -60,9 +75,8 @@ std::vector<Assessment> reapsOf(const std::vector<Assessment>& assessments) {
   std::vector<Assessment> reaps;
   for (const auto& assessment : assessments) {
     if (assessment.decision.action != reconcile::Action::Kill) continue;
-    auto same = std::find_if(reaps.begin(), reaps.end(), [&](const Assessment& reap) {
-      return reap.target.tree.key && reap.target.cgroupDirs.empty() && sameReap(reap, assessment);
-    });
+    auto same = std::find_if(reaps.begin(), reaps.end(),
+                             [&](const Assessment& reap) { return sameReap(reap, assessment); });
     if (same == reaps.end()) {
       reaps.push_back(assessment);
       continue;

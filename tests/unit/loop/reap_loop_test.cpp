@@ -276,6 +276,42 @@ TEST_F(ReapLoopTest, TheTreesOfOneAttemptAreOneReap) {
             std::string::npos);
 }
 
+TEST_F(ReapLoopTest, AnOrphanWhoseMapIndexIsNotToldJoinsTheReapOfAnUnmappedTaskInstance) {
+  // Airflow exports no AIRFLOW_CTX_MAP_INDEX: the orphan's tree does not know its map index, the
+  // root's does. The API lists the TaskInstance unmapped, so both are map index -1.
+  Target root = treeTarget(tiKey("extract"), {10});
+  Target orphan = treeTarget(tiKey("extract"), {30});
+  orphan.tree.origin = proc::Origin::Environment;
+  orphan.tree.mapIndexKnown = false;
+  targets_.targets = {root, orphan};
+  airflow_.set(tiKey("extract"), "failed");
+  auto& l = loop();
+  l.pollOnce();
+  l.drain();
+  ASSERT_EQ(reaper_.members.size(), 1u);
+  EXPECT_EQ(reaper_.members[0], (std::vector<core::ProcessIdentity>{root.tree.members[0].id,
+                                                                    orphan.tree.members[0].id}));
+}
+
+TEST_F(ReapLoopTest, AnOrphanWhoseMapIndexIsNotToldIsReapedApartFromAMappedOne) {
+  // Mapped: the orphan may be any map index's, so its reap is not map index 3's.
+  core::TaskInstanceKey three = tiKey("extract");
+  three.mapIndex = 3;
+  Target root = treeTarget(three, {10});
+  Target orphan = treeTarget(tiKey("extract"), {30});
+  orphan.tree.origin = proc::Origin::Environment;
+  orphan.tree.mapIndexKnown = false;
+  targets_.targets = {root, orphan};
+  airflow_.set(three, "failed");
+  airflow::TaskInstanceStatus mapped{airflow::Lookup::Found, std::nullopt, 1};
+  mapped.mapIndexes = {{3, "failed", 1}};
+  airflow_.states[core::TaskInstanceKey{"etl", "extract", "manual__1", -1, 0}] = mapped;
+  auto& l = loop();
+  l.pollOnce();
+  l.drain();
+  ASSERT_EQ(reaper_.members.size(), 2u);
+}
+
 TEST_F(ReapLoopTest, TreesOfOneTaskInstanceJudgedApartAreReapedApart) {
   // The same key, but one tree is in its startup grace: only the other is killed.
   Target old = treeTarget(tiKey("extract"), {10});

@@ -71,10 +71,14 @@ bool sameReap(const Assessment& a, const Assessment& b) {
 // The kills a poll decided. The trees of one attempt judged alike in one place (a root's tree
 // and the trees of the orphans it left) are one reap: one kill, one result, one Event. A root's
 // tree leads, so the reap is known by its root.
-std::vector<Assessment> reapsOf(const std::vector<Assessment>& assessments) {
+// Only `eligible` trees join: a tree of survivors alone, or held by a kill in flight, must not
+// bring its members into another tree's kill.
+template <typename Eligible>
+std::vector<Assessment> reapsOf(const std::vector<Assessment>& assessments, Eligible eligible) {
   std::vector<Assessment> reaps;
   for (const auto& assessment : assessments) {
-    if (assessment.decision.action != reconcile::Action::Kill) continue;
+    if (assessment.decision.action != reconcile::Action::Kill || !eligible(assessment.target))
+      continue;
     auto same = std::find_if(reaps.begin(), reaps.end(),
                              [&](const Assessment& reap) { return sameReap(reap, assessment); });
     if (same == reaps.end()) {
@@ -233,7 +237,10 @@ void ReapLoop::pollOnce() {
   collectFinished();
   auto assessments = assess();
   for (const auto& assessment : assessments) logDecision(assessment);
-  for (const auto& reap : reapsOf(assessments)) act(reap);
+  const auto eligible = [this](const Target& target) {
+    return options_.dryRun || worthReaping(target);
+  };
+  for (const auto& reap : reapsOf(assessments, eligible)) act(reap);
   for (auto* observer : observers_) observer->observed(assessments);
   health_.markTick(clock_.now());
 }

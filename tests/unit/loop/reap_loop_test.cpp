@@ -312,6 +312,25 @@ TEST_F(ReapLoopTest, AnOrphanWhoseMapIndexIsNotToldIsReapedApartFromAMappedOne) 
   ASSERT_EQ(reaper_.members.size(), 2u);
 }
 
+TEST_F(ReapLoopTest, ASurvivorsTreeNeverJoinsAnotherTreesReap) {
+  Target survivor = treeTarget(tiKey("extract"), {10});
+  survivor.tree.origin = proc::Origin::Environment;
+  targets_.targets = {survivor};
+  airflow_.set(tiKey("extract"), "failed");
+  reaper_.survivors = {survivor.tree.members[0].id};
+  auto& l = loop();
+  l.pollOnce();
+  l.drain();
+  ASSERT_EQ(reaper_.members.size(), 1u);
+  reaper_.survivors.clear();
+  Target fresh = treeTarget(tiKey("extract"), {20});
+  targets_.targets = {fresh, survivor};
+  l.pollOnce();
+  l.drain();
+  ASSERT_EQ(reaper_.members.size(), 2u);
+  EXPECT_EQ(reaper_.members[1], (std::vector<core::ProcessIdentity>{fresh.tree.members[0].id}));
+}
+
 TEST_F(ReapLoopTest, TreesOfOneTaskInstanceJudgedApartAreReapedApart) {
   // The same key, but one tree is in its startup grace: only the other is killed.
   Target old = treeTarget(tiKey("extract"), {10});

@@ -53,10 +53,16 @@ class ProcFs {
   virtual core::Result<std::string> readRoot(std::string_view file) = 0;
   // Opens <root>/<pid>/; ENOENT when there is no such process.
   virtual core::Result<std::unique_ptr<ProcessFiles>> openProcess(core::Pid pid) = 0;
-  // CPU time used by every thread of the process, in nanoseconds: the same value on two calls
-  // means the process did not run in between. nullopt when there is no such process, or when the
-  // root's pids are not the caller's (a proc root of another PID namespace).
+  // CPU time counted for every thread of the process, in nanoseconds. The kernel counts a run when
+  // the thread leaves its CPU or at its CPU's scheduler tick: a process running now may have run
+  // for up to a tick more than counted, and one that has not been counted yet reads 0. Two equal
+  // non-zero values, the second taken after settleCpuTime(), mean the process did not run between
+  // the first and the settle. nullopt when there is no such process, when the root's pids are not
+  // the caller's (a proc root of another PID namespace), or when a CPU may run a process without
+  // ticks (nohz_full): then no count can be trusted.
   virtual std::optional<uint64_t> cpuTime(core::Pid pid) = 0;
+  // Returns once every run before the call is counted in cpuTime() (a scheduler tick later).
+  virtual void settleCpuTime() = 0;
 };
 
 }  // namespace reaper::os

@@ -210,14 +210,43 @@ ProcfsReader::ProcfsReader(const std::string& procRoot)
     : rootFd_(::open(procRoot.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
       root_(procRoot),
       kept_(std::make_shared<std::atomic<size_t>>(0)),
-      keptLimit_(keptFileLimit()),
-      ownPidNamespace_(rootFd_ >= 0 && showsOwnPidNamespace(rootFd_)) {}
+      keptLimit_(keptFileLimit()) {
+  const auto kernelCommandLine = readRoot("cmdline");
+  cpuClocksUsable_ = rootFd_ >= 0 && showsOwnPidNamespace(rootFd_) && kernelCommandLine &&
+                     !cpusMayRunWithoutTicks(*kernelCommandLine) &&
+                     ::clock_getres(CLOCK_MONOTONIC_COARSE, &tick_) == 0;
+}
 
 std::optional<uint64_t> ProcfsReader::cpuTime(core::Pid pid) {
   timespec time{};
-  if (!ownPidNamespace_ || pid <= 0 || ::clock_gettime(processCpuClock(pid), &time) != 0)
+  if (!cpuClocksUsable_ || pid <= 0 || ::clock_gettime(processCpuClock(pid), &time) != 0)
     return std::nullopt;
   return static_cast<uint64_t>(time.tv_sec) * 1000000000u + static_cast<uint64_t>(time.tv_nsec);
+}
+
+void ProcfsReader::settleCpuTime() {
+  if (!cpuClocksUsable_) return;
+  for (int ticks = 0; ticks < 2; ++ticks) {
+    timespec left = tick_;
+    while (::nanosleep(&left, &left) != 0 && errno == EINTR) {
+    }
+  }
+}
+
+bool cpusMayRunWithoutTicks(std::string_view kernelCommandLine) {
+  size_t at = 0;
+  while (at < kernelCommandLine.size()) {
+    const size_t end =
+        std::min(kernelCommandLine.find_first_of(" \n", at), kernelCommandLine.size());
+    const std::string_view parameter = kernelCommandLine.substr(at, end - at);
+    if (parameter.starts_with("nohz_full=")) return true;
+    // isolcpus=[flag,...,]cpus, where the flag "nohz" stops the tick as nohz_full does
+    if (parameter.starts_with("isolcpus=") && parameter.find("nohz") != std::string_view::npos)
+      return true;
+    if (parameter == "--") return false;  // what follows is for init
+    at = end + 1;
+  }
+  return false;
 }
 
 ProcfsReader::~ProcfsReader() {

@@ -6,6 +6,8 @@
 // Kept files cost one descriptor each. The reader raises the soft RLIMIT_NOFILE to the hard limit
 // and refuses to keep more files than that limit less a reserve for sockets and logs (keep() then
 // fails with EMFILE and discovery reads that process by path instead).
+#include <time.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
@@ -31,6 +33,9 @@ class ProcfsReader final : public ProcFs {
   // From the kernel's per-process CPU clock (clock_gettime, one syscall and no file; any process
   // may read any other's, as /proc/PID/stat shows it to all).
   std::optional<uint64_t> cpuTime(core::Pid pid) override;
+  // Sleeps two scheduler ticks (the tick from CLOCK_MONOTONIC_COARSE's resolution; one more for a
+  // tick the CPU serves late).
+  void settleCpuTime() override;
 
  private:
   int rootFd_ = -1;
@@ -39,7 +44,15 @@ class ProcfsReader final : public ProcFs {
   // outlive the reader.
   std::shared_ptr<std::atomic<size_t>> kept_;
   size_t keptLimit_ = 0;
-  bool ownPidNamespace_ = false;  // the root's pids are this process's (its "self" is getpid())
+  // The root's pids are this process's (its "self" is getpid()) and every CPU ticks while it runs
+  // a process: the CPU clocks of the root's processes can be read and trusted.
+  bool cpuClocksUsable_ = false;
+  timespec tick_{};
 };
+
+// Whether the kernel's command line lets a CPU run a process without scheduler ticks (nohz_full, or
+// isolcpus with its nohz flag): the CPU time of a process running there is not counted for up to
+// a second.
+bool cpusMayRunWithoutTicks(std::string_view kernelCommandLine);
 
 }  // namespace reaper::os

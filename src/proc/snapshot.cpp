@@ -74,6 +74,7 @@ ProcessSnapshot ProcessTracker::capture() {
   // A snapshot of an earlier poll still holds the table: it keeps its copy unchanged.
   if (table_.use_count() > 1) table_ = std::make_shared<std::vector<Process>>(*table_);
   std::vector<core::Pid> changedParents;  // died, replaced or turned zombie: children reparented
+  if (!entries_.empty()) fs_.settleCpuTime();
   for (core::Pid pid : fs_.listPids()) {
     auto it = entries_.find(pid);
     if (it == entries_.end()) {
@@ -139,9 +140,10 @@ void ProcessTracker::remove(core::Pid pid) {
 }
 
 ProcessTracker::Probe ProcessTracker::probe(core::Pid pid, Entry& entry) {
-  // Taken before the command line is read, so that a change after it shows at the next poll.
+  // Taken before the command line is read, so that a change after it shows at the next poll. Zero
+  // is nothing counted yet: it does not tell this process from another of the same pid.
   const auto cpuTime = fs_.cpuTime(pid);
-  if (cpuTime && cpuTime == entry.cpuTime) return Probe::Same;
+  if (cpuTime && *cpuTime != 0 && cpuTime == entry.cpuTime) return Probe::Same;
   entry.cpuTime = cpuTime;
   if (!entry.cmdline) return Probe::Changed;
   auto read = entry.cmdline->readFromStart(buffer_);

@@ -65,6 +65,10 @@ class ProcessSnapshot {
 //   1. its CPU time (the per-process CPU clock, one syscall, no file): unchanged, it has not run
 //      since the last poll, and a process that has not run has not retitled, exec'd, exited or
 //      changed its session: nothing more is read. Most processes of a node sleep through a poll.
+//      The kernel counts a run when the process leaves its CPU or at the CPU's next tick, so a poll
+//      first waits out that tick (ProcFs::settleCpuTime), or a process that woke, exec'd and runs
+//      on would look as if it had not run. A CPU time of 0 (nothing counted yet) proves nothing:
+//      it is also what a reused pid's new process reads before its first tick.
 //   2. otherwise one pread of the kept cmdline:
 //      - the same bytes: nothing changed that discovery uses;
 //      - other bytes: retitled in place (setproctitle overwrites argv and sets comm to 15 bytes,
@@ -78,7 +82,8 @@ class ProcessSnapshot {
 // A process's parent changes only when the parent exits, so the children of a process that died
 // or turned zombie (and of any parent it does not know) get their stat read again.
 // Without a kept file (no descriptor left) step 2 re-reads by path; without the CPU clock (a
-// proc root of another PID namespace) every process takes step 2.
+// proc root of another PID namespace, or a kernel that may stop a running CPU's tick: nohz_full)
+// every process takes step 2.
 // What this cannot see: an exec that keeps the argv bytes exactly and, with address-space layout
 // randomisation off, the environment's size; memory rewritten by another process (a debugger);
 // a change of session or process group without an exec (informs logs and scan output only).

@@ -3,6 +3,7 @@
 // own.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -43,17 +44,28 @@ bool execLaidOut(pid_t pid) {
 // acknowledges each step. Killed and reaped on destruction.
 class Child {
  public:
-  explicit Child(std::function<void(int step)> onStep) {
+  // What the child does after a step: sleeps until the next, or runs on (polls its pipe without
+  // sleeping). Polled while it runs, a process that woke since the last poll has a CPU clock that
+  // does not show it yet: the kernel counts a run when the CPU's scheduler tick comes or the
+  // process leaves the CPU.
+  enum class AfterStep { Sleep, RunOn };
+
+  explicit Child(std::function<void(int step)> onStep, AfterStep after = AfterStep::Sleep) {
     int toChild[2], toParent[2];
     if (::pipe2(toChild, O_CLOEXEC) != 0 || ::pipe2(toParent, O_CLOEXEC) != 0) return;
+    if (after == AfterStep::RunOn) pinApart();
     pid_ = ::fork();
     if (pid_ == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (pinned_) ::sched_setaffinity(0, sizeof childCpus_, &childCpus_);
       ::close(toChild[1]);
       ::close(toParent[0]);
       acknowledge_ = toParent[1];
       char step;
-      while (::read(toChild[0], &step, 1) == 1) {
+      for (bool stepped = false;
+           (!stepped || after == AfterStep::Sleep || spinUntilReadable(toChild[0])) &&
+           ::read(toChild[0], &step, 1) == 1;
+           stepped = true) {
         onStep(step);
         acknowledge();
       }
@@ -71,6 +83,7 @@ class Child {
     }
     ::close(command_);
     ::close(acks_);
+    if (pinned_) ::sched_setaffinity(0, sizeof allowed_, &allowed_);
   }
   pid_t pid() const { return pid_; }
   // Runs step `n` in the child; true once the child acknowledged it (or exec'd: end of file).
@@ -81,11 +94,35 @@ class Child {
   }
 
  private:
+  // Parent and child on CPUs of their own while there are two: a parent woken on the child's CPU
+  // has the child's run counted at once (the wake-up's preemption check). Undone on destruction.
+  void pinApart() {
+    if (::sched_getaffinity(0, sizeof allowed_, &allowed_) != 0 || CPU_COUNT(&allowed_) < 2) return;
+    cpu_set_t parent;
+    CPU_ZERO(&parent);
+    childCpus_ = allowed_;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (!CPU_ISSET(cpu, &allowed_)) continue;
+      CPU_SET(cpu, &parent);
+      CPU_CLR(cpu, &childCpus_);
+      break;
+    }
+    pinned_ = ::sched_setaffinity(0, sizeof parent, &parent) == 0;
+  }
+  static bool spinUntilReadable(int fd) {
+    pollfd ready{fd, POLLIN, 0};
+    while (::poll(&ready, 1, 0) == 0) {
+    }
+    return true;
+  }
   static void acknowledge() {
     char ack = 1;
     (void)!::write(acknowledge_, &ack, 1);
   }
   static inline int acknowledge_ = -1;
+  bool pinned_ = false;
+  cpu_set_t allowed_{};
+  cpu_set_t childCpus_{};
   pid_t pid_ = -1;
   int command_ = -1;
   int acks_ = -1;
@@ -104,13 +141,25 @@ unsigned long selfStatField(int n) {
 // What py-setproctitle 1.3.8 does on Linux (checked against it): the title overwrites argv in
 // place, running on into the environment strings after it when longer, NUL-padded (the first
 // title clears the whole area), and its first 15 bytes become comm. arg_start and arg_end stay put.
+struct TitleArea {
+  char* start;
+  size_t room;
+};
+
+// Read once: a fork has the same area, and a retitle that reads its own stat has its run counted
+// by that read (the kernel counts the reader's own pending run).
+const TitleArea& titleArea() {
+  static const TitleArea area{reinterpret_cast<char*>(selfStatField(48)),  // arg_start
+                              selfStatField(51) - selfStatField(48)};      // through env_end
+  return area;
+}
+
 void setProcTitle(const char* title) {
-  char* area = reinterpret_cast<char*>(selfStatField(48));    // arg_start
-  const size_t room = selfStatField(51) - selfStatField(48);  // through env_end
-  static size_t last = room;  // the first title clears the whole area
-  const size_t length = std::min(std::strlen(title), room - 1);
-  std::memcpy(area, title, length);
-  std::memset(area + length, 0, std::max(last, length + 1) - length);
+  const TitleArea& area = titleArea();
+  static size_t last = area.room;  // the first title clears the whole area
+  const size_t length = std::min(std::strlen(title), area.room - 1);
+  std::memcpy(area.start, title, length);
+  std::memset(area.start + length, 0, std::max(last, length + 1) - length);
   last = length + 1;
   ::prctl(PR_SET_NAME, title);
 }
@@ -136,9 +185,27 @@ TEST(ProcessTracker, RetitleInPlaceIsSeenByTheNextPoll) {
   }
 }
 
+// The child slept through the first poll, then wakes, retitles and runs on through the next.
+TEST(ProcessTracker, RetitleByAProcessStillRunningIsSeenByTheNextPoll) {
+  const char* title = "airflow worker -- LocalExecutor: 0193a5e0-1111-7000-8000-00000000000a";
+  (void)titleArea();
+  Child child([&](int) { setProcTitle(title); }, Child::AfterStep::RunOn);
+  ASSERT_GT(child.pid(), 0);
+  ProcfsReader reader("/proc");
+  proc::ProcessTracker tracker(reader);
+  (void)poll(tracker);
+  ASSERT_TRUE(child.run(0));
+  auto snapshot = poll(tracker);
+  const proc::Process* p = snapshot.find(child.pid());
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->commandLine.words(), std::vector<std::string>{title});
+}
+
+// The new program runs on (a shell's busy loop) when polled: nothing of it has been counted yet.
 TEST(ProcessTracker, ExecIsSeenWithItsNewEnvironment) {
   Child child([](int) {
-    char* argv[] = {const_cast<char*>("/bin/sleep"), const_cast<char*>("300"), nullptr};
+    char* argv[] = {const_cast<char*>("/bin/sh"), const_cast<char*>("-c"),
+                    const_cast<char*>("while :; do :; done"), nullptr};
     char* env[] = {const_cast<char*>("AIRFLOW_CTX_DAG_ID=reaper_test_dag"),
                    const_cast<char*>("AIRFLOW_CTX_TASK_ID=exec"),
                    const_cast<char*>("AIRFLOW_CTX_DAG_RUN_ID=r"), nullptr};
@@ -155,7 +222,8 @@ TEST(ProcessTracker, ExecIsSeenWithItsNewEnvironment) {
   auto after = poll(tracker);
   const proc::Process* p = after.find(child.pid());
   ASSERT_NE(p, nullptr);
-  EXPECT_EQ(p->commandLine.words(), (std::vector<std::string>{"/bin/sleep", "300"}));
+  EXPECT_EQ(p->commandLine.words(),
+            (std::vector<std::string>{"/bin/sh", "-c", "while :; do :; done"}));
   ASSERT_TRUE(p->context);
   EXPECT_EQ(p->context->taskId, "exec");
 }

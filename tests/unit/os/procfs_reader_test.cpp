@@ -147,6 +147,15 @@ TEST(ProcfsReader, MissingProcessIsAnError) {
   EXPECT_TRUE(ProcfsReader("/nonexistent-proc-root").listPids().empty());
 }
 
+TEST(ProcfsReader, CpuTimeIsNotTrustedWhereACpuMayRunWithoutTicks) {
+  EXPECT_FALSE(cpusMayRunWithoutTicks("BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro quiet\n"));
+  EXPECT_FALSE(cpusMayRunWithoutTicks("nohz=off isolcpus=domain,2-3"));
+  EXPECT_TRUE(cpusMayRunWithoutTicks("ro nohz_full=2-7 rcu_nocbs=2-7\n"));
+  EXPECT_TRUE(cpusMayRunWithoutTicks("ro isolcpus=nohz,domain,2-3"));
+  EXPECT_FALSE(cpusMayRunWithoutTicks("ro -- nohz_full=1")) << "after --: arguments for init";
+  EXPECT_FALSE(cpusMayRunWithoutTicks("ro mynohz_full=1"));
+}
+
 TEST(ProcfsDiscovery, SetsidChildWithContextIsFound) {
   Spawned spawned;
   std::string run = runId("setsid");

@@ -64,6 +64,14 @@ class FakeProcFs final : public os::ProcFs {
   }
   // It ran (its CPU time moved) without changing.
   void run(core::Pid pid) { cpu_[pid] = ++clock_; }
+  // The process as it is now, to change in place while it runs on: as the kernel does, its CPU time
+  // moves only at the next settleCpuTime() (its CPU's tick).
+  FakeProcess& processRunningOn(core::Pid pid) {
+    uncounted_.insert(pid);
+    return processes_.at(pid);
+  }
+  // Nothing counted yet for the process (it has not met a tick or left its CPU since it started).
+  void uncounted(core::Pid pid) { cpu_[pid] = 0; }
   // keep() fails as when no descriptor is left.
   void refuseToKeep(bool refuse) { refuseToKeep_ = refuse; }
   // Files read whole, by path or through an open process directory.
@@ -114,6 +122,11 @@ class FakeProcFs final : public os::ProcFs {
   std::optional<uint64_t> cpuTime(core::Pid pid) override {
     if (!processes_.count(pid)) return std::nullopt;
     return cpu_[pid];
+  }
+
+  void settleCpuTime() override {
+    for (core::Pid pid : uncounted_) cpu_[pid] = ++clock_;
+    uncounted_.clear();
   }
 
   core::Result<std::string> readRoot(std::string_view file) override {
@@ -213,6 +226,7 @@ class FakeProcFs final : public os::ProcFs {
   int reads_ = 0;
   int keptReads_ = 0;
   std::map<core::Pid, uint64_t> cpu_;
+  std::set<core::Pid> uncounted_;  // ran since the last settleCpuTime()
   uint64_t clock_ = 0;
   bool refuseToKeep_ = false;
   std::shared_ptr<int> keptOpen_ = std::make_shared<int>(0);

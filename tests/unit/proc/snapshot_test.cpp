@@ -205,6 +205,17 @@ TEST(ProcessTracker, RetitleInPlaceIsSeenNextPollWithoutRereadingTheEnvironment)
   EXPECT_FALSE(snap.find(20)->context);
 }
 
+TEST(ProcessTracker, RetitleByAProcessStillRunningIsSeenByTheNextPoll) {
+  FakeProcFs fs;
+  node(fs);
+  ProcessTracker tracker(fs);
+  (void)tracker.capture();
+  fs.processRunningOn(20).argv = {"airflow worker -- LocalExecutor: <idle>"};
+  auto snap = tracker.capture();
+  EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv)
+      << "the poll waits until the run is counted";
+}
+
 TEST(ProcessTracker, ExecRereadsTheEnvironment) {
   FakeProcFs fs;
   node(fs);
@@ -238,6 +249,24 @@ TEST(ProcessTracker, ReusedPidIsReadAsANewProcess) {
   EXPECT_EQ(p->startTicks, 2000u);
   EXPECT_EQ(p->context->taskId, "reused");
   EXPECT_TRUE(p->namespaceInit()) << "status read again";
+}
+
+// A CPU time of 0 is the same for every process that has not been counted yet.
+TEST(ProcessTracker, ReusedPidOfProcessesNotYetCountedIsReadAsANewProcess) {
+  FakeProcFs fs;
+  node(fs);
+  fs.uncounted(30);
+  ProcessTracker tracker(fs);
+  (void)tracker.capture();
+  FakeProcess next = makeProcess(30, 1, {"bash", "-c", "sleep 100"});
+  next.startTicks = 2000;
+  next.env = context("reused");
+  fs.add(next);
+  fs.uncounted(30);
+  auto snap = tracker.capture();
+  ASSERT_NE(snap.find(30), nullptr);
+  EXPECT_EQ(snap.find(30)->startTicks, 2000u);
+  EXPECT_EQ(snap.find(30)->context->taskId, "reused");
 }
 
 TEST(ProcessTracker, ExitAndZombieAreSeen) {

@@ -253,6 +253,10 @@ class CpprestTransport final : public HttpTransport {
         return tooLarge("reply", kMaxReplyBytes);
       }
       if (onLine != nullptr) sink->decide(lines ? Mode::Lines : Mode::Whole);
+      // The lines held until the status was known may have ended the transfer: cpprestsdk learns
+      // it only at its next write to the sink, which a server holding the stream makes wait until
+      // the stream's timeout. Cancelling closes the connection at once.
+      if (sink->end() != BodySink::End::Complete) transfer.cancel();
       try {
         response.content_ready().get();
       } catch (const std::exception&) {

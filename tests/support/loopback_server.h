@@ -5,6 +5,7 @@
 // thread it started, also when a test fails.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,9 +27,10 @@ namespace reaper::test {
 // One request on its connection, and the means to answer it.
 class Exchange {
  public:
-  Exchange(int fd, std::string method, std::string target,
+  Exchange(int fd, size_t connection, std::string method, std::string target,
            std::map<std::string, std::string> headers)
-      : method(std::move(method)),
+      : connection(connection),
+        method(std::move(method)),
         target(std::move(target)),
         headers(std::move(headers)),
         fd_(fd) {}
@@ -50,24 +52,40 @@ class Exchange {
            write(body);
   }
   // A chunked reply: begin(), any number of chunk(), end().
-  bool begin(int status) {
-    return write("HTTP/1.1 " + std::to_string(status) +
-                 " X\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
-  }
-  bool chunk(std::string_view data) {
-    char size[32];
-    std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-    return data.empty() || (write(size) && write(data) && write("\r\n"));
-  }
+  bool begin(int status) { return write(chunkedHead(status)); }
+  bool chunk(std::string_view data) { return data.empty() || write(chunkOf(data)); }
   bool end() { return write("0\r\n\r\n"); }
+  // begin() and chunk() in one write: the client reads the first bytes of the body with the head.
+  bool beginWith(int status, std::string_view data) {
+    return write(chunkedHead(status) + chunkOf(data));
+  }
   // Ends the connection without (more of) a reply.
   void close() { ::shutdown(fd_, SHUT_RDWR); }
+  // Waits for the client to close the connection; false when it sends more instead (a next request
+  // on it) or still holds it after `patience`.
+  bool closedByClient(std::chrono::milliseconds patience) {
+    pollfd ready{.fd = fd_, .events = POLLIN | POLLRDHUP, .revents = 0};
+    if (::poll(&ready, 1, static_cast<int>(patience.count())) <= 0) return false;
+    char byte;
+    return ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
+  }
 
+  const size_t connection;  // the connection's number, from 0 in the order they were accepted
   const std::string method, target;
   const std::map<std::string, std::string> headers;  // names in lower case
   size_t sent = 0;                                   // bytes written on this exchange
 
  private:
+  static std::string chunkedHead(int status) {
+    return "HTTP/1.1 " + std::to_string(status) +
+           " X\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  }
+  static std::string chunkOf(std::string_view data) {
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+    return size + std::string(data) + "\r\n";
+  }
+
   int fd_;
 };
 
@@ -119,12 +137,12 @@ class LoopbackServer {
       if (fd < 0) return;
       std::lock_guard lock(mutex_);
       open_.push_back(fd);
-      connections_.emplace_back([this, fd] { serve(fd); });
+      connections_.emplace_back([this, fd, number = connections_.size()] { serve(fd, number); });
     }
   }
 
   // Requests on one connection, one after the other, until the client closes it.
-  void serve(int fd) {
+  void serve(int fd, size_t number) {
     std::string buffer;
     char data[4096];
     while (!stopping_) {
@@ -165,7 +183,7 @@ class LoopbackServer {
         std::lock_guard lock(mutex_);
         requests_.push_back(method + " " + target);
       }
-      Exchange exchange(fd, method, target, std::move(headers));
+      Exchange exchange(fd, number, method, target, std::move(headers));
       handler_(exchange);
     }
     std::lock_guard lock(mutex_);

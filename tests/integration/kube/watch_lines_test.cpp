@@ -114,5 +114,50 @@ TEST(WatchLines, DeliveredOneAtATimeAndAnOverLongLineRelists) {
   EXPECT_TRUE(hasPod(watcher, "a") && hasPod(watcher, "b") && hasPod(watcher, "c"));
 }
 
+// The apiserver tells a watch whose resourceVersion is too old with an ERROR event (410), which may
+// come in one packet with the reply's head, before the transport knows the status. The watcher
+// ends that watch at once and relists, whether or not the server then ends it: each watch's
+// connection closed by the client, not left to the stream's timeout (7 min).
+TEST(WatchLines, ExpiredWatchEndsAtOnceAndRelists) {
+  constexpr int kExpiredWatches = 20;
+  Gate finish;
+  std::atomic<int> lists{0}, watches{0}, heldByClient{0};
+  LoopbackServer server([&](Exchange& exchange) {
+    if (exchange.target.find("watch=1") == std::string::npos) {
+      exchange.reply(200, list({pod("a", std::to_string(10 + lists))}, std::to_string(10 + lists)));
+      ++lists;
+      return;
+    }
+    if (++watches > kExpiredWatches) {  // quiet until the test ends
+      exchange.begin(200);
+      finish.wait();
+      exchange.end();
+      return;
+    }
+    exchange.beginWith(
+        200, R"({"type":"ERROR","object":{"kind":"Status","code":410,"message":"too old"}})"
+             "\n");
+    if (!exchange.closedByClient(std::chrono::seconds(20))) {
+      ++heldByClient;
+      exchange.end();
+    }
+  });
+
+  core::SystemClock clock;
+  ClientOptions options;
+  options.apiServer = server.url();
+  options.tokenFile = "";
+  options.caFile = "";
+  auto started = PodWatcher::start(options, "node-a", {}, clock, nullptr);
+  ASSERT_TRUE(started) << started.error().message;
+  PodWatcher& watcher = **started;
+  EXPECT_TRUE(eventually([&] { return watches.load() > kExpiredWatches; }))
+      << watches.load() << " watches";
+  finish.open();
+  watcher.stop();
+  EXPECT_EQ(heldByClient.load(), 0) << "expired watches the client left open";
+  EXPECT_GE(lists.load(), kExpiredWatches + 1) << "a relist after each expired watch";
+}
+
 }  // namespace
 }  // namespace reaper::kube

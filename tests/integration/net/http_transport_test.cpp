@@ -4,7 +4,11 @@
 #include <sys/resource.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 
 #include "net/http.h"
 #include "net/limits.h"
@@ -22,9 +26,10 @@ using test::LoopbackServer;
 constexpr size_t kHostileBytes = size_t{256} << 20;
 
 std::unique_ptr<HttpTransport> transportTo(const LoopbackServer& server,
-                                           core::Duration timeout = core::Duration(10000)) {
+                                           core::Duration timeout = core::Duration(10000),
+                                           core::Duration streamTimeout = core::Duration(30000)) {
   auto made = makeHttpTransport(
-      {.baseUrl = server.url(), .timeout = timeout, .streamTimeout = core::Duration(30000)});
+      {.baseUrl = server.url(), .timeout = timeout, .streamTimeout = streamTimeout});
   EXPECT_TRUE(made) << made.error().message;
   return std::move(made).value();
 }
@@ -283,6 +288,168 @@ TEST(HttpTransport, TransfersTheSinkEndedLeaveOnePoolThreadFree) {
     auto reply = transport->send({"GET", "/api/v2/version"});
     ASSERT_TRUE(reply) << reply.error().message;
     EXPECT_EQ(reply->body, R"({"version":"3.1.0"})");
+  }
+}
+
+// What the server saw of each request: the connection it came on and, for a reply the client
+// ended early, whether the client then closed that connection.
+class Sightings {
+ public:
+  void arrived(const Exchange& exchange) {
+    std::lock_guard lock(mutex_);
+    connections_[exchange.target] = exchange.connection;
+  }
+  void ended(const std::string& target, bool closed) {
+    std::lock_guard lock(mutex_);
+    closed_[target] = closed;
+    changed_.notify_all();
+  }
+  std::optional<size_t> connection(const std::string& target) {
+    std::lock_guard lock(mutex_);
+    auto found = connections_.find(target);
+    return found == connections_.end() ? std::nullopt : std::optional(found->second);
+  }
+  // Whether the client closed the connection of `target`'s ended reply (waits for the server to
+  // tell).
+  bool closed(const std::string& target) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, std::chrono::minutes(1), [&] { return closed_.contains(target); });
+    return closed_.contains(target) && closed_[target];
+  }
+  size_t connectionCount() {
+    std::lock_guard lock(mutex_);
+    std::set<size_t> distinct;
+    for (const auto& [target, connection] : connections_) distinct.insert(connection);
+    return distinct.size();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::string, size_t> connections_;
+  std::map<std::string, bool> closed_;
+};
+
+// How long a server waits for the client to close a connection whose reply the client ended: far
+// longer than closing takes; far shorter than the 30 s for which cpprestsdk keeps an idle
+// connection pooled and than kPatientTimeout, the timeouts of the transports that test it (a
+// timeout closes a connection too).
+constexpr std::chrono::seconds kClosePatience{20};
+constexpr core::Duration kPatientTimeout{std::chrono::minutes(2)};
+
+// A reply read to its end leaves its connection open for a later request (keep-alive). cpprestsdk
+// pools a connection only once the I/O handler that completed the reply returned, so a request
+// sent at once may still open another: some, not all, requests reuse one.
+TEST(HttpTransport, RepliesReadWholeKeepTheirConnectionForLaterRequests) {
+  Sightings sightings;
+  LoopbackServer server([&](Exchange& exchange) {
+    sightings.arrived(exchange);
+    exchange.begin(200) && exchange.chunk(exchange.target + "\n") && exchange.end();
+  });
+  auto transport = transportTo(server);
+  constexpr int kRequests = 20;
+  for (int i = 0; i < kRequests; ++i) {
+    const std::string target = "/send-" + std::to_string(i);
+    auto reply = transport->send({"GET", target});
+    ASSERT_TRUE(reply) << target << ": " << reply.error().message;
+    EXPECT_EQ(reply->body, target + "\n");
+  }
+  const size_t sendConnections = sightings.connectionCount();
+  EXPECT_LT(sendConnections, kRequests / 2);
+  for (int i = 0; i < kRequests; ++i) {
+    const std::string target = "/stream-" + std::to_string(i);
+    std::vector<std::string> lines;
+    auto reply = transport->stream({"GET", target}, [&](std::string_view line) {
+      lines.emplace_back(line);
+      return true;
+    });
+    ASSERT_TRUE(reply) << target << ": " << reply.error().message;
+    EXPECT_EQ(lines, std::vector<std::string>{target});
+  }
+  const size_t streamConnections = sightings.connectionCount() - sendConnections;
+  EXPECT_LT(streamConnections, kRequests / 2);
+  RecordProperty("send_connections", std::to_string(sendConnections));
+  RecordProperty("stream_connections", std::to_string(streamConnections));
+}
+
+// A reply the client ends before its end (a handler wants no more lines, a line or the reply over
+// its cap) while the server holds the rest: the client closes that connection at once. Pooled, it
+// would carry a later request, which would wait behind the unread rest until its timeout or take
+// the rest as its own reply.
+TEST(HttpTransport, ReplyEndedEarlyClosesItsConnection) {
+  Sightings sightings;
+  LoopbackServer server([&](Exchange& exchange) {
+    sightings.arrived(exchange);
+    if (exchange.target == "/watch") {
+      exchange.begin(200) && exchange.chunk("{\"type\":\"ERROR\"}\n{\"type\":\"ADDED\"}\n");
+    } else if (exchange.target == "/long-line") {
+      exchange.begin(200) && exchange.chunk(std::string(kMaxLineBytes + 1, 'x'));
+    } else if (exchange.target == "/long-reply") {
+      exchange.begin(200) && exchange.chunk(std::string(kMaxReplyBytes + 1, 'x'));
+    } else if (exchange.target == "/announced") {
+      exchange.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kMaxReplyBytes + 1) +
+                     "\r\n\r\n{");
+    } else {
+      exchange.begin(200) && exchange.chunk(exchange.target + "\n") && exchange.end();
+      return;
+    }
+    sightings.ended(exchange.target, exchange.closedByClient(kClosePatience));
+  });
+  auto transport = transportTo(server, kPatientTimeout, kPatientTimeout);
+  // Each ended reply, then a request of the same kind, which gets its own reply.
+  const auto expectClosedThenServed = [&](const std::string& ended, bool streamed) {
+    EXPECT_TRUE(sightings.closed(ended)) << ended << ": the client kept the connection";
+    const std::string next = "/after" + ended;
+    std::vector<std::string> lines;
+    auto reply = streamed ? transport->stream({"GET", next},
+                                              [&](std::string_view line) {
+                                                lines.emplace_back(line);
+                                                return true;
+                                              })
+                          : transport->send({"GET", next});
+    ASSERT_TRUE(reply) << next << ": " << reply.error().message;
+    if (streamed) {
+      EXPECT_EQ(lines, std::vector<std::string>{next});
+    } else {
+      EXPECT_EQ(reply->body, next + "\n");
+    }
+    EXPECT_NE(sightings.connection(next), sightings.connection(ended));
+  };
+
+  auto watch = transport->stream({"GET", "/watch"}, [](std::string_view) { return false; });
+  ASSERT_TRUE(watch) << watch.error().message;
+  expectClosedThenServed("/watch", true);
+  auto longLine = transport->stream({"GET", "/long-line"}, [](std::string_view) { return true; });
+  ASSERT_FALSE(longLine);
+  EXPECT_EQ(longLine.error().code, EMSGSIZE);
+  expectClosedThenServed("/long-line", true);
+  auto longReply = transport->send({"GET", "/long-reply"});
+  ASSERT_FALSE(longReply);
+  EXPECT_EQ(longReply.error().code, EMSGSIZE);
+  expectClosedThenServed("/long-reply", false);
+  auto announced = transport->send({"GET", "/announced"});
+  ASSERT_FALSE(announced);
+  EXPECT_EQ(announced.error().code, EMSGSIZE);
+  expectClosedThenServed("/announced", false);
+}
+
+// The first lines of a stream may reach the transport before it knows the status and passes them
+// on: a handler that wants no more of them ends the stream then too, not when the server next
+// sends or the stream's timeout. Head and line in one write, many times, to meet that order.
+TEST(HttpTransport, HandlerEndsTheStreamOnItsFirstLine) {
+  Sightings sightings;
+  LoopbackServer server([&](Exchange& exchange) {
+    sightings.arrived(exchange);
+    exchange.beginWith(200, "{\"type\":\"ERROR\"}\n");
+    sightings.ended(exchange.target, exchange.closedByClient(kClosePatience));
+    exchange.end();  // frees a client that did not close
+  });
+  auto transport = transportTo(server, kPatientTimeout, kPatientTimeout);
+  for (int round = 0; round < 50; ++round) {
+    const std::string target = "/watch-" + std::to_string(round);
+    auto reply = transport->stream({"GET", target}, [](std::string_view) { return false; });
+    ASSERT_TRUE(reply) << target << ": " << reply.error().message;
+    ASSERT_TRUE(sightings.closed(target)) << target << ": the stream waited for its server";
   }
 }
 

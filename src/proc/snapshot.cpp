@@ -40,6 +40,10 @@ struct ProcessTracker::Entry {
   size_t slot = 0;                        // of its process in the table
   std::unique_ptr<os::KeptFile> cmdline;  // null: none could be kept, so every poll re-reads
   size_t cmdlineHash = 0;
+  // Kept open since the context was read through it: bound to the memory it was opened for, it
+  // reads nothing once the process exec'd (or its memory is gone). Null: none kept, or an empty
+  // environment, which cannot tell.
+  std::unique_ptr<os::KeptFile> environ;
   uint64_t envStart = 0;  // stat fields 50-51 at the last read
   uint64_t envEnd = 0;
   std::optional<uint64_t> cpuTime;  // when last probed: unchanged, the process has not run
@@ -65,7 +69,7 @@ ProcessTracker::ProcessTracker(os::ProcFs& fs, CaptureOptions options, bool keep
       options_(options),
       keepFiles_(keepFiles),
       table_(std::make_shared<std::vector<Process>>()),
-      buffer_(kCmdlineMaxBytes) {}
+      buffer_(std::max(kCmdlineMaxBytes, kEnvironMaxBytes)) {}
 
 ProcessTracker::~ProcessTracker() = default;
 
@@ -146,17 +150,26 @@ ProcessTracker::Probe ProcessTracker::probe(core::Pid pid, Entry& entry) {
   if (cpuTime && *cpuTime != 0 && cpuTime == entry.cpuTime) return Probe::Same;
   entry.cpuTime = cpuTime;
   if (!entry.cmdline) return Probe::Changed;
-  auto read = entry.cmdline->readFromStart(buffer_);
+  auto read = entry.cmdline->readFromStart(std::span(buffer_).first(kCmdlineMaxBytes));
   if (!read) return gone(read.error()) ? Probe::Gone : Probe::Changed;
   const std::string_view bytes(buffer_.data(), *read);
   if (!entry.hasMemory) return bytes.empty() ? Probe::Same : Probe::Changed;
   if (bytes.empty()) return Probe::Changed;  // its memory is gone: exiting
-  return hashOf(bytes) == entry.cmdlineHash ? Probe::Same : Probe::Changed;
+  if (hashOf(bytes) != entry.cmdlineHash) return Probe::Changed;
+  return imageKept(entry) ? Probe::Same : Probe::Changed;  // an exec that kept every argv byte
+}
+
+// Whether the process still runs the image its context was read from; false when it cannot tell.
+bool ProcessTracker::imageKept(const Entry& entry) {
+  if (!entry.environ) return false;
+  char byte;
+  auto read = entry.environ->readFromStart({&byte, 1});
+  return read && *read == 1;
 }
 
 // Reads `pid` through one open directory, so every file is of one process. With `known` (what the
 // last read of the same pid gave), what cannot have changed for the same process is not re-read.
-std::optional<ProcessTracker::Read> ProcessTracker::read(core::Pid pid, const Entry* known) {
+std::optional<ProcessTracker::Read> ProcessTracker::read(core::Pid pid, Entry* known) {
   const auto cpuTime = fs_.cpuTime(pid);
   auto files = fs_.openProcess(pid);
   if (!files) return std::nullopt;
@@ -199,27 +212,49 @@ std::optional<ProcessTracker::Read> ProcessTracker::read(core::Pid pid, const En
   if (entry.hasMemory) {
     // stat shows no environment address once the memory is gone (exiting): what it had stays.
     const bool memoryGone = stat->envStart == 0 && stat->envEnd == 0;
-    const bool sameImage =
-        same && known->hasMemory &&
-        (memoryGone || (known->envStart == stat->envStart && known->envEnd == stat->envEnd));
+    const bool sameImage = same && known->hasMemory &&
+                           (memoryGone || (known->environ ? imageKept(*known)
+                                                          : known->envStart == stat->envStart &&
+                                                                known->envEnd == stat->envEnd));
     if (sameImage) {
       p.context = before->context;
       p.cgroups = before->cgroups;
+      entry.environ = std::move(known->environ);
     } else {
-      readImage(dir, p);
+      readImage(dir, fresh);
     }
   }
   if (!readCommandLine(dir, fresh, same ? known : nullptr)) return std::nullopt;
   return fresh;
 }
 
-void ProcessTracker::readImage(os::ProcessFiles& dir, Process& process) {
-  if (auto environ = dir.read("environ", kEnvironMaxBytes)) {
-    AirflowContext ctx = parseAirflowContext(*environ);
-    if (ctx.complete()) process.context = keyOf(std::move(ctx));
-  }
+void ProcessTracker::readImage(os::ProcessFiles& dir, Read& fresh) {
+  fresh.process.context = readContext(dir, *fresh.entry);
   if (!options_.cgroups) return;
-  if (auto cgroup = dir.read("cgroup", kCgroupMaxBytes)) process.cgroups = parseCgroup(*cgroup);
+  if (auto cgroup = dir.read("cgroup", kCgroupMaxBytes))
+    fresh.process.cgroups = parseCgroup(*cgroup);
+}
+
+// Through a kept file when one can be kept, so that the file tells later whether the context read
+// now is still the process's.
+std::optional<PartialKey> ProcessTracker::readContext(os::ProcessFiles& dir, Entry& entry) {
+  std::string byPath;
+  std::string_view environ;
+  auto kept = keepFiles_ ? dir.keep("environ") : core::makeError("not keeping files", 0);
+  if (kept) {
+    auto read = (*kept)->readFromStart(std::span(buffer_).first(kEnvironMaxBytes));
+    if (!read) return std::nullopt;
+    environ = std::string_view(buffer_.data(), *read);
+    if (!environ.empty()) entry.environ = std::move(*kept);
+  } else {
+    auto read = dir.read("environ", kEnvironMaxBytes);
+    if (!read) return std::nullopt;
+    byPath = std::move(*read);
+    environ = byPath;
+  }
+  AirflowContext context = parseAirflowContext(environ);
+  if (!context.complete()) return std::nullopt;
+  return keyOf(std::move(context));
 }
 
 // Read last: when it reads, the process lived through every read before it. The file is kept
@@ -233,7 +268,7 @@ bool ProcessTracker::readCommandLine(os::ProcessFiles& dir, Read& fresh, const E
   std::string text;
   std::string_view bytes;
   if (entry.cmdline) {
-    auto read = entry.cmdline->readFromStart(buffer_);
+    auto read = entry.cmdline->readFromStart(std::span(buffer_).first(kCmdlineMaxBytes));
     if (!read) return false;
     bytes = std::string_view(buffer_.data(), *read);
   } else {

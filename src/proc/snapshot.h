@@ -61,7 +61,8 @@ class ProcessSnapshot {
 //
 // A poll lists the proc root. A pid it has not seen is read in full (stat, status, cmdline,
 // environ, cgroup) through one open /proc/<pid> directory, so that every file is of the same
-// process, and its cmdline is kept open. A known process is checked in two cheap steps:
+// process; its cmdline is kept open, and so is its environ, through which the environment was
+// read. A known process is checked in cheap steps:
 //   1. its CPU time (the per-process CPU clock, one syscall, no file): unchanged, it has not run
 //      since the last poll, and a process that has not run has not retitled, exec'd, exited or
 //      changed its session: nothing more is read. Most processes of a node sleep through a poll.
@@ -70,23 +71,29 @@ class ProcessSnapshot {
 //      on would look as if it had not run. A CPU time of 0 (nothing counted yet) proves nothing:
 //      it is also what a reused pid's new process reads before its first tick.
 //   2. otherwise one pread of the kept cmdline:
-//      - the same bytes: nothing changed that discovery uses;
+//      - the same bytes: one byte of the kept environ tells the rest. That file is bound to the
+//        memory it was opened for and reads nothing once the process exec'd: then it is read
+//        again as below (an exec may keep every argv byte: a program re-executing itself under
+//        another environment). Otherwise nothing changed that discovery uses;
 //      - other bytes: retitled in place (setproctitle overwrites argv and sets comm to 15 bytes,
 //        so only the title itself tells a LocalExecutor worker's next task) or exec'd: stat and
-//        cmdline are read again, environ and cgroup too when its start time or environment
-//        address (stat fields 50-51: an exec maps a new one) changed;
+//        cmdline are read again, environ and cgroup too when its start time changed or the kept
+//        environ reads nothing (without a kept environ: when the environment's address, stat
+//        fields 50-51, changed);
 //      - no bytes, for a process that had a command line: its memory is gone (exiting, or a
 //        zombie): stat is read again until it is a zombie or gone;
 //      - ESRCH: gone. The kept file is bound to the process, not the pid: a reused pid reads
 //        ESRCH on the old file and is read in full as a new process.
 // A process's parent changes only when the parent exits, so the children of a process that died
 // or turned zombie (and of any parent it does not know) get their stat read again.
-// Without a kept file (no descriptor left) step 2 re-reads by path; without the CPU clock (a
-// proc root of another PID namespace, or a kernel that may stop a running CPU's tick: nohz_full)
+// Without a kept cmdline (no descriptor left) step 2 re-reads by path, and without a kept environ
+// (none left, or an empty environment) a process that ran gets its stat read; without the CPU clock
+// (a proc root of another PID namespace, or a kernel that may stop a running CPU's tick: nohz_full)
 // every process takes step 2.
 // What this cannot see: an exec that keeps the argv bytes exactly and, with address-space layout
-// randomisation off, the environment's size; memory rewritten by another process (a debugger);
-// a change of session or process group without an exec (informs logs and scan output only).
+// randomisation off, the environment's size, by a process whose environ could not be kept; memory
+// rewritten by another process (a debugger); a change of session or process group without an exec
+// (informs logs and scan output only).
 class ProcessTracker {
  public:
   explicit ProcessTracker(os::ProcFs& fs, CaptureOptions options = {});
@@ -103,8 +110,10 @@ class ProcessTracker {
   enum class Probe { Same, Changed, Gone };
   ProcessTracker(os::ProcFs& fs, CaptureOptions options, bool keepFiles);
   Probe probe(core::Pid pid, Entry& entry);
-  std::optional<Read> read(core::Pid pid, const Entry* known);
-  void readImage(os::ProcessFiles& dir, Process& process);
+  std::optional<Read> read(core::Pid pid, Entry* known);
+  void readImage(os::ProcessFiles& dir, Read& fresh);
+  std::optional<PartialKey> readContext(os::ProcessFiles& dir, Entry& entry);
+  static bool imageKept(const Entry& entry);
   bool readCommandLine(os::ProcessFiles& dir, Read& fresh, const Entry* known);
   void refreshChildrenOf(const std::vector<core::Pid>& changedParents);
   const Process& processOf(const Entry& entry) const;
@@ -120,7 +129,7 @@ class ProcessTracker {
   // Every entry's process, at the entry's slot: a poll changes only the slots of what it read, and
   // a snapshot shares the table instead of copying every process.
   std::shared_ptr<std::vector<Process>> table_;
-  std::vector<char> buffer_;  // the kept cmdlines are read into it
+  std::vector<char> buffer_;  // kept files are read into it
   uint64_t poll_ = 0;
 };
 

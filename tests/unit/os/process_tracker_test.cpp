@@ -40,6 +40,18 @@ bool execLaidOut(pid_t pid) {
   return false;
 }
 
+// Waits (up to a second) for the process's environment to hold `variable` (NAME=value).
+bool environHas(pid_t pid, const std::string& variable) {
+  for (int tries = 0; tries < 1000; ++tries) {
+    std::ifstream environ("/proc/" + std::to_string(pid) + "/environ");
+    for (std::string entry; std::getline(environ, entry, '\0');) {
+      if (entry == variable) return true;
+    }
+    ::usleep(1000);
+  }
+  return false;
+}
+
 // A forked copy of this test that does what it is told, one step per byte on its pipe, and
 // acknowledges each step. Killed and reaped on destruction.
 class Child {
@@ -226,6 +238,55 @@ TEST(ProcessTracker, ExecIsSeenWithItsNewEnvironment) {
             (std::vector<std::string>{"/bin/sh", "-c", "while :; do :; done"}));
   ASSERT_TRUE(p->context);
   EXPECT_EQ(p->context->taskId, "exec");
+}
+
+// An exec that keeps every argv byte (a program re-executing itself under a new environment): only
+// the image tells. The shell re-executes itself with the same three arguments once a line comes.
+TEST(ProcessTracker, ExecKeepingTheCommandLineIsSeenWithItsNewEnvironment) {
+  int line[2];
+  ASSERT_EQ(::pipe2(line, O_CLOEXEC), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::dup2(line[0], STDIN_FILENO);
+    char* argv[] = {const_cast<char*>("/bin/sh"), const_cast<char*>("-c"),
+                    const_cast<char*>("eval \"$S\""), nullptr};
+    char* env[] = {const_cast<char*>("AIRFLOW_CTX_DAG_ID=reaper_test_dag"),
+                   const_cast<char*>("AIRFLOW_CTX_DAG_RUN_ID=r"),
+                   const_cast<char*>("AIRFLOW_CTX_TASK_ID=first"),
+                   const_cast<char*>("S=if [ \"$AIRFLOW_CTX_TASK_ID\" = first ]; then read x; "
+                                     "AIRFLOW_CTX_TASK_ID=second exec /bin/sh -c 'eval \"$S\"'; "
+                                     "fi; while :; do sleep 1; done"),
+                   nullptr};
+    ::execve(argv[0], argv, env);
+    ::_exit(127);
+  }
+  ::close(line[0]);
+  struct Reaped {
+    pid_t pid;
+    ~Reaped() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reaped{pid};
+  ASSERT_TRUE(execLaidOut(pid));
+  ProcfsReader reader("/proc");
+  proc::ProcessTracker tracker(reader);
+  auto before = poll(tracker);
+  ASSERT_NE(before.find(pid), nullptr);
+  ASSERT_TRUE(before.find(pid)->context);
+  ASSERT_EQ(before.find(pid)->context->taskId, "first");
+  const std::vector<std::string> words = before.find(pid)->commandLine.words();
+  ASSERT_EQ(::write(line[1], "\n", 1), 1);
+  ::close(line[1]);
+  ASSERT_TRUE(environHas(pid, "AIRFLOW_CTX_TASK_ID=second"));
+  auto after = poll(tracker);
+  const proc::Process* p = after.find(pid);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->commandLine.words(), words);
+  ASSERT_TRUE(p->context);
+  EXPECT_EQ(p->context->taskId, "second");
 }
 
 TEST(ProcessTracker, ExitIsSeenAsZombieThenGone) {

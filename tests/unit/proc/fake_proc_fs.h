@@ -169,7 +169,8 @@ class FakeProcFs final : public os::ProcFs {
     core::Result<std::unique_ptr<os::KeptFile>> keep(std::string_view file) override {
       if (!fs_.alive(id_)) return core::makeError("no such process", ENOENT);
       if (fs_.refuseToKeep_) return core::makeError("no descriptor left", EMFILE);
-      return std::unique_ptr<os::KeptFile>(new Kept(fs_, id_, std::string(file)));
+      return std::unique_ptr<os::KeptFile>(
+          new Kept(fs_, id_, std::string(file), fs_.processes_.at(id_.pid).image));
     }
 
    private:
@@ -179,15 +180,18 @@ class FakeProcFs final : public os::ProcFs {
 
   class Kept final : public os::KeptFile {
    public:
-    Kept(FakeProcFs& fs, core::ProcessIdentity id, std::string file)
-        : fs_(fs), id_(id), file_(std::move(file)), open_(fs.keptOpen_) {
+    Kept(FakeProcFs& fs, core::ProcessIdentity id, std::string file, int image)
+        : fs_(fs), id_(id), file_(std::move(file)), image_(image), open_(fs.keptOpen_) {
       ++*open_;
     }
     ~Kept() override { --*open_; }
     core::Result<size_t> readFromStart(std::span<char> buffer) override {
       ++fs_.keptReads_;
       if (!fs_.alive(id_)) return core::makeError("no such process", ESRCH);
-      auto text = render(fs_.processes_.at(id_.pid), file_);
+      const FakeProcess& process = fs_.processes_.at(id_.pid);
+      // As the kernel's: an environ file is bound to the memory it was opened for.
+      if (file_ == "environ" && process.image != image_) return 0;
+      auto text = render(process, file_);
       if (!text.ok()) return text.error();
       size_t n = std::min(buffer.size(), text->size());
       std::copy_n(text->data(), n, buffer.data());
@@ -198,6 +202,7 @@ class FakeProcFs final : public os::ProcFs {
     FakeProcFs& fs_;
     core::ProcessIdentity id_;
     std::string file_;
+    int image_;
     std::shared_ptr<int> open_;
   };
 

@@ -15,6 +15,7 @@ FakeProcess makeProcess(core::Pid pid, core::Pid ppid, std::vector<std::string> 
   p.pid = pid;
   p.ppid = ppid;
   p.argv = std::move(argv);
+  p.env = {"PATH=/usr/bin:/bin"};
   return p;
 }
 
@@ -174,7 +175,7 @@ TEST(ProcessTracker, ProcessesThatDidNotRunAreNotRead) {
   EXPECT_EQ(second.find(30)->context->toKey().toString(), "d/t/r/-1/1");
   EXPECT_TRUE(second.find(2)->kernelThread);
   EXPECT_TRUE(second.find(60)->zombie());
-  EXPECT_EQ(fs.keptOpen(), 5);
+  EXPECT_EQ(fs.keptOpen(), 5 + 3) << "a cmdline each; an environ each for the three with memory";
 }
 
 TEST(ProcessTracker, ProcessesThatRanCostOneKeptReadEach) {
@@ -187,7 +188,8 @@ TEST(ProcessTracker, ProcessesThatRanCostOneKeptReadEach) {
   for (core::Pid pid : {1, 2, 20, 30, 60}) fs.run(pid);
   auto snap = tracker.capture();
   EXPECT_EQ(fs.reads(), reads) << "no file read whole";
-  EXPECT_EQ(fs.keptReads() - kept, 5) << "the kept command lines, nothing else";
+  EXPECT_EQ(fs.keptReads() - kept, 5 + 3)
+      << "the kept command lines, and the kept environ of the three with memory: nothing else";
   EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
 }
 
@@ -229,6 +231,39 @@ TEST(ProcessTracker, ExecRereadsTheEnvironment) {
   EXPECT_EQ(snap.find(30)->commandLine.words(), (std::vector<std::string>{"/bin/sleep", "100"}));
   ASSERT_TRUE(snap.find(30)->context);
   EXPECT_EQ(snap.find(30)->context->taskId, "after_exec");
+}
+
+TEST(ProcessTracker, ExecKeepingTheCommandLineRereadsTheEnvironment) {
+  FakeProcFs fs;
+  node(fs);
+  ProcessTracker tracker(fs);
+  (void)tracker.capture();
+  FakeProcess& task = fs.process(30);
+  task.env = context("after_exec");
+  ++task.image;
+  auto snap = tracker.capture();
+  ASSERT_TRUE(snap.find(30)->context);
+  EXPECT_EQ(snap.find(30)->context->taskId, "after_exec");
+}
+
+// An empty environment cannot tell an exec: such a process's stat is read again when it ran.
+TEST(ProcessTracker, ProcessWithAnEmptyEnvironmentIsCheckedByItsStat) {
+  FakeProcFs fs;
+  FakeProcess bare = makeProcess(40, 1, {"/bin/true"});
+  bare.env.clear();
+  fs.add(bare);
+  ProcessTracker tracker(fs);
+  (void)tracker.capture();
+  const int reads = fs.reads();
+  fs.run(40);
+  (void)tracker.capture();
+  EXPECT_EQ(fs.reads() - reads, 1) << "stat";
+  FakeProcess& exec = fs.process(40);
+  exec.env = context("after_exec");
+  ++exec.image;
+  auto snap = tracker.capture();
+  ASSERT_TRUE(snap.find(40)->context);
+  EXPECT_EQ(snap.find(40)->context->taskId, "after_exec");
 }
 
 TEST(ProcessTracker, ReusedPidIsReadAsANewProcess) {
@@ -281,7 +316,9 @@ TEST(ProcessTracker, ExitAndZombieAreSeen) {
   ASSERT_NE(snap.find(30), nullptr);
   EXPECT_TRUE(snap.find(30)->zombie());
   EXPECT_TRUE(snap.find(30)->commandLine.words().empty());
-  EXPECT_EQ(fs.keptOpen(), 4) << "the file of the process that is gone is closed";
+  EXPECT_EQ(fs.keptOpen(), 4 + 2)
+      << "four cmdlines and two environs: those of the process that is gone are closed, and the "
+         "zombie's environ";
 }
 
 TEST(ProcessTracker, ChildrenOfAProcessThatDiedGetTheirNewParent) {

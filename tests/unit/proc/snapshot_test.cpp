@@ -160,6 +160,29 @@ FakeProcFs& node(FakeProcFs& fs) {
   return fs.add(makeProcess(1, 0, {"/sbin/init"})).add(k).add(z).add(worker).add(task);
 }
 
+// The process execs: a new image under the environment of `task`.
+FakeProcess& execUnder(FakeProcFs& fs, core::Pid pid, const std::string& task) {
+  FakeProcess& process = fs.process(pid);
+  process.env = context(task);
+  ++process.image;
+  return process;
+}
+
+// The task of the process's context in the snapshot; "" when it has none.
+std::string taskOf(const ProcessSnapshot& snapshot, core::Pid pid) {
+  const Process* process = snapshot.find(pid);
+  return process != nullptr && process->context ? process->context->taskId : "";
+}
+
+// The process at pid 30 of node() exits and a new one, under the context of `task`, gets its pid.
+void reusePid30(FakeProcFs& fs, const std::string& task) {
+  FakeProcess next = makeProcess(30, 1, {"bash", "-c", "sleep 100"});
+  next.startTicks = 2000;
+  next.env = context(task);
+  next.nsPids = {30, 1};
+  fs.add(next);
+}
+
 TEST(ProcessTracker, ProcessesThatDidNotRunAreNotRead) {
   FakeProcFs fs;
   node(fs);
@@ -223,14 +246,10 @@ TEST(ProcessTracker, ExecRereadsTheEnvironment) {
   node(fs);
   ProcessTracker tracker(fs);
   (void)tracker.capture();
-  FakeProcess& task = fs.process(30);
-  task.argv = {"/bin/sleep", "100"};
-  task.env = context("after_exec");
-  ++task.image;
+  execUnder(fs, 30, "after_exec").argv = {"/bin/sleep", "100"};
   auto snap = tracker.capture();
   EXPECT_EQ(snap.find(30)->commandLine.words(), (std::vector<std::string>{"/bin/sleep", "100"}));
-  ASSERT_TRUE(snap.find(30)->context);
-  EXPECT_EQ(snap.find(30)->context->taskId, "after_exec");
+  EXPECT_EQ(taskOf(snap, 30), "after_exec");
 }
 
 TEST(ProcessTracker, ExecKeepingTheCommandLineRereadsTheEnvironment) {
@@ -238,12 +257,8 @@ TEST(ProcessTracker, ExecKeepingTheCommandLineRereadsTheEnvironment) {
   node(fs);
   ProcessTracker tracker(fs);
   (void)tracker.capture();
-  FakeProcess& task = fs.process(30);
-  task.env = context("after_exec");
-  ++task.image;
-  auto snap = tracker.capture();
-  ASSERT_TRUE(snap.find(30)->context);
-  EXPECT_EQ(snap.find(30)->context->taskId, "after_exec");
+  execUnder(fs, 30, "after_exec");
+  EXPECT_EQ(taskOf(tracker.capture(), 30), "after_exec");
 }
 
 // An empty environment cannot tell an exec: such a process's stat is read again when it ran.
@@ -258,12 +273,8 @@ TEST(ProcessTracker, ProcessWithAnEmptyEnvironmentIsCheckedByItsStat) {
   fs.run(40);
   (void)tracker.capture();
   EXPECT_EQ(fs.reads() - reads, 1) << "stat";
-  FakeProcess& exec = fs.process(40);
-  exec.env = context("after_exec");
-  ++exec.image;
-  auto snap = tracker.capture();
-  ASSERT_TRUE(snap.find(40)->context);
-  EXPECT_EQ(snap.find(40)->context->taskId, "after_exec");
+  execUnder(fs, 40, "after_exec");
+  EXPECT_EQ(taskOf(tracker.capture(), 40), "after_exec");
 }
 
 TEST(ProcessTracker, ReusedPidIsReadAsANewProcess) {
@@ -273,17 +284,12 @@ TEST(ProcessTracker, ReusedPidIsReadAsANewProcess) {
   (void)tracker.capture();
   // Same pid, same command line, another start time: only the kept file, bound to the old
   // process, tells them apart.
-  FakeProcess next = makeProcess(30, 1, {"bash", "-c", "sleep 100"});
-  next.startTicks = 2000;
-  next.env = context("reused");
-  next.nsPids = {30, 1};
-  fs.add(next);
+  reusePid30(fs, "reused");
   auto snap = tracker.capture();
-  const Process* p = snap.find(30);
-  ASSERT_NE(p, nullptr);
-  EXPECT_EQ(p->startTicks, 2000u);
-  EXPECT_EQ(p->context->taskId, "reused");
-  EXPECT_TRUE(p->namespaceInit()) << "status read again";
+  ASSERT_NE(snap.find(30), nullptr);
+  EXPECT_EQ(snap.find(30)->startTicks, 2000u);
+  EXPECT_EQ(taskOf(snap, 30), "reused");
+  EXPECT_TRUE(snap.find(30)->namespaceInit()) << "status read again";
 }
 
 // A CPU time of 0 is the same for every process that has not been counted yet.
@@ -293,15 +299,12 @@ TEST(ProcessTracker, ReusedPidOfProcessesNotYetCountedIsReadAsANewProcess) {
   fs.uncounted(30);
   ProcessTracker tracker(fs);
   (void)tracker.capture();
-  FakeProcess next = makeProcess(30, 1, {"bash", "-c", "sleep 100"});
-  next.startTicks = 2000;
-  next.env = context("reused");
-  fs.add(next);
+  reusePid30(fs, "reused");
   fs.uncounted(30);
   auto snap = tracker.capture();
   ASSERT_NE(snap.find(30), nullptr);
   EXPECT_EQ(snap.find(30)->startTicks, 2000u);
-  EXPECT_EQ(snap.find(30)->context->taskId, "reused");
+  EXPECT_EQ(taskOf(snap, 30), "reused");
 }
 
 TEST(ProcessTracker, ExitAndZombieAreSeen) {

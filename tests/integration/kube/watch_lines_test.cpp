@@ -38,6 +38,15 @@ bool hasPod(const PodWatcher& watcher, const std::string& name) {
   return std::any_of(pods.begin(), pods.end(), [&](const Pod& p) { return p.ref.name == name; });
 }
 
+// Watches every namespace of the server for node-a's pods, without credentials.
+auto startWatcher(const LoopbackServer& server, core::Clock& clock) {
+  ClientOptions options;
+  options.apiServer = server.url();
+  options.tokenFile = "";
+  options.caFile = "";
+  return PodWatcher::start(options, "node-a", {}, clock, nullptr);
+}
+
 template <typename F>
 bool eventually(F condition) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -87,11 +96,7 @@ TEST(WatchLines, DeliveredOneAtATimeAndAnOverLongLineRelists) {
   });
 
   core::SystemClock clock;
-  ClientOptions options;
-  options.apiServer = server.url();
-  options.tokenFile = "";
-  options.caFile = "";
-  auto started = PodWatcher::start(options, "node-a", {}, clock, nullptr);
+  auto started = startWatcher(server, clock);
   ASSERT_TRUE(started) << started.error().message;
   PodWatcher& watcher = **started;
 
@@ -144,11 +149,7 @@ TEST(WatchLines, ExpiredWatchEndsAtOnceAndRelists) {
   });
 
   core::SystemClock clock;
-  ClientOptions options;
-  options.apiServer = server.url();
-  options.tokenFile = "";
-  options.caFile = "";
-  auto started = PodWatcher::start(options, "node-a", {}, clock, nullptr);
+  auto started = startWatcher(server, clock);
   ASSERT_TRUE(started) << started.error().message;
   PodWatcher& watcher = **started;
   EXPECT_TRUE(eventually([&] { return watches.load() > kExpiredWatches; }))

@@ -183,6 +183,17 @@ void reusePid30(FakeProcFs& fs, const std::string& task) {
   fs.add(next);
 }
 
+// node() after the tracker's first poll.
+class ProcessTrackerAfterAPoll : public ::testing::Test {
+ protected:
+  ProcessTrackerAfterAPoll() {
+    node(fs);
+    (void)tracker.capture();
+  }
+  FakeProcFs fs;
+  ProcessTracker tracker{fs};
+};
+
 TEST(ProcessTracker, ProcessesThatDidNotRunAreNotRead) {
   FakeProcFs fs;
   node(fs);
@@ -201,11 +212,7 @@ TEST(ProcessTracker, ProcessesThatDidNotRunAreNotRead) {
   EXPECT_EQ(fs.keptOpen(), 5 + 3) << "a cmdline each; an environ each for the three with memory";
 }
 
-TEST(ProcessTracker, ProcessesThatRanCostOneKeptReadEach) {
-  FakeProcFs fs;
-  node(fs);
-  ProcessTracker tracker(fs);
-  (void)tracker.capture();
+TEST_F(ProcessTrackerAfterAPoll, ProcessesThatRanCostOneKeptReadEach) {
   const int reads = fs.reads();
   const int kept = fs.keptReads();
   for (core::Pid pid : {1, 2, 20, 30, 60}) fs.run(pid);
@@ -216,11 +223,7 @@ TEST(ProcessTracker, ProcessesThatRanCostOneKeptReadEach) {
   EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
 }
 
-TEST(ProcessTracker, RetitleInPlaceIsSeenNextPollWithoutRereadingTheEnvironment) {
-  FakeProcFs fs;
-  node(fs);
-  ProcessTracker tracker(fs);
-  (void)tracker.capture();
+TEST_F(ProcessTrackerAfterAPoll, RetitleInPlaceIsSeenNextPollWithoutRereadingTheEnvironment) {
   fs.process(20).argv = {"airflow worker -- LocalExecutor: 0193a5e0-0000-7000-8000-000000000001"};
   fs.overrideFile(20, "environ", "AIRFLOW_CTX_DAG_ID=must-not-be-read");
   const int reads = fs.reads();
@@ -230,33 +233,21 @@ TEST(ProcessTracker, RetitleInPlaceIsSeenNextPollWithoutRereadingTheEnvironment)
   EXPECT_FALSE(snap.find(20)->context);
 }
 
-TEST(ProcessTracker, RetitleByAProcessStillRunningIsSeenByTheNextPoll) {
-  FakeProcFs fs;
-  node(fs);
-  ProcessTracker tracker(fs);
-  (void)tracker.capture();
+TEST_F(ProcessTrackerAfterAPoll, RetitleByAProcessStillRunningIsSeenByTheNextPoll) {
   fs.processRunningOn(20).argv = {"airflow worker -- LocalExecutor: <idle>"};
   auto snap = tracker.capture();
   EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv)
       << "the poll waits until the run is counted";
 }
 
-TEST(ProcessTracker, ExecRereadsTheEnvironment) {
-  FakeProcFs fs;
-  node(fs);
-  ProcessTracker tracker(fs);
-  (void)tracker.capture();
+TEST_F(ProcessTrackerAfterAPoll, ExecRereadsTheEnvironment) {
   execUnder(fs, 30, "after_exec").argv = {"/bin/sleep", "100"};
   auto snap = tracker.capture();
   EXPECT_EQ(snap.find(30)->commandLine.words(), (std::vector<std::string>{"/bin/sleep", "100"}));
   EXPECT_EQ(taskOf(snap, 30), "after_exec");
 }
 
-TEST(ProcessTracker, ExecKeepingTheCommandLineRereadsTheEnvironment) {
-  FakeProcFs fs;
-  node(fs);
-  ProcessTracker tracker(fs);
-  (void)tracker.capture();
+TEST_F(ProcessTrackerAfterAPoll, ExecKeepingTheCommandLineRereadsTheEnvironment) {
   execUnder(fs, 30, "after_exec");
   EXPECT_EQ(taskOf(tracker.capture(), 30), "after_exec");
 }
@@ -277,11 +268,7 @@ TEST(ProcessTracker, ProcessWithAnEmptyEnvironmentIsCheckedByItsStat) {
   EXPECT_EQ(taskOf(tracker.capture(), 40), "after_exec");
 }
 
-TEST(ProcessTracker, ReusedPidIsReadAsANewProcess) {
-  FakeProcFs fs;
-  node(fs);
-  ProcessTracker tracker(fs);
-  (void)tracker.capture();
+TEST_F(ProcessTrackerAfterAPoll, ReusedPidIsReadAsANewProcess) {
   // Same pid, same command line, another start time: only the kept file, bound to the old
   // process, tells them apart.
   reusePid30(fs, "reused");
@@ -307,11 +294,7 @@ TEST(ProcessTracker, ReusedPidOfProcessesNotYetCountedIsReadAsANewProcess) {
   EXPECT_EQ(taskOf(snap, 30), "reused");
 }
 
-TEST(ProcessTracker, ExitAndZombieAreSeen) {
-  FakeProcFs fs;
-  node(fs);
-  ProcessTracker tracker(fs);
-  (void)tracker.capture();
+TEST_F(ProcessTrackerAfterAPoll, ExitAndZombieAreSeen) {
   fs.process(30).state = 'Z';
   fs.remove(60);
   auto snap = tracker.capture();
@@ -353,11 +336,7 @@ TEST(ProcessTracker, WithoutKeptFilesEveryPollRereadsByPath) {
   EXPECT_EQ(fs.keptOpen(), 5) << "kept again once descriptors are back, by those that ran";
 }
 
-TEST(ProcessTracker, NewProcessesAreReadInFull) {
-  FakeProcFs fs;
-  node(fs);
-  ProcessTracker tracker(fs);
-  (void)tracker.capture();
+TEST_F(ProcessTrackerAfterAPoll, NewProcessesAreReadInFull) {
   FakeProcess fresh = makeProcess(50, 30, {"python3", "op.py"});
   fresh.env = context("t");
   fs.add(fresh);

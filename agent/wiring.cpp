@@ -131,6 +131,11 @@ class NodeAgent final : public Agent {
       core::Logger("agent").warn(
           "the kernel lists no children (CONFIG_PROC_CHILDREN): what a tree forks while it is "
           "killed is not followed; such processes are found as trees of their own at a later poll");
+    if (!procfs_.trustsCpuClocks())
+      core::Logger("agent").info(
+          "the CPU clocks of the proc root's processes are not used (another PID namespace, or "
+          "nohz_full/isolcpus=nohz on the kernel command line): every poll re-reads the command "
+          "line of every known process, about 4 us each");
     if (kube_) {
       if (auto reports = buildKubeReports(); !reports) return reports;
     }

@@ -33,6 +33,9 @@ class ProcfsReader final : public ProcFs {
   // From the kernel's per-process CPU clock (clock_gettime, one syscall and no file; any process
   // may read any other's, as /proc/PID/stat shows it to all).
   std::optional<uint64_t> cpuTime(core::Pid pid) override;
+  // Whether cpuTime() answers: false for a proc root of another PID namespace, or where a CPU may
+  // run a process without ticks; discovery then re-reads every known process's command line.
+  bool trustsCpuClocks() const { return cpuClocksUsable_; }
   // Sleeps two scheduler ticks (the tick from CLOCK_MONOTONIC_COARSE's resolution; one more for a
   // tick the CPU serves late).
   void settleCpuTime() override;

@@ -156,6 +156,16 @@ TEST(ProcfsReader, CpuTimeIsNotTrustedWhereACpuMayRunWithoutTicks) {
   EXPECT_FALSE(cpusMayRunWithoutTicks("ro mynohz_full=1"));
 }
 
+TEST(ProcfsReader, TrustsTheCpuClocksOfItsOwnPidNamespaceUnlessTicksMayStop) {
+  std::ifstream in("/proc/cmdline");
+  const std::string kernelCommandLine((std::istreambuf_iterator<char>(in)),
+                                      std::istreambuf_iterator<char>());
+  ProcfsReader reader("/proc");
+  EXPECT_EQ(reader.trustsCpuClocks(), !cpusMayRunWithoutTicks(kernelCommandLine));
+  EXPECT_EQ(reader.cpuTime(::getpid()).has_value(), reader.trustsCpuClocks());
+  EXPECT_FALSE(ProcfsReader("/nonexistent-proc-root").trustsCpuClocks());
+}
+
 TEST(ProcfsDiscovery, SetsidChildWithContextIsFound) {
   Spawned spawned;
   std::string run = runId("setsid");

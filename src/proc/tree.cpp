@@ -286,12 +286,16 @@ class TreeBuilder {
     }
   }
 
-  // An environment identical to that of its parent, a long-lived worker, came from the worker (a
-  // Celery pool process can carry a finished task's AIRFLOW_CTX_*): it names no task of its own.
+  // An environment identical to that of a long-lived worker above it, and of every process between,
+  // came from the worker (a Celery pool process can carry a finished task's AIRFLOW_CTX_*): it
+  // names no task of its own.
   bool inheritedFromWorker(size_t i) const {
-    const size_t parent = rawParent_[i];
-    return parent != kNone && recognition_[parent]->role == ProcessRole::Worker &&
-           procs_[parent].context == procs_[i].context;
+    size_t q = rawParent_[i];
+    for (size_t steps = 0; q != kNone && steps < procs_.size(); ++steps, q = rawParent_[q]) {
+      if (procs_[q].context != procs_[i].context) return false;
+      if (recognition_[q]->role == ProcessRole::Worker) return true;
+    }
+    return false;
   }
 
   // Adds `start` and its unowned descendants to group `g`, breadth first.

@@ -358,6 +358,20 @@ TEST_F(TreeTest, ChildCarryingItsWorkersOwnEnvironmentIsNoCarrier) {
   EXPECT_EQ(pids(trees[0]), std::set<core::Pid>{103});
 }
 
+TEST_F(TreeTest, WorkersEnvironmentInheritedThroughItsOwnChildrenNamesNoTask) {
+  // A webserver started under a finished task's environment: its gunicorn master inherits it
+  // from the webserver, and the gunicorn workers from the master.
+  add(100, 1, {"/usr/bin/python3", "/usr/local/bin/airflow", "webserver"},
+      ctx("maintenance", "vacuum", "r0", 1));
+  add(101, 100, {"gunicorn: master [airflow-webserver]"}, ctx("maintenance", "vacuum", "r0", 1));
+  add(102, 101, {"[ready] gunicorn: worker [airflow-webserver]"},
+      ctx("maintenance", "vacuum", "r0", 1));
+  add(103, 101, {"bash"}, ctx("etl", "load", "r1", 1));  // its own: a carrier
+  auto trees = scan();
+  ASSERT_EQ(trees.size(), 1u);
+  EXPECT_EQ(pids(trees[0]), std::set<core::Pid>{103});
+}
+
 TEST_F(TreeTest, TwoLiveRootsOfOneTaskInstanceAreTwoTrees) {
   // A retry started while the old try is still dying; neither tells its try.
   add(200, 1, {"airflow", "tasks", "run", "etl", "load", "r1", "--local"}, {}, 1000);

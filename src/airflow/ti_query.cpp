@@ -360,7 +360,12 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> matchRecords(
     const auto task = mapped.empty() ? mapped.end() : mapped.find(taskOf(key));
     const auto bad =
         badByIdentity.empty() ? badByIdentity.end() : badByIdentity.find(identityOf(key));
-    if (const TaskInstanceRecord* found = listing.find(key)) {
+    const TaskInstanceRecord* found = listing.find(key);
+    // A tree known only by AIRFLOW_CTX_* (no map index) of a mapped task: every map index is a
+    // candidate, so is the unmapped TaskInstance Airflow may leave beside them (removed when the
+    // mapping resolved after it was created), and only a complete list of them says which.
+    const bool candidates = key.mapIndex < 0 && task != mapped.end();
+    if (found != nullptr && !candidates) {
       status.lookup = Lookup::Found;
       status.state = found->state;
       status.tryNumber = found->key.tryNumber;
@@ -368,13 +373,15 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> matchRecords(
       status.queuedWhen = found->queuedWhen;
     } else if (bad != badByIdentity.end()) {
       status.detail = bad->second;
-    } else if (key.mapIndex < 0 && task != mapped.end()) {
-      // A tree known only by AIRFLOW_CTX_* (no map index): every map index is a candidate, and
-      // only a complete list of them says which.
+    } else if (candidates) {
       if (incomplete.empty() && unidentified.empty() &&
           !tasksWithBadRecords.contains(task->first)) {
         status.lookup = Lookup::Found;
         status.mapIndexes = task->second;
+        if (found != nullptr) {
+          status.mapIndexes.insert(status.mapIndexes.begin(),
+                                   {key.mapIndex, found->state, found->key.tryNumber});
+        }
       } else {
         status.detail = "task is mapped and the listing of its map indexes is incomplete";
       }

@@ -136,10 +136,10 @@ class Listing {
 };
 
 // Found for keys present in the listing (matched by dag, task, run and map index). A key with map
-// index -1 whose task the listing shows mapped: Found with every map index when the listing is
-// complete, Unknown otherwise. Unknown for a key whose record did not parse, and for every other
-// key when the listing is incomplete or holds a record without readable identity; Missing
-// otherwise.
+// index -1 whose task the listing shows mapped: Found with every map index (-1 too, when listed
+// beside them) when the listing is complete, Unknown otherwise. Unknown for a key whose record did
+// not parse, and for every other key when the listing is incomplete or holds a record without
+// readable identity; Missing otherwise.
 std::map<core::TaskInstanceKey, TaskInstanceStatus> matchRecords(
     const std::vector<core::TaskInstanceKey>& keys, const Listing& listing);
 

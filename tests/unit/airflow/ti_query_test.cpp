@@ -390,6 +390,22 @@ TEST(MatchRecords, UnmappedKeyOfAMappedTaskListsEveryMapIndex) {
               ElementsAre(MapIndexState{0, "success", 1}, MapIndexState{1, "running", 2}));
 }
 
+// Airflow leaves the unmapped TaskInstance beside the mapped ones, removed, when a task's mapping
+// resolves after it was created (DagRun._revise_map_indexes_if_mapped): it is one candidate among
+// them, never the answer for a key whose map index is unknown.
+TEST(MatchRecords, UnmappedRecordBesideMappedOnesIsOneCandidate) {
+  auto listing = listingOf({record({"d", "t", "r", -1, 0}, "removed", "u"),
+                            record({"d", "t", "r", 0, 1}, "running", "u0"),
+                            record({"d", "t", "r", 1, 1}, "success", "u1")});
+  const TaskInstanceKey noMapIndex{"d", "t", "r", -1, 1};
+  auto result = matchRecords({noMapIndex}, listing);
+  EXPECT_EQ(result[noMapIndex].lookup, Lookup::Found);
+  EXPECT_EQ(result[noMapIndex].state, std::nullopt);
+  EXPECT_THAT(result[noMapIndex].mapIndexes,
+              ElementsAre(MapIndexState{-1, "removed", 0}, MapIndexState{0, "running", 1},
+                          MapIndexState{1, "success", 1}));
+}
+
 TEST(MatchRecords, MappedCandidatesNeedACompleteListing) {
   const TaskInstanceKey noMapIndex{"d", "t", "r", -1, 1};
   // A map index whose record did not parse.

@@ -288,20 +288,22 @@ void ReapLoop::act(const Assessment& assessment) {
   startReap(assessment);
 }
 
+// A member that survived an earlier kill is not killed anew (its root dead, such a process is found
+// again as a tree of its own), and a tree with a member that a kill in flight holds waits for that
+// kill: it signals what its members fork, and what is left is reaped once it is over.
 bool ReapLoop::worthReaping(const Target& target) const {
   if (inFlight_.contains(target.id())) return false;
-  // A member that survived an earlier kill, or that a kill in flight holds, is not killed anew:
-  // its root dead, such a process is found again as a tree of its own.
-  const auto beingKilled = [&](const core::ProcessIdentity& id) {
+  const auto beingKilled = [&](const proc::TreeMember& member) {
     return std::any_of(inFlight_.begin(), inFlight_.end(), [&](const auto& entry) {
       const auto& members = entry.second.target.tree.members;
       return std::any_of(members.begin(), members.end(),
-                         [&](const proc::TreeMember& m) { return m.id == id; });
+                         [&](const proc::TreeMember& m) { return m.id == member.id; });
     });
   };
-  return std::any_of(
-      target.tree.members.begin(), target.tree.members.end(),
-      [&](const proc::TreeMember& m) { return !survivors_.contains(m.id) && !beingKilled(m.id); });
+  const auto& members = target.tree.members;
+  return std::none_of(members.begin(), members.end(), beingKilled) &&
+         std::any_of(members.begin(), members.end(),
+                     [&](const proc::TreeMember& m) { return !survivors_.contains(m.id); });
 }
 
 void ReapLoop::reportDryRun(const Assessment& assessment) {
@@ -312,8 +314,10 @@ void ReapLoop::reportDryRun(const Assessment& assessment) {
   deliver(std::move(result));
 }
 
-void ReapLoop::startReap(const Assessment& assessment) {
-  const Target& target = assessment.target;
+void ReapLoop::startReap(Assessment assessment) {
+  Target& target = assessment.target;
+  std::erase_if(target.tree.members,
+                [&](const proc::TreeMember& m) { return survivors_.contains(m.id); });
   log_.info("reap", {{"ti", target.label()},
                      {"pod", podName(target)},
                      {"root", target.tree.root.pid},

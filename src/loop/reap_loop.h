@@ -83,7 +83,7 @@ class ReapLoop {
   void logDecision(const Assessment& assessment);
   void act(const Assessment& assessment);
   bool worthReaping(const Target& target) const;
-  void startReap(const Assessment& assessment);
+  void startReap(Assessment assessment);
   void reportDryRun(const Assessment& assessment);
   void deliver(ReapResult result);
   void collectFinished();

@@ -1,5 +1,6 @@
 #pragma once
 // Stateful fakes for the loop's collaborators.
+#include <atomic>
 #include <map>
 #include <memory>
 
@@ -87,16 +88,31 @@ class FinishedKill final : public kill::KillJob {
   kill::KillReport report_;
 };
 
+// A kill still in flight until released (from any thread).
+class HeldKill final : public kill::KillJob {
+ public:
+  explicit HeldKill(std::shared_ptr<std::atomic<bool>> released) : released_(std::move(released)) {}
+  bool step(const std::vector<kill::ForkedProcess>&) override { return *released_; }
+  kill::KillReport report() const override { return {}; }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> released_;
+};
+
 // Records what it was asked to kill (on the loop's thread); its jobs kill nothing.
 class FakeReaper final : public loop::Reaper {
  public:
   std::vector<std::string> reaped;                          // labels, in order
   std::vector<std::vector<core::ProcessIdentity>> members;  // of each kill, in order
   std::vector<core::ProcessIdentity> survivors;
+  // While set, kills stay in flight until release().
+  bool hold = false;
+  void release() { *released_ = true; }
   std::unique_ptr<kill::KillJob> start(const loop::Target& target) override {
     reaped.push_back(target.label());
     members.emplace_back();
     for (const auto& m : target.tree.members) members.back().push_back(m.id);
+    if (hold) return std::make_unique<HeldKill>(released_);
     kill::KillReport report;
     report.signalled = target.tree.members.size();
     report.killed = target.tree.members.size() - survivors.size();
@@ -104,6 +120,9 @@ class FakeReaper final : public loop::Reaper {
     return std::make_unique<FinishedKill>(std::move(report));
   }
   size_t count() const { return reaped.size(); }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> released_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace reaper::test

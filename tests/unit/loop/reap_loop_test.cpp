@@ -108,6 +108,29 @@ TEST_F(ReapLoopTest, SurvivorsAreReportedAndNotRetriedUnlessOthersAppear) {
   targets_.targets = {treeTarget(tiKey("extract"), {10, 12})};  // a newcomer beside the survivor
   l.pollOnce();
   l.drain();
+  ASSERT_EQ(reaper_.count(), 2u);
+  EXPECT_EQ(reaper_.members[1], (std::vector<core::ProcessIdentity>{{12, 112}}))
+      << "the survivor is not signalled again";
+}
+
+// The kill follows what its members fork: a tree with a member it holds (its root dead, a member
+// found again as an orphan's tree with a newcomer) waits for it, and is reaped once it is over.
+TEST_F(ReapLoopTest, ATreeWithAMemberAKillInFlightHoldsWaitsForThatKill) {
+  targets_.targets = {treeTarget(tiKey("extract"), {10, 11})};
+  airflow_.set(tiKey("extract"), "failed");
+  reaper_.hold = true;
+  auto& l = loop();
+  l.pollOnce();
+  Target orphan = treeTarget(tiKey("extract"), {11, 12});
+  orphan.tree.origin = proc::Origin::Environment;
+  targets_.targets = {orphan};
+  l.pollOnce();
+  EXPECT_EQ(reaper_.count(), 1u) << "member 11 is held by the kill in flight";
+  reaper_.hold = false;
+  reaper_.release();
+  l.drain();
+  l.pollOnce();
+  l.drain();
   EXPECT_EQ(reaper_.count(), 2u);
 }
 

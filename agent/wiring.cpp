@@ -131,6 +131,11 @@ class NodeAgent final : public Agent {
       core::Logger("agent").warn(
           "the kernel lists no children (CONFIG_PROC_CHILDREN): what a tree forks while it is "
           "killed is not followed; such processes are found as trees of their own at a later poll");
+    if (!config_.dryRun && !os::showsOwnPidNamespace(config_.procRoot))
+      core::Logger("agent").warn(
+          "the proc root is another PID namespace than the agent's: its pids name other processes "
+          "here, so nothing is signalled (run in the host's PID namespace: hostPID)",
+          {{"procRoot", config_.procRoot}});
     if (!procfs_.trustsCpuClocks())
       core::Logger("agent").info(
           "the CPU clocks of the proc root's processes are not used (another PID namespace, or "

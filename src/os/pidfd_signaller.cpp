@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "os/proc_stat.h"
+#include "os/procfs_reader.h"
 
 namespace reaper::os {
 namespace {
@@ -42,10 +43,16 @@ core::Error errnoError(const std::string& what, core::Pid pid) {
 
 }  // namespace
 
-PidfdSignaller::PidfdSignaller(std::string procRoot) : procRoot_(std::move(procRoot)) {}
+PidfdSignaller::PidfdSignaller(std::string procRoot)
+    : procRoot_(std::move(procRoot)), ownNamespace_(showsOwnPidNamespace(procRoot_)) {}
 
 core::Result<std::unique_ptr<ProcessHandle>> PidfdSignaller::openCurrent(core::Pid pid) {
   if (pid <= 0) return core::makeError("invalid pid " + std::to_string(pid), EINVAL);
+  if (!ownNamespace_) {
+    return core::makeError("not opened pid=" + std::to_string(pid) + ": proc root " + procRoot_ +
+                               " is another PID namespace than this agent's",
+                           EPERM);
+  }
   const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0) return errnoError("pidfd_open", pid);
   // Read after the pidfd is open: if the pid was reused before, this is the new owner's start time,

@@ -10,7 +10,7 @@ class PidfdSignaller final : public Signaller {
  public:
   // `procRoot` is the proc mount of the pid namespace this agent lives in (hostPID: the host's),
   // since pidfd_open resolves pids in the caller's namespace and start times must be read from the
-  // same one.
+  // same one. Over the proc root of another namespace nothing is opened.
   explicit PidfdSignaller(std::string procRoot);
 
   core::Result<std::unique_ptr<ProcessHandle>> open(const core::ProcessIdentity& process) override;
@@ -21,6 +21,7 @@ class PidfdSignaller final : public Signaller {
 
  private:
   std::string procRoot_;
+  bool ownNamespace_;
 };
 
 }  // namespace reaper::os

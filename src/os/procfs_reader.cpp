@@ -121,16 +121,6 @@ size_t keptFileLimit() {
   return limit.rlim_cur > kReservedDescriptors ? limit.rlim_cur - kReservedDescriptors : 0;
 }
 
-// The root shows this process's PID namespace when its "self" is this process's pid.
-bool showsOwnPidNamespace(int rootFd) {
-  char target[32];
-  ssize_t n = ::readlinkat(rootFd, "self", target, sizeof target - 1);
-  if (n <= 0) return false;
-  core::Pid pid = 0;
-  auto [ptr, ec] = std::from_chars(target, target + n, pid);
-  return ec == std::errc() && ptr == target + n && pid == ::getpid();
-}
-
 // clockid_t of a process's CPU clock (all threads, scheduler precision), as glibc's
 // clock_getcpuclockid makes it: CPUCLOCK_SCHED (2) of pid in the bits above 3, inverted.
 clockid_t processCpuClock(core::Pid pid) {
@@ -206,13 +196,22 @@ class ProcessDirectory final : public ProcessFiles {
 
 }  // namespace
 
+bool showsOwnPidNamespace(const std::string& procRoot) {
+  char target[32];
+  ssize_t n = ::readlink((procRoot + "/self").c_str(), target, sizeof target - 1);
+  if (n <= 0) return false;
+  core::Pid pid = 0;
+  auto [ptr, ec] = std::from_chars(target, target + n, pid);
+  return ec == std::errc() && ptr == target + n && pid == ::getpid();
+}
+
 ProcfsReader::ProcfsReader(const std::string& procRoot)
     : rootFd_(::open(procRoot.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
       root_(procRoot),
       kept_(std::make_shared<std::atomic<size_t>>(0)),
       keptLimit_(keptFileLimit()) {
   const auto kernelCommandLine = readRoot("cmdline");
-  cpuClocksUsable_ = rootFd_ >= 0 && showsOwnPidNamespace(rootFd_) && kernelCommandLine &&
+  cpuClocksUsable_ = rootFd_ >= 0 && showsOwnPidNamespace(procRoot) && kernelCommandLine &&
                      !cpusMayRunWithoutTicks(*kernelCommandLine) &&
                      ::clock_getres(CLOCK_MONOTONIC_COARSE, &tick_) == 0;
 }

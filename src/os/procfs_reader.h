@@ -53,6 +53,10 @@ class ProcfsReader final : public ProcFs {
   timespec tick_{};
 };
 
+// Whether `procRoot` is the proc mount of this process's PID namespace (its "self" is this
+// process's pid): only there do its pids name the processes this process reaches by pid.
+bool showsOwnPidNamespace(const std::string& procRoot);
+
 // Whether the kernel's command line lets a CPU run a process without scheduler ticks (nohz_full, or
 // isolcpus with its nohz flag): the CPU time of a process running there is not counted for up to
 // a second.

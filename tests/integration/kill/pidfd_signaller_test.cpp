@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "real_processes.h"
 
 namespace reaper::os {
@@ -72,6 +74,33 @@ TEST_F(PidfdSignallerTest, SignallingAReapedProcessIsSuccessAndHitsNobody) {
   EXPECT_TRUE(signaller_.exited(**handle));
   EXPECT_TRUE(signaller_.signal(**handle, SIGTERM).ok());
   EXPECT_FALSE(signaller_.open(identity_).ok());
+}
+
+// A proc root of another PID namespace (a container without hostPID reading the host's /proc) names
+// other processes by the pids pidfd_open resolves here: its pid and start time must never open one.
+TEST_F(PidfdSignallerTest, AProcRootOfAnotherPidNamespaceOpensNothing) {
+  const std::string root = ::testing::TempDir() + kill::testing::uniqueName("foreign-proc");
+  const std::string dir = root + "/" + std::to_string(child_);
+  std::filesystem::create_directories(dir);
+  std::filesystem::create_symlink("1", root + "/self");  // its reader is pid 1 there
+  // There, the pid names a process that started later than ours.
+  std::string stat = readFile("/proc/" + std::to_string(child_) + "/stat");
+  const std::string start = " " + std::to_string(identity_.startTicks) + " ";
+  const core::ProcessIdentity other{child_, identity_.startTicks + 1000};
+  stat.replace(stat.find(start, stat.rfind(')')), start.size(),
+               " " + std::to_string(other.startTicks) + " ");
+  std::ofstream(dir + "/stat") << stat;
+
+  PidfdSignaller foreign(root);
+  auto opened = foreign.open(other);
+  if (opened.ok()) {
+    ASSERT_TRUE(foreign.signal(**opened, SIGKILL).ok());
+  }
+  EXPECT_FALSE(opened.ok());
+  EXPECT_FALSE(foreign.openCurrent(child_).ok());
+  EXPECT_TRUE(eventually([&] { return readProcess(child_)->state == 'S'; }))
+      << "our process, not the other namespace's, was hit";
+  std::filesystem::remove_all(root);
 }
 
 TEST(PidfdSignallerGoneTest, OpeningAFreePidFails) {

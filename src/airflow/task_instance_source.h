@@ -32,6 +32,8 @@ struct TaskInstanceStatus {
   std::string uuid;
   // When the current try was queued (`queued_when`): its processes start after it (the try rule).
   std::optional<core::WallTime> queuedWhen;
+  // The process Airflow recorded running the current try (in the worker's PID namespace).
+  std::optional<int64_t> pid;
   // The key's map index is unknown (-1) and the task is mapped: lookup is Found, state is nullopt
   // and this lists every map index of the TaskInstance (the candidates); empty otherwise.
   std::vector<MapIndexState> mapIndexes;

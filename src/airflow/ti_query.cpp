@@ -89,6 +89,14 @@ core::Result<std::optional<core::WallTime>> parseQueuedWhen(const Json& item) {
   return std::optional<core::WallTime>(time);
 }
 
+core::Result<std::optional<int64_t>> parsePid(const Json& item) {
+  const Json& value = item.field("pid");
+  if (value.isNull()) return std::optional<int64_t>{};
+  auto pid = value.integer();
+  if (!pid) return core::makeError("pid is neither an integer nor null");
+  return std::optional<int64_t>(pid);
+}
+
 // The fields after the identity; `record.key` holds the identity already.
 core::Status parseAttempt(const Json& item, ApiVersion version, TaskInstanceRecord& record) {
   auto tryNumber = intField(item, "try_number");
@@ -100,6 +108,9 @@ core::Status parseAttempt(const Json& item, ApiVersion version, TaskInstanceReco
   auto queuedWhen = parseQueuedWhen(item);
   if (!queuedWhen.ok()) return queuedWhen.error();
   record.queuedWhen = *queuedWhen;
+  auto pid = parsePid(item);
+  if (!pid.ok()) return pid.error();
+  record.pid = *pid;
   if (version == ApiVersion::V2) {
     auto id = stringField(item, "id");
     if (!id.ok()) return id.error();
@@ -146,9 +157,10 @@ std::map<TaskRef, std::vector<MapIndexState>> mapIndexesByTask(const Listing& li
 
 // The members of a TaskInstance that parseRecord reads; a list reply's TaskInstances are 2 deep
 // (root object, task_instances array). Airflow writes ~30 per TaskInstance.
-const Json::Projection kListReplyFields{.depth = 2,
-                                        .keys = {"dag_id", "task_id", "dag_run_id", "map_index",
-                                                 "try_number", "state", "queued_when", "id"}};
+const Json::Projection kListReplyFields{
+    .depth = 2,
+    .keys = {"dag_id", "task_id", "dag_run_id", "map_index", "try_number", "state", "queued_when",
+             "id", "pid"}};
 
 core::Result<Json> parseJson(std::string_view text, const Json::Projection* projection = nullptr) {
   auto parsed = projection != nullptr ? Json::parse(text, *projection) : Json::parse(text);
@@ -371,6 +383,7 @@ std::map<core::TaskInstanceKey, TaskInstanceStatus> matchRecords(
       status.tryNumber = found->key.tryNumber;
       status.uuid = found->uuid;
       status.queuedWhen = found->queuedWhen;
+      status.pid = found->pid;
     } else if (bad != badByIdentity.end()) {
       status.detail = bad->second;
     } else if (candidates) {

@@ -49,6 +49,8 @@ struct TaskInstanceRecord {
   std::optional<std::string> state;
   std::string uuid;  // empty on Airflow 2
   std::optional<core::WallTime> queuedWhen;
+  // The process Airflow recorded running the current try (`pid`, in the worker's PID namespace).
+  std::optional<int64_t> pid;
   bool operator==(const TaskInstanceRecord&) const = default;
 };
 

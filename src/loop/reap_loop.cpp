@@ -18,6 +18,7 @@ reconcile::Observation observationOf(const airflow::TaskInstanceStatus& status) 
   observation.state = status.state;
   observation.tryNumber = status.tryNumber;
   observation.queuedAt = status.queuedWhen;
+  observation.recordedPid = status.pid;
   for (const auto& index : status.mapIndexes)
     observation.candidates.push_back({index.mapIndex, index.state, index.tryNumber});
   observation.detail = status.detail;
@@ -220,9 +221,13 @@ bool ReapLoop::reachAirflow() {
 
 reconcile::Attempt ReapLoop::attemptOf(const Target& target) const {
   const proc::TaskTree& tree = target.tree;
-  return reconcile::Attempt{tree.key,       tree.mapIndexKnown,
-                            tree.age,       clock_.wallNow() - tree.attemptAge,
-                            tree.ambiguous, tree.ambiguity};
+  reconcile::Attempt attempt{tree.key,       tree.mapIndexKnown,
+                             tree.age,       clock_.wallNow() - tree.attemptAge,
+                             tree.ambiguous, tree.ambiguity};
+  for (const auto& member : tree.members) {
+    if (!member.dead) attempt.ownPids.push_back(member.ownPid);
+  }
+  return attempt;
 }
 
 void ReapLoop::forgetGone(const std::set<TreeId>& present) {

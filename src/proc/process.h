@@ -53,6 +53,8 @@ struct Process {
   bool zombie() const { return state == 'Z' || state == 'X'; }
   // Pid 1 of a nested PID namespace (a container's init), as its innermost NSpid says.
   bool namespaceInit() const { return nsPids.size() > 1 && nsPids.back() == 1; }
+  // Its pid in its own PID namespace: what os.getpid() tells the process (and Airflow records).
+  core::Pid ownPid() const { return nsPids.empty() ? pid : nsPids.back(); }
 };
 
 }  // namespace reaper::proc

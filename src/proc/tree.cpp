@@ -354,6 +354,7 @@ class TreeBuilder {
     for (size_t i : group.members) {
       const Process& p = procs_[i];
       TreeMember m{p.identity(), p.ppid, p.pgid, p.sid, p.commandLine};
+      m.ownPid = p.ownPid();
       m.orphan = i == root ? rootIsOrphan(group, root)
                            : rawParent_[i] == kNone || owner_[rawParent_[i]] != g;
       m.escapee = p.sid != procs_[root].sid || p.pgid != procs_[root].pgid;

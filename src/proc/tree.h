@@ -48,6 +48,7 @@ struct TreeMember {
   bool escapee = false;  // another session or process group than the root's
   bool dead = false;     // a zombie: its parent reaps it, nobody signals it
   std::optional<Claim> claim;
+  core::Pid ownPid = 0;  // in its own PID namespace (Process::ownPid)
 };
 
 // Where the attempt's identity came from.

@@ -1,5 +1,7 @@
 #include "reconcile/decision.h"
 
+#include <algorithm>
+
 namespace reaper::reconcile {
 namespace {
 
@@ -54,9 +56,14 @@ Decision decideCandidates(const Attempt& attempt, const Observation& observation
               ") has left running");
 }
 
-// The try rule for an attempt that does not tell its try.
+// The try rule for an attempt that does not tell its try. A process Airflow recorded running the
+// current try is a member: the attempt is that try, whatever the clocks say (a node whose clock is
+// behind the scheduler's makes the current try look started before it was queued).
 bool startedBeforeCurrentTry(const Attempt& attempt, const Observation& observation) {
-  return attempt.key->tryNumber == 0 && attempt.started && observation.queuedAt &&
+  const bool recorded =
+      observation.recordedPid && std::find(attempt.ownPids.begin(), attempt.ownPids.end(),
+                                           *observation.recordedPid) != attempt.ownPids.end();
+  return attempt.key->tryNumber == 0 && attempt.started && observation.queuedAt && !recorded &&
          *attempt.started + kClockSkew < *observation.queuedAt;
 }
 

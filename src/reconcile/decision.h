@@ -35,6 +35,7 @@ struct Attempt {
   std::optional<core::WallTime> started;  // nullopt: not known (no try-rule evidence)
   bool ambiguous = false;
   std::string ambiguity;
+  std::vector<core::Pid> ownPids;  // of its live members, each in its own PID namespace
 };
 
 // One map index of the TaskInstance, for the candidate rule.
@@ -50,6 +51,7 @@ struct Observation {
   std::optional<std::string> state;        // nullopt: the TI has no state (cleared)
   int tryNumber = 0;                       // the TI's current try
   std::optional<core::WallTime> queuedAt;  // when the current try was queued
+  std::optional<int64_t> recordedPid;      // the process Airflow recorded running the current try
   std::vector<Candidate> candidates;       // every map index, when the attempt's is unknown
   std::string detail;                      // why Missing/Unknown
 };

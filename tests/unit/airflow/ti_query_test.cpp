@@ -150,6 +150,19 @@ TEST(ParseListReply, QueuedWhenIso8601OrNull) {
   EXPECT_EQ(page->records[1].queuedWhen, std::nullopt);
 }
 
+TEST(ParseListReply, RecordedPidIntegerOrNull) {
+  const std::string json =
+      R"({"task_instances":[{"id":"a","dag_id":"d","task_id":"t","dag_run_id":"r","map_index":-1,)"
+      R"("try_number":1,"state":"running","queued_when":null,"pid":4242},)"
+      R"({"id":"b","dag_id":"d","task_id":"u","dag_run_id":"r","map_index":-1,"try_number":1,)"
+      R"("state":"queued","queued_when":null,"pid":null}],"total_entries":2})";
+  auto page = parseListReply(json, ApiVersion::V2);
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page->records.size(), 2u);
+  EXPECT_EQ(page->records[0].pid, 4242);
+  EXPECT_EQ(page->records[1].pid, std::nullopt);
+}
+
 TEST(ParseListReply, RejectsRepliesThatAreUnreadableAsAWhole) {
   for (const std::string& json : {
            std::string(R"({"task_instances": [{"dag_id": "x", "tas)"),
@@ -176,6 +189,8 @@ TEST(ParseListReply, BadRecordsAreSetAsideWithTheirIdentity) {
       R"("state":null})",  // v2 without id
       R"({"dag_id":"d","task_id":"t","dag_run_id":"r","map_index":-1,"try_number":1,)"
       R"("state":null,"id":"x","queued_when":"yesterday"})",
+      R"({"dag_id":"d","task_id":"t","dag_run_id":"r","map_index":-1,"try_number":1,)"
+      R"("state":null,"id":"x","pid":"4242"})",
   };
   for (const auto& bad : withIdentity) {
     const std::string json = R"({"task_instances":[)" + tiJson("d", "ok", "r", -1, 1, "null") +
@@ -201,7 +216,7 @@ TEST(ParseListReply, BadRecordsAreSetAsideWithTheirIdentity) {
 }
 
 // A TaskInstance as Airflow 3 writes it (TaskInstanceResponse, ~35 fields), of which the client
-// reads 8; `read` holds those, `rest` the others (nested objects and arrays among them).
+// reads 9; `read` holds those, `rest` the others (nested objects and arrays among them).
 struct AirflowTaskInstance {
   std::string read, rest;
   std::string full() const { return "{" + rest + "," + read + "}"; }
@@ -215,14 +230,14 @@ AirflowTaskInstance airflowTaskInstance(int i, const std::string& state, int map
             R"(","dag_id":"etl","dag_run_id":"scheduled__2026-01-01T00:00:00+00:00",)"
             R"("map_index":)" +
             std::to_string(mapIndex) + R"(,"state":)" + state + R"(,"try_number":)" + n +
-            R"(,"queued_when":"2026-01-01T00:00:0)" + n + R"(.123456Z")";
+            R"(,"queued_when":"2026-01-01T00:00:0)" + n + R"(.123456Z","pid":424)" + n;
   ti.rest =
       R"("logical_date":"2026-01-01T00:00:00Z","run_after":"2026-01-01T00:00:00Z",)"
       R"("start_date":"2026-01-01T00:00:09.5Z","end_date":null,"duration":12.25,"max_tries":3,)"
       R"("task_display_name":"Task \"quoted\" \u00e9","dag_display_name":"ETL","hostname":"w-1",)"
       R"("unixname":"airflow","pool":"default_pool","pool_slots":1,"queue":"default",)"
       R"("priority_weight":-2,"operator":"BashOperator","operator_name":"BashOperator",)"
-      R"("scheduled_when":"2026-01-01T00:00:00Z","pid":4242,"executor":null,)"
+      R"("scheduled_when":"2026-01-01T00:00:00Z","executor":null,)"
       R"("executor_config":"{\"pod_override\":{}}","note":"a note\nover lines",)"
       R"("rendered_map_index":"part-)" +
       n +

@@ -446,6 +446,9 @@ TEST_F(TreeTest, TaskThatIsItsContainersInitOwnsTheNamespace) {
   auto trees = scan();
   ASSERT_EQ(trees.size(), 1u);
   EXPECT_EQ(pids(trees[0]), (std::set<core::Pid>{60, 61}));
+  std::set<core::Pid> ownPids;
+  for (const auto& member : trees[0].members) ownPids.insert(member.ownPid);
+  EXPECT_EQ(ownPids, (std::set<core::Pid>{1, 2})) << "as the container's processes know them";
 }
 
 TEST_F(TreeTest, NeverMembers) {

@@ -117,6 +117,21 @@ TEST(TryRule, UnknownTryStartedBeforeTheCurrentTryWasQueuedIsSuperseded) {
   EXPECT_EQ(d.reason, "superseded: started before try 3 was queued");
 }
 
+// A node whose clock is behind the scheduler's makes the current try look started before it was
+// queued; the pid Airflow recorded for the current try, a member's, tells it is that try.
+TEST(TryRule, AnAttemptHoldingThePidAirflowRecordedIsTheCurrentTry) {
+  Attempt a = attempt(0);
+  a.started = kQueued - seconds(60);
+  a.ownPids = {4100, 4242};
+  Observation current = found("running", 3);
+  current.queuedAt = kQueued;
+  current.recordedPid = 4242;
+  EXPECT_EQ(decide(a, current, true, kPolicy).action, Action::Keep);
+  current.recordedPid = 4343;  // another process runs the current try: this attempt is older
+  EXPECT_EQ(decide(a, current, true, kPolicy).reason,
+            "superseded: started before try 3 was queued");
+}
+
 TEST(TryRule, UnknownTryStartedAfterTheQueueTimeIsTheCurrentTry) {
   Observation current = found("running", 3);
   current.queuedAt = kQueued;

@@ -392,16 +392,21 @@ TEST(MatchRecords, CarriesTheQueueTime) {
   EXPECT_EQ(result[key].queuedWhen, running.queuedWhen);
 }
 
-// A key without map index of a mapped task: every map index is a candidate.
-TEST(MatchRecords, UnmappedKeyOfAMappedTaskListsEveryMapIndex) {
-  auto listing = listingOf({record({"d", "t", "r", 1, 2}, "running", "u1"),
-                            record({"d", "t", "r", 0, 1}, "success", "u0"),
-                            record({"d", "other", "r", 4, 1}, "failed", "u4")});
+// What the listing says of task d/t/r's key without map index: found, with no state of its own
+// but candidates.
+std::vector<MapIndexState> candidatesOf(const Listing& listing) {
   const TaskInstanceKey noMapIndex{"d", "t", "r", -1, 1};
   auto result = matchRecords({noMapIndex}, listing);
   EXPECT_EQ(result[noMapIndex].lookup, Lookup::Found);
   EXPECT_EQ(result[noMapIndex].state, std::nullopt);
-  EXPECT_THAT(result[noMapIndex].mapIndexes,
+  return result[noMapIndex].mapIndexes;
+}
+
+// A key without map index of a mapped task: every map index is a candidate.
+TEST(MatchRecords, UnmappedKeyOfAMappedTaskListsEveryMapIndex) {
+  EXPECT_THAT(candidatesOf(listingOf({record({"d", "t", "r", 1, 2}, "running", "u1"),
+                                      record({"d", "t", "r", 0, 1}, "success", "u0"),
+                                      record({"d", "other", "r", 4, 1}, "failed", "u4")})),
               ElementsAre(MapIndexState{0, "success", 1}, MapIndexState{1, "running", 2}));
 }
 
@@ -409,14 +414,9 @@ TEST(MatchRecords, UnmappedKeyOfAMappedTaskListsEveryMapIndex) {
 // resolves after it was created (DagRun._revise_map_indexes_if_mapped): it is one candidate among
 // them, never the answer for a key whose map index is unknown.
 TEST(MatchRecords, UnmappedRecordBesideMappedOnesIsOneCandidate) {
-  auto listing = listingOf({record({"d", "t", "r", -1, 0}, "removed", "u"),
-                            record({"d", "t", "r", 0, 1}, "running", "u0"),
-                            record({"d", "t", "r", 1, 1}, "success", "u1")});
-  const TaskInstanceKey noMapIndex{"d", "t", "r", -1, 1};
-  auto result = matchRecords({noMapIndex}, listing);
-  EXPECT_EQ(result[noMapIndex].lookup, Lookup::Found);
-  EXPECT_EQ(result[noMapIndex].state, std::nullopt);
-  EXPECT_THAT(result[noMapIndex].mapIndexes,
+  EXPECT_THAT(candidatesOf(listingOf({record({"d", "t", "r", -1, 0}, "removed", "u"),
+                                      record({"d", "t", "r", 0, 1}, "running", "u0"),
+                                      record({"d", "t", "r", 1, 1}, "success", "u1")})),
               ElementsAre(MapIndexState{-1, "removed", 0}, MapIndexState{0, "running", 1},
                           MapIndexState{1, "success", 1}));
 }

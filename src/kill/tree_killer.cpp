@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 
 #include "core/log.h"
@@ -101,26 +102,37 @@ bool TreeKill::adoptable(const ForkedProcess& process) {
 }
 
 // Opens a handle to exactly this process (pid and start time); false for refused, vanished or
-// reused pids.
+// reused pids. A refused one fails the kill: it may live on.
 bool TreeKill::admit(const core::ProcessIdentity& process) {
   if (process.pid <= 1 || process.pid == options_.selfPid) {
-    core::Logger("kill").warn(
-        "refusing to signal",
-        {{"ti", label_}, {"pid", process.pid}, {"reason", process.pid <= 1 ? "init" : "self"}});
-    passed_.insert(process);
+    refuse(process, process.pid <= 1 ? "init" : "self");
     return false;
   }
   auto handle = signaller_.open(process);
   if (!handle.ok()) {
-    core::Logger("kill").debug(
-        "not signalled",
-        {{"ti", label_}, {"pid", process.pid}, {"reason", handle.error().message}});
-    passed_.insert(process);
+    const int code = handle.error().code;
+    if (code == ESRCH || code == ENOENT) {
+      core::Logger("kill").debug(
+          "not signalled",
+          {{"ti", label_}, {"pid", process.pid}, {"reason", handle.error().message}});
+      passed_.insert(process);
+    } else {
+      refuse(process, handle.error().message);
+    }
     return false;
   }
   targets_.emplace(process, Target{std::move(*handle)});
   targetByPid_[process.pid] = process;
   return true;
+}
+
+void TreeKill::refuse(const core::ProcessIdentity& process, const std::string& reason) {
+  core::Logger("kill").warn("refusing to signal",
+                            {{"ti", label_}, {"pid", process.pid}, {"reason", reason}});
+  passed_.insert(process);
+  if (!report_.error)
+    report_.error =
+        core::makeError("pid " + std::to_string(process.pid) + " not signalled: " + reason);
 }
 
 // A new target gets what the others already got: SIGTERM + SIGCONT, SIGSTOP, or SIGKILL.

@@ -41,7 +41,9 @@ struct KillReport {
   std::vector<core::ProcessIdentity> survivors;
   bool escalated = false;
   core::Duration took{0};
-  std::optional<core::Error> error;  // the kill was refused or could not be carried out
+  // The kill was refused or could not be carried out, or a member it was to signal was refused
+  // (the first such reason).
+  std::optional<core::Error> error;
 };
 
 class KillJob {
@@ -79,6 +81,7 @@ class TreeKill final : public KillJob {
   size_t adopt(const std::vector<ForkedProcess>& forked);
   bool adoptable(const ForkedProcess& process);
   bool admit(const core::ProcessIdentity& process);
+  void refuse(const core::ProcessIdentity& process, const std::string& reason);
   void signalFresh(Target& target);
   void signal(Target& target, int sig);
   size_t refreshExited();

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,7 @@ class FakeSignaller final : public os::Signaller {
 
   core::Result<std::unique_ptr<os::ProcessHandle>> open(const core::ProcessIdentity& id) override {
     ++opens;
+    if (refused.contains(id.pid)) return core::makeError("not opened: refused here", EPERM);
     if (!world_.alive(id)) return core::makeError("gone or reused", ESRCH);
     return std::unique_ptr<os::ProcessHandle>(new FakeHandle(id));
   }
@@ -141,6 +143,7 @@ class FakeSignaller final : public os::Signaller {
   }
 
   int opens = 0;
+  std::set<core::Pid> refused;  // open() fails for these pids with EPERM, alive or not
   std::function<void(core::Pid)> onOpenCurrent;
   std::function<void(const core::ProcessIdentity&, int)> onSignal;
 

@@ -210,6 +210,23 @@ TEST_F(TreeKillTest, NeverSignalsInitOrItself) {
   EXPECT_TRUE(world_.alive(init));
   EXPECT_TRUE(world_.alive(self));
   EXPECT_EQ(report.signalled, 1u);
+  ASSERT_TRUE(report.error) << "a decided member left alive fails the kill";
+}
+
+// Not opened for another reason than being gone (no descriptor left, another PID namespace): the
+// member may live on, and the kill says so.
+TEST_F(TreeKillTest, AMemberThatCannotBeOpenedFailsTheKill) {
+  const auto refused = world_.spawn(100, 1000);
+  const auto member = world_.spawn(101, 1000);
+  signaller_.refused = {refused.pid};
+
+  const auto report = kill({refused, member});
+
+  EXPECT_THAT(world_.signalsTo(refused), IsEmpty());
+  EXPECT_FALSE(world_.alive(member));
+  EXPECT_EQ(report.signalled, 1u);
+  ASSERT_TRUE(report.error);
+  EXPECT_EQ(report.error->message, "pid 100 not signalled: not opened: refused here");
 }
 
 TEST_F(TreeKillTest, MemberGoneBeforeTheSignalLandsCountsAsKilled) {

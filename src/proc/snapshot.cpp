@@ -238,45 +238,48 @@ void ProcessTracker::readImage(os::ProcessFiles& dir, Read& fresh) {
 // Through a kept file when one can be kept, so that the file tells later whether the context read
 // now is still the process's.
 std::optional<PartialKey> ProcessTracker::readContext(os::ProcessFiles& dir, Entry& entry) {
+  auto kept = keep(dir, "environ");
   std::string byPath;
-  std::string_view environ;
-  auto kept = keepFiles_ ? dir.keep("environ") : core::makeError("not keeping files", 0);
-  if (kept) {
-    auto read = (*kept)->readFromStart(std::span(buffer_).first(kEnvironMaxBytes));
-    if (!read) return std::nullopt;
-    environ = std::string_view(buffer_.data(), *read);
-    if (!environ.empty()) entry.environ = std::move(*kept);
-  } else {
-    auto read = dir.read("environ", kEnvironMaxBytes);
-    if (!read) return std::nullopt;
-    byPath = std::move(*read);
-    environ = byPath;
-  }
-  AirflowContext context = parseAirflowContext(environ);
+  const auto environ = readFile(dir, kept.get(), "environ", kEnvironMaxBytes, byPath);
+  if (!environ) return std::nullopt;
+  if (kept && !environ->empty()) entry.environ = std::move(kept);
+  AirflowContext context = parseAirflowContext(*environ);
   if (!context.complete()) return std::nullopt;
   return keyOf(std::move(context));
+}
+
+// The process's `file` kept open; null when files are not kept or none could be.
+std::unique_ptr<os::KeptFile> ProcessTracker::keep(os::ProcessFiles& dir, std::string_view file) {
+  if (!keepFiles_) return nullptr;
+  auto kept = dir.keep(file);
+  return kept ? std::move(*kept) : nullptr;
+}
+
+// `file`, at most `maxBytes`: through `kept` into buffer_, or without one by path into `byPath`.
+std::optional<std::string_view> ProcessTracker::readFile(os::ProcessFiles& dir, os::KeptFile* kept,
+                                                         std::string_view file, size_t maxBytes,
+                                                         std::string& byPath) {
+  if (kept != nullptr) {
+    auto read = kept->readFromStart(std::span(buffer_).first(maxBytes));
+    if (!read) return std::nullopt;
+    return std::string_view(buffer_.data(), *read);
+  }
+  auto read = dir.read(file, maxBytes);
+  if (!read) return std::nullopt;
+  byPath = std::move(*read);
+  return std::string_view(byPath);
 }
 
 // Read last: when it reads, the process lived through every read before it. The file is kept
 // open for the next polls' checks.
 bool ProcessTracker::readCommandLine(os::ProcessFiles& dir, Read& fresh, const Entry* known) {
   Entry& entry = *fresh.entry;
-  if (keepFiles_) {
-    if (auto kept = dir.keep("cmdline")) entry.cmdline = std::move(*kept);
-  }
+  entry.cmdline = keep(dir, "cmdline");
   if (!entry.hasMemory) return true;  // no command line; the kept file tells when it is gone
-  std::string text;
-  std::string_view bytes;
-  if (entry.cmdline) {
-    auto read = entry.cmdline->readFromStart(std::span(buffer_).first(kCmdlineMaxBytes));
-    if (!read) return false;
-    bytes = std::string_view(buffer_.data(), *read);
-  } else {
-    auto read = dir.read("cmdline", kCmdlineMaxBytes);
-    if (!read) return false;
-    text = std::move(*read);
-    bytes = text;
-  }
+  std::string byPath;
+  const auto read = readFile(dir, entry.cmdline.get(), "cmdline", kCmdlineMaxBytes, byPath);
+  if (!read) return false;
+  const std::string_view bytes = *read;
   if (bytes.empty() && known != nullptr && known->hasMemory) {  // exiting: it keeps its title
     fresh.process.commandLine = processOf(*known).commandLine;
     entry.cmdlineHash = known->cmdlineHash;

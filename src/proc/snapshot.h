@@ -113,6 +113,10 @@ class ProcessTracker {
   std::optional<Read> read(core::Pid pid, Entry* known);
   void readImage(os::ProcessFiles& dir, Read& fresh);
   std::optional<PartialKey> readContext(os::ProcessFiles& dir, Entry& entry);
+  std::unique_ptr<os::KeptFile> keep(os::ProcessFiles& dir, std::string_view file);
+  std::optional<std::string_view> readFile(os::ProcessFiles& dir, os::KeptFile* kept,
+                                           std::string_view file, size_t maxBytes,
+                                           std::string& byPath);
   static bool imageKept(const Entry& entry);
   bool readCommandLine(os::ProcessFiles& dir, Read& fresh, const Entry* known);
   void refreshChildrenOf(const std::vector<core::Pid>& changedParents);

@@ -136,11 +136,11 @@ class NodeAgent final : public Agent {
           "the proc root is another PID namespace than the agent's: its pids name other processes "
           "here, so nothing is signalled (run in the host's PID namespace: hostPID)",
           {{"procRoot", config_.procRoot}});
-    if (!procfs_.trustsCpuClocks())
+    if (!procfs_.countsRuns())
       core::Logger("agent").info(
-          "the CPU clocks of the proc root's processes are not used (another PID namespace, or "
-          "nohz_full/isolcpus=nohz on the kernel command line): every poll re-reads the command "
-          "line of every known process, about 4 us each");
+          "the runs of the proc root's processes cannot be told (another PID namespace, "
+          "nohz_full/isolcpus=nohz on the kernel command line, or no scheduler statistics): every "
+          "poll re-reads the command line of every known process, about 5 us each");
     if (kube_) {
       if (auto reports = buildKubeReports(); !reports) return reports;
     }

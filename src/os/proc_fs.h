@@ -53,13 +53,15 @@ class ProcFs {
   virtual core::Result<std::string> readRoot(std::string_view file) = 0;
   // Opens <root>/<pid>/; ENOENT when there is no such process.
   virtual core::Result<std::unique_ptr<ProcessFiles>> openProcess(core::Pid pid) = 0;
+  // Whether the runs of the root's processes can be told from their schedstat files and CPU
+  // clocks (see cpuTime()): false for a proc root of another PID namespace, where a CPU may run a
+  // process without ticks (nohz_full), or where the kernel counts no switches ("0 0 0").
+  virtual bool countsRuns() const = 0;
   // CPU time counted for every thread of the process, in nanoseconds. The kernel counts a run when
   // the thread leaves its CPU or at its CPU's scheduler tick: a process running now may have run
-  // for up to a tick more than counted, and one that has not been counted yet reads 0. Two equal
-  // non-zero values, the second taken after settleCpuTime(), mean the process did not run between
-  // the first and the settle. nullopt when there is no such process, when the root's pids are not
-  // the caller's (a proc root of another PID namespace), or when a CPU may run a process without
-  // ticks (nohz_full): then no count can be trusted.
+  // for up to a tick more than counted, and a short run may be charged nothing (seen on a VM).
+  // A charged run before settleCpuTime() shows once it returns. nullopt when there is no such
+  // process, or when runs are not counted.
   virtual std::optional<uint64_t> cpuTime(core::Pid pid) = 0;
   // Returns once every run before the call is counted in cpuTime() (a scheduler tick later).
   virtual void settleCpuTime() = 0;

@@ -31,13 +31,26 @@ core::Result<StatFields> parseStat(std::string_view text) {
   stat.state = fields[0][0];
   bool ok = toNumber(fields[1], stat.ppid) && toNumber(fields[2], stat.pgrp) &&
             toNumber(fields[3], stat.session) && toNumber(fields[6], stat.flags) &&
-            toNumber(fields[19], stat.starttime);
+            toNumber(fields[17], stat.threads) && toNumber(fields[19], stat.starttime);
   if (!ok) return core::makeError("stat: bad number");
   // Absent on old kernels, 0 when the reader may not see them: then no exec is told apart by them.
   if (!toNumber(fields[47], stat.envStart) || !toNumber(fields[48], stat.envEnd)) {
     stat.envStart = stat.envEnd = 0;
   }
   return stat;
+}
+
+std::optional<RunCounts> parseSchedstat(std::string_view text) {
+  std::string_view rest = text;
+  std::string_view fields[3];
+  for (std::string_view& field : fields) field = nextField(rest);
+  RunCounts counts;
+  const bool nothingAfter = rest.find_first_not_of(" \t\n") == std::string_view::npos;
+  if (!nothingAfter || !toNumber(fields[0], counts.runtime) ||
+      !toNumber(fields[2], counts.switches)) {
+    return std::nullopt;
+  }
+  return counts;
 }
 
 }  // namespace reaper::os

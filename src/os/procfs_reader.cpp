@@ -12,6 +12,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "os/proc_stat.h"
+
 namespace reaper::os {
 namespace {
 
@@ -194,6 +196,14 @@ class ProcessDirectory final : public ProcessFiles {
   size_t limit_;
 };
 
+// Whether the kernel counts switches (CONFIG_SCHED_INFO): this process has been switched in.
+bool countsSwitches(ProcFs& fs) {
+  auto schedstat = fs.read(::getpid(), "schedstat", kSchedstatMaxBytes);
+  if (!schedstat) return false;
+  const auto counts = parseSchedstat(*schedstat);
+  return counts && counts->switches > 0;
+}
+
 }  // namespace
 
 bool showsOwnPidNamespace(const std::string& procRoot) {
@@ -211,20 +221,20 @@ ProcfsReader::ProcfsReader(const std::string& procRoot)
       kept_(std::make_shared<std::atomic<size_t>>(0)),
       keptLimit_(keptFileLimit()) {
   const auto kernelCommandLine = readRoot("cmdline");
-  cpuClocksUsable_ = rootFd_ >= 0 && showsOwnPidNamespace(procRoot) && kernelCommandLine &&
-                     !cpusMayRunWithoutTicks(*kernelCommandLine) &&
-                     ::clock_getres(CLOCK_MONOTONIC_COARSE, &tick_) == 0;
+  runsCounted_ = rootFd_ >= 0 && showsOwnPidNamespace(procRoot) && kernelCommandLine &&
+                 !cpusMayRunWithoutTicks(*kernelCommandLine) && countsSwitches(*this) &&
+                 ::clock_getres(CLOCK_MONOTONIC_COARSE, &tick_) == 0;
 }
 
 std::optional<uint64_t> ProcfsReader::cpuTime(core::Pid pid) {
   timespec time{};
-  if (!cpuClocksUsable_ || pid <= 0 || ::clock_gettime(processCpuClock(pid), &time) != 0)
+  if (!runsCounted_ || pid <= 0 || ::clock_gettime(processCpuClock(pid), &time) != 0)
     return std::nullopt;
   return static_cast<uint64_t>(time.tv_sec) * 1000000000u + static_cast<uint64_t>(time.tv_nsec);
 }
 
 void ProcfsReader::settleCpuTime() {
-  if (!cpuClocksUsable_) return;
+  if (!runsCounted_) return;
   for (int ticks = 0; ticks < 2; ++ticks) {
     timespec left = tick_;
     while (::nanosleep(&left, &left) != 0 && errno == EINTR) {

@@ -33,9 +33,8 @@ class ProcfsReader final : public ProcFs {
   // From the kernel's per-process CPU clock (clock_gettime, one syscall and no file; any process
   // may read any other's, as /proc/PID/stat shows it to all).
   std::optional<uint64_t> cpuTime(core::Pid pid) override;
-  // Whether cpuTime() answers: false for a proc root of another PID namespace, or where a CPU may
-  // run a process without ticks; discovery then re-reads every known process's command line.
-  bool trustsCpuClocks() const { return cpuClocksUsable_; }
+  // When false, discovery re-reads every known process's command line at every poll.
+  bool countsRuns() const override { return runsCounted_; }
   // Sleeps two scheduler ticks (the tick from CLOCK_MONOTONIC_COARSE's resolution; one more for a
   // tick the CPU serves late).
   void settleCpuTime() override;
@@ -47,9 +46,9 @@ class ProcfsReader final : public ProcFs {
   // outlive the reader.
   std::shared_ptr<std::atomic<size_t>> kept_;
   size_t keptLimit_ = 0;
-  // The root's pids are this process's (its "self" is getpid()) and every CPU ticks while it runs
-  // a process: the CPU clocks of the root's processes can be read and trusted.
-  bool cpuClocksUsable_ = false;
+  // The root's pids are this process's (its "self" is getpid()), every CPU ticks while it runs a
+  // process, and the kernel counts switches: the runs of the root's processes can be told.
+  bool runsCounted_ = false;
   timespec tick_{};
 };
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
 
 namespace reaper::proc {
 namespace {
@@ -46,10 +47,17 @@ struct ProcessTracker::Entry {
   std::unique_ptr<os::KeptFile> environ;
   uint64_t envStart = 0;  // stat fields 50-51 at the last read
   uint64_t envEnd = 0;
-  std::optional<uint64_t> cpuTime;  // when last probed: unchanged, the process has not run
-  bool hasMemory = false;           // neither a kernel thread nor a zombie: it has a command line
-  uint64_t seen = 0;                // the last poll that listed or read it
-  uint64_t readAt = 0;              // the last poll that read it
+  std::unique_ptr<os::KeptFile> schedstat;  // null: runs are not told, every poll re-reads
+  // When last probed or read: the first thread's counts, and with more threads than one at the
+  // last read, the CPU time of all.
+  os::RunCounts counts;
+  std::optional<uint64_t> cpuTime;
+  long threads = 0;
+  // A run was under way when last probed or read: it may have changed the process after that.
+  bool recheck = false;
+  bool hasMemory = false;  // neither a kernel thread nor a zombie: it has a command line
+  uint64_t seen = 0;       // the last poll that listed or read it
+  uint64_t readAt = 0;     // the last poll that read it
 };
 
 struct ProcessTracker::Read {
@@ -144,11 +152,10 @@ void ProcessTracker::remove(core::Pid pid) {
 }
 
 ProcessTracker::Probe ProcessTracker::probe(core::Pid pid, Entry& entry) {
-  // Taken before the command line is read, so that a change after it shows at the next poll. Zero
-  // is nothing counted yet: it does not tell this process from another of the same pid.
-  const auto cpuTime = fs_.cpuTime(pid);
-  if (cpuTime && *cpuTime != 0 && cpuTime == entry.cpuTime) return Probe::Same;
-  entry.cpuTime = cpuTime;
+  const Run run = runSince(pid, entry);
+  if (run == Run::Gone) return Probe::Gone;
+  const bool recheck = std::exchange(entry.recheck, run == Run::Some);
+  if (run == Run::None && !recheck) return Probe::Same;
   if (!entry.cmdline) return Probe::Changed;
   auto read = entry.cmdline->readFromStart(std::span(buffer_).first(kCmdlineMaxBytes));
   if (!read) return gone(read.error()) ? Probe::Gone : Probe::Changed;
@@ -157,6 +164,30 @@ ProcessTracker::Probe ProcessTracker::probe(core::Pid pid, Entry& entry) {
   if (bytes.empty()) return Probe::Changed;  // its memory is gone: exiting
   if (hashOf(bytes) != entry.cmdlineHash) return Probe::Changed;
   return imageKept(entry) ? Probe::Same : Probe::Changed;  // an exec that kept every argv byte
+}
+
+// Whether the process ran since its counts were last taken, which this takes again: before the
+// command line is read, so that a change after it shows at the next poll. The switch count tells a
+// run the scheduler charged nothing; the CPU time of its first thread, a long run with no switch;
+// the CPU time of all its threads, another thread's run. The kept schedstat is the process's own:
+// it fails once the process is gone, even when its pid is reused.
+ProcessTracker::Run ProcessTracker::runSince(core::Pid pid, Entry& entry) {
+  if (!entry.schedstat) return Run::Some;
+  const auto counts = readCounts(*entry.schedstat);
+  if (!counts) return gone(counts.error()) ? Run::Gone : Run::Some;
+  const auto cpuTime = entry.threads > 1 ? fs_.cpuTime(pid) : std::nullopt;
+  const bool ran = *counts != entry.counts || cpuTime != entry.cpuTime;
+  entry.counts = *counts;
+  entry.cpuTime = cpuTime;
+  return ran ? Run::Some : Run::None;
+}
+
+core::Result<os::RunCounts> ProcessTracker::readCounts(os::KeptFile& schedstat) {
+  auto read = schedstat.readFromStart(std::span(buffer_).first(os::kSchedstatMaxBytes));
+  if (!read) return read.error();
+  const auto counts = os::parseSchedstat(std::string_view(buffer_.data(), *read));
+  if (!counts) return core::makeError("schedstat: not three counts");
+  return *counts;
 }
 
 // Whether the process still runs the image its context was read from; false when it cannot tell.
@@ -170,7 +201,6 @@ bool ProcessTracker::imageKept(const Entry& entry) {
 // Reads `pid` through one open directory, so every file is of one process. With `known` (what the
 // last read of the same pid gave), what cannot have changed for the same process is not re-read.
 std::optional<ProcessTracker::Read> ProcessTracker::read(core::Pid pid, Entry* known) {
-  const auto cpuTime = fs_.cpuTime(pid);
   auto files = fs_.openProcess(pid);
   if (!files) return std::nullopt;
   os::ProcessFiles& dir = **files;
@@ -184,7 +214,18 @@ std::optional<ProcessTracker::Read> ProcessTracker::read(core::Pid pid, Entry* k
   Read fresh{std::make_unique<Entry>(), {}};
   Entry& entry = *fresh.entry;
   entry.seen = entry.readAt = poll_;
-  entry.cpuTime = cpuTime;
+  entry.threads = stat->threads;
+  if (fs_.countsRuns()) entry.schedstat = keep(dir, "schedstat");
+  if (entry.schedstat) {
+    const auto counts = readCounts(*entry.schedstat);
+    if (counts) {
+      entry.counts = *counts;
+      if (entry.threads > 1) entry.cpuTime = fs_.cpuTime(pid);
+    } else {
+      entry.schedstat.reset();
+    }
+  }
+  entry.recheck = true;  // it may be running now
   Process& p = fresh.process;
   p.pid = pid;
   p.ppid = stat->ppid;

@@ -12,6 +12,7 @@
 
 #include "core/clock.h"
 #include "os/proc_fs.h"
+#include "os/proc_stat.h"
 #include "proc/process.h"
 
 namespace reaper::proc {
@@ -108,8 +109,11 @@ class ProcessTracker {
   // A process as one read saw it: what the tracker keeps of it, and what snapshots show.
   struct Read;
   enum class Probe { Same, Changed, Gone };
+  enum class Run { None, Some, Gone };  // Some: it ran, or that cannot be told
   ProcessTracker(os::ProcFs& fs, CaptureOptions options, bool keepFiles);
   Probe probe(core::Pid pid, Entry& entry);
+  Run runSince(core::Pid pid, Entry& entry);
+  core::Result<os::RunCounts> readCounts(os::KeptFile& schedstat);
   std::optional<Read> read(core::Pid pid, Entry* known);
   void readImage(os::ProcessFiles& dir, Read& fresh);
   std::optional<PartialKey> readContext(os::ProcessFiles& dir, Entry& entry);

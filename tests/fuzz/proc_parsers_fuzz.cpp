@@ -11,6 +11,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   (void)reaper::os::parseStat(text);
+  (void)reaper::os::parseSchedstat(text);
   (void)reaper::proc::parseStatus(text);
   (void)reaper::proc::parseAirflowContext(text);
   (void)reaper::proc::parseCgroup(text);

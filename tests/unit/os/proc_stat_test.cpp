@@ -20,6 +20,7 @@ TEST(ParseStat, PlainComm) {
   EXPECT_EQ(stat->pgrp, 1234);
   EXPECT_EQ(stat->session, 1234);
   EXPECT_EQ(stat->flags, 4194560u);
+  EXPECT_EQ(stat->threads, 1);
   EXPECT_EQ(stat->starttime, 987654u);
 }
 
@@ -49,6 +50,24 @@ TEST(ParseStat, MalformedIsAnError) {
   EXPECT_FALSE(parseStat(")12 (sleep S" + std::string(kStatTail)).ok());
   EXPECT_FALSE(
       parseStat("12 (sleep) S 1 1 1 0 -1 0 0 0 0 0 5 3 0 0 20 0 1 0 99999999999999999999999").ok());
+}
+
+TEST(ParseSchedstat, RuntimeAndSwitches) {
+  EXPECT_EQ(parseSchedstat("1311219 7238723 4\n"), (RunCounts{1311219, 4}));
+  EXPECT_EQ(parseSchedstat("18446744073709551615 0 18446744073709551615"),
+            (RunCounts{18446744073709551615u, 18446744073709551615u}));
+  EXPECT_EQ(parseSchedstat("0 0 0\n"), RunCounts{})
+      << "no scheduler statistics: the caller decides";
+}
+
+TEST(ParseSchedstat, MalformedIsNothing) {
+  EXPECT_FALSE(parseSchedstat(""));
+  EXPECT_FALSE(parseSchedstat("1 2\n"));
+  EXPECT_FALSE(parseSchedstat("1 2 3 4\n"));
+  EXPECT_FALSE(parseSchedstat("1 2 -3\n"));
+  EXPECT_FALSE(parseSchedstat("x 2 3\n"));
+  EXPECT_FALSE(parseSchedstat("1 2 3x\n"));
+  EXPECT_FALSE(parseSchedstat("1 2 99999999999999999999999\n"));
 }
 
 }  // namespace

@@ -16,11 +16,14 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "os/proc_stat.h"
 #include "os/procfs_reader.h"
 #include "proc/parsers.h"
 #include "proc/snapshot.h"
@@ -177,6 +180,35 @@ void setProcTitle(const char* title) {
 }
 
 proc::ProcessSnapshot poll(proc::ProcessTracker& tracker) { return tracker.capture(); }
+
+// What the tracker relies on, on this kernel: each run of a process moves the switch count its
+// kept schedstat shows (a run charged no CPU time too), and the kept file fails once the process
+// is gone, before its pid can be reused.
+TEST(ProcessTracker, KeptSchedstatCountsEveryRunUntilTheProcessIsGone) {
+  auto child = std::make_unique<Child>([](int) {});
+  ASSERT_GT(child->pid(), 0);
+  ProcfsReader reader("/proc");
+  auto dir = reader.openProcess(child->pid());
+  ASSERT_TRUE(dir.ok());
+  auto kept = (*dir)->keep("schedstat");
+  ASSERT_TRUE(kept.ok());
+  char text[kSchedstatMaxBytes];
+  auto counts = [&]() -> std::optional<RunCounts> {
+    auto read = (*kept)->readFromStart(text);
+    return read ? parseSchedstat(std::string_view(text, *read)) : std::nullopt;
+  };
+  const auto before = counts();
+  ASSERT_TRUE(before);
+  for (int step = 0; step < 20; ++step) ASSERT_TRUE(child->run(0));
+  const auto after = counts();
+  ASSERT_TRUE(after);
+  EXPECT_GE(after->switches - before->switches, 20u)
+      << "each step wakes the child from a blocking read";
+  child.reset();  // killed and reaped
+  auto gone = (*kept)->readFromStart(text);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().code, ESRCH);
+}
 
 TEST(ProcessTracker, RetitleInPlaceIsSeenByTheNextPoll) {
   const char* titles[] = {"airflow worker -- LocalExecutor: idle",

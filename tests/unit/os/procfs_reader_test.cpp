@@ -156,14 +156,14 @@ TEST(ProcfsReader, CpuTimeIsNotTrustedWhereACpuMayRunWithoutTicks) {
   EXPECT_FALSE(cpusMayRunWithoutTicks("ro mynohz_full=1"));
 }
 
-TEST(ProcfsReader, TrustsTheCpuClocksOfItsOwnPidNamespaceUnlessTicksMayStop) {
+TEST(ProcfsReader, CountsTheRunsOfItsOwnPidNamespaceUnlessTicksMayStop) {
   std::ifstream in("/proc/cmdline");
   const std::string kernelCommandLine((std::istreambuf_iterator<char>(in)),
                                       std::istreambuf_iterator<char>());
   ProcfsReader reader("/proc");
-  EXPECT_EQ(reader.trustsCpuClocks(), !cpusMayRunWithoutTicks(kernelCommandLine));
-  EXPECT_EQ(reader.cpuTime(::getpid()).has_value(), reader.trustsCpuClocks());
-  EXPECT_FALSE(ProcfsReader("/nonexistent-proc-root").trustsCpuClocks());
+  EXPECT_EQ(reader.countsRuns(), !cpusMayRunWithoutTicks(kernelCommandLine));
+  EXPECT_EQ(reader.cpuTime(::getpid()).has_value(), reader.countsRuns());
+  EXPECT_FALSE(ProcfsReader("/nonexistent-proc-root").countsRuns());
 }
 
 TEST(ProcfsDiscovery, SetsidChildWithContextIsFound) {

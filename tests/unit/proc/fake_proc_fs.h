@@ -30,6 +30,7 @@ struct FakeProcess {
   std::string cgroup = "0::/system.slice/airflow.service\n";
   bool environReadable = true;
   int image = 1;  // which exec of the process this is: each exec maps its environment elsewhere
+  long threads = 1;
 };
 
 inline std::string joinNul(const std::vector<std::string>& items) {
@@ -44,7 +45,8 @@ class FakeProcFs final : public os::ProcFs {
     if (p.pgid == 0) p.pgid = p.pid;
     if (p.sid == 0) p.sid = p.pid;
     if (p.nsPids.empty()) p.nsPids = {p.pid};
-    cpu_[p.pid] = ++clock_;
+    cpu_[p.pid] = runtime_[p.pid] = ++clock_;
+    switches_[p.pid] = 1;
     processes_[p.pid] = std::move(p);
     return *this;
   }
@@ -57,21 +59,48 @@ class FakeProcFs final : public os::ProcFs {
     overrides_[{pid, std::move(file)}] = std::move(text);
   }
   // The process as it is now, to change in place (retitle, exec, exit). A process changes only by
-  // running: its CPU time moves.
+  // running: its first thread is switched in (its switch count moves) and charged CPU time.
   FakeProcess& process(core::Pid pid) {
-    cpu_[pid] = ++clock_;
+    run(pid);
     return processes_.at(pid);
   }
-  // It ran (its CPU time moved) without changing.
-  void run(core::Pid pid) { cpu_[pid] = ++clock_; }
+  // It ran without changing.
+  void run(core::Pid pid) {
+    cpu_[pid] = runtime_[pid] = ++clock_;
+    ++switches_[pid];
+  }
   // The process as it is now, to change in place while it runs on: as the kernel does, its CPU time
-  // moves only at the next settleCpuTime() (its CPU's tick).
+  // moves only at the next settleCpuTime() (its CPU's tick); the switch into the run is counted.
   FakeProcess& processRunningOn(core::Pid pid) {
+    ++switches_[pid];
     uncounted_.insert(pid);
     return processes_.at(pid);
   }
-  // Nothing counted yet for the process (it has not met a tick or left its CPU since it started).
-  void uncounted(core::Pid pid) { cpu_[pid] = 0; }
+  // The process as it is now, to change in place in a run the scheduler charged no CPU time (seen
+  // on a VM: a short run can be charged 0 ns); the switch into the run is counted.
+  FakeProcess& processInAnUnchargedRun(core::Pid pid) {
+    ++switches_[pid];
+    return processes_.at(pid);
+  }
+  // The process as it is now, to change in place later in the run that last switched it in, the
+  // rest of which is charged nothing: no count moves.
+  FakeProcess& processStillInItsRun(core::Pid pid) { return processes_.at(pid); }
+  // The process as it is now, to change in place in a long run of its first thread that met no
+  // switch (a busy CPU-bound loop): ticks charge it, the switch count stays.
+  FakeProcess& processInALongRun(core::Pid pid) {
+    cpu_[pid] = runtime_[pid] = ++clock_;
+    return processes_.at(pid);
+  }
+  // The process as it is now, to change in place by a thread other than its first: only the CPU
+  // time of the whole process moves.
+  FakeProcess& processInAnotherThread(core::Pid pid) {
+    cpu_[pid] = ++clock_;
+    return processes_.at(pid);
+  }
+  // Whether runs are counted (see os::ProcFs::countsRuns).
+  void countRuns(bool counted) { countsRuns_ = counted; }
+  // Nothing counted yet for the process, as for every process that has not run yet.
+  void uncounted(core::Pid pid) { cpu_[pid] = runtime_[pid] = switches_[pid] = 0; }
   // keep() fails as when no descriptor is left.
   void refuseToKeep(bool refuse) { refuseToKeep_ = refuse; }
   // Files read whole, by path or through an open process directory.
@@ -119,13 +148,15 @@ class FakeProcFs final : public os::ProcFs {
     return found;
   }
 
+  bool countsRuns() const override { return countsRuns_; }
+
   std::optional<uint64_t> cpuTime(core::Pid pid) override {
-    if (!processes_.count(pid)) return std::nullopt;
+    if (!countsRuns_ || !processes_.count(pid)) return std::nullopt;
     return cpu_[pid];
   }
 
   void settleCpuTime() override {
-    for (core::Pid pid : uncounted_) cpu_[pid] = ++clock_;
+    for (core::Pid pid : uncounted_) cpu_[pid] = runtime_[pid] = ++clock_;
     uncounted_.clear();
   }
 
@@ -141,7 +172,8 @@ class FakeProcFs final : public os::ProcFs {
     uint64_t envEnd = noMemory ? 0 : envStart + joinNul(p.env).size();
     return std::to_string(p.pid) + " (" + p.comm + ") " + p.state + " " + std::to_string(p.ppid) +
            " " + std::to_string(p.pgid) + " " + std::to_string(p.sid) + " 0 -1 " +
-           std::to_string(flags) + " 10 0 0 0 5 3 0 0 20 0 1 0 " + std::to_string(p.startTicks) +
+           std::to_string(flags) + " 10 0 0 0 5 3 0 0 20 0 " + std::to_string(p.threads) + " 0 " +
+           std::to_string(p.startTicks) +
            " 1000000 100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 " +
            std::to_string(envStart) + " " + std::to_string(envEnd) + " 0\n";
   }
@@ -191,7 +223,7 @@ class FakeProcFs final : public os::ProcFs {
       const FakeProcess& process = fs_.processes_.at(id_.pid);
       // As the kernel's: an environ file is bound to the memory it was opened for.
       if (file_ == "environ" && process.image != image_) return 0;
-      auto text = render(process, file_);
+      auto text = fs_.render(process, file_);
       if (!text.ok()) return text.error();
       size_t n = std::min(buffer.size(), text->size());
       std::copy_n(text->data(), n, buffer.data());
@@ -211,9 +243,13 @@ class FakeProcFs final : public os::ProcFs {
     return it != processes_.end() && it->second.startTicks == id.startTicks;
   }
 
-  static core::Result<std::string> render(const FakeProcess& p, std::string_view file) {
+  core::Result<std::string> render(const FakeProcess& p, std::string_view file) const {
     bool noMemory = p.kernelThread || p.state == 'Z';
     if (file == "stat") return statText(p);
+    if (file == "schedstat") {
+      return std::to_string(runtime_.at(p.pid)) + " 0 " + std::to_string(switches_.at(p.pid)) +
+             "\n";
+    }
     if (file == "status") return statusText(p);
     if (file == "cmdline") return noMemory ? std::string() : joinNul(p.argv);
     if (file == "environ") {
@@ -230,10 +266,13 @@ class FakeProcFs final : public os::ProcFs {
   std::string uptime_ = "1000.00 2000.00\n";
   int reads_ = 0;
   int keptReads_ = 0;
-  std::map<core::Pid, uint64_t> cpu_;
-  std::set<core::Pid> uncounted_;  // ran since the last settleCpuTime()
+  std::map<core::Pid, uint64_t> cpu_;       // of every thread of each process
+  std::map<core::Pid, uint64_t> runtime_;   // of each process's first thread
+  std::map<core::Pid, uint64_t> switches_;  // of each process's first thread
+  std::set<core::Pid> uncounted_;           // ran since the last settleCpuTime()
   uint64_t clock_ = 0;
   bool refuseToKeep_ = false;
+  bool countsRuns_ = true;
   std::shared_ptr<int> keptOpen_ = std::make_shared<int>(0);
 };
 

@@ -183,11 +183,12 @@ void reusePid30(FakeProcFs& fs, const std::string& task) {
   fs.add(next);
 }
 
-// node() after the tracker's first poll.
+// node() after the tracker's first poll, and the next, which checks again what the first read.
 class ProcessTrackerAfterAPoll : public ::testing::Test {
  protected:
   ProcessTrackerAfterAPoll() {
     node(fs);
+    (void)tracker.capture();
     (void)tracker.capture();
   }
   FakeProcFs fs;
@@ -200,26 +201,35 @@ TEST(ProcessTracker, ProcessesThatDidNotRunAreNotRead) {
   ProcessTracker tracker(fs);
   auto first = tracker.capture();
   ASSERT_EQ(first.processes().size(), 5u);
+  (void)tracker.capture();  // checks again what it read: any may have been running then
   const int reads = fs.reads();
   const int kept = fs.keptReads();
-  auto second = tracker.capture();
+  auto third = tracker.capture();
   EXPECT_EQ(fs.reads(), reads) << "no file read whole";
-  EXPECT_EQ(fs.keptReads(), kept) << "no kept file read either";
-  ASSERT_NE(second.find(30), nullptr);
-  EXPECT_EQ(second.find(30)->context->toKey().toString(), "d/t/r/-1/1");
-  EXPECT_TRUE(second.find(2)->kernelThread);
-  EXPECT_TRUE(second.find(60)->zombie());
-  EXPECT_EQ(fs.keptOpen(), 5 + 3) << "a cmdline each; an environ each for the three with memory";
+  EXPECT_EQ(fs.keptReads() - kept, 5) << "each its switch count, through its kept schedstat";
+  ASSERT_NE(third.find(30), nullptr);
+  EXPECT_EQ(third.find(30)->context->toKey().toString(), "d/t/r/-1/1");
+  EXPECT_TRUE(third.find(2)->kernelThread);
+  EXPECT_TRUE(third.find(60)->zombie());
+  EXPECT_EQ(fs.keptOpen(), 5 + 5 + 3)
+      << "a schedstat and a cmdline each; an environ each for the three with memory";
 }
 
-TEST_F(ProcessTrackerAfterAPoll, ProcessesThatRanCostOneKeptReadEach) {
+TEST_F(ProcessTrackerAfterAPoll, ProcessesThatRanCostOnlyKeptReadsForTwoPolls) {
   const int reads = fs.reads();
-  const int kept = fs.keptReads();
+  int kept = fs.keptReads();
   for (core::Pid pid : {1, 2, 20, 30, 60}) fs.run(pid);
   auto snap = tracker.capture();
   EXPECT_EQ(fs.reads(), reads) << "no file read whole";
-  EXPECT_EQ(fs.keptReads() - kept, 5 + 3)
-      << "the kept command lines, and the kept environ of the three with memory: nothing else";
+  EXPECT_EQ(fs.keptReads() - kept, 5 + 5 + 3)
+      << "the kept schedstats and command lines, and the kept environ of the three with memory";
+  kept = fs.keptReads();
+  (void)tracker.capture();
+  EXPECT_EQ(fs.keptReads() - kept, 5 + 5 + 3) << "checked again: each may have run on";
+  kept = fs.keptReads();
+  (void)tracker.capture();
+  EXPECT_EQ(fs.keptReads() - kept, 5) << "the schedstats only";
+  EXPECT_EQ(fs.reads(), reads);
   EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
 }
 
@@ -238,6 +248,61 @@ TEST_F(ProcessTrackerAfterAPoll, RetitleByAProcessStillRunningIsSeenByTheNextPol
   auto snap = tracker.capture();
   EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv)
       << "the poll waits until the run is counted";
+}
+
+// Seen on a VM (the real-process retitle test failed 1 in ~400 runs under load for it): the
+// scheduler charged a short run 0 ns, so the CPU time alone says the process did not run.
+TEST_F(ProcessTrackerAfterAPoll, RetitleInARunChargedNoCpuTimeIsSeenByTheNextPoll) {
+  fs.processInAnUnchargedRun(20).argv = {"airflow worker -- LocalExecutor: <idle>"};
+  auto snap = tracker.capture();
+  EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
+}
+
+// The last poll saw the run start and read the title before it changed; the rest of the run, which
+// retitles, is charged nothing.
+TEST_F(ProcessTrackerAfterAPoll, RetitleLaterInARunTheLastPollSawStartIsSeenByTheNextPoll) {
+  (void)fs.processInAnUnchargedRun(20);
+  (void)tracker.capture();
+  fs.processStillInItsRun(20).argv = {"airflow worker -- LocalExecutor: <idle>"};
+  auto snap = tracker.capture();
+  EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
+}
+
+TEST_F(ProcessTrackerAfterAPoll, RetitleInALongRunWithNoSwitchIsSeenByTheNextPoll) {
+  fs.processInALongRun(20).argv = {"airflow worker -- LocalExecutor: <idle>"};
+  auto snap = tracker.capture();
+  EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
+}
+
+// The counts of schedstat are of the first thread: another thread's run shows in the CPU time of
+// the whole process.
+TEST(ProcessTracker, RetitleByAnotherThreadIsSeenByTheNextPoll) {
+  FakeProcFs fs;
+  node(fs);
+  fs.process(20).threads = 2;
+  ProcessTracker tracker(fs);
+  (void)tracker.capture();
+  (void)tracker.capture();
+  fs.processInAnotherThread(20).argv = {"airflow worker -- LocalExecutor: <idle>"};
+  auto snap = tracker.capture();
+  EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
+}
+
+TEST(ProcessTracker, WhereRunsAreNotCountedEveryPollChecksEveryCommandLine) {
+  FakeProcFs fs;
+  node(fs);
+  fs.countRuns(false);
+  ProcessTracker tracker(fs);
+  (void)tracker.capture();
+  (void)tracker.capture();
+  const int kept = fs.keptReads();
+  (void)tracker.capture();
+  EXPECT_EQ(fs.keptReads() - kept, 5 + 3)
+      << "with nothing changed: every kept cmdline, and the environ of the three with memory";
+  EXPECT_EQ(fs.keptOpen(), 5 + 3) << "no schedstat kept";
+  fs.processStillInItsRun(20).argv = {"airflow worker -- LocalExecutor: <idle>"};
+  auto snap = tracker.capture();
+  EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
 }
 
 TEST_F(ProcessTrackerAfterAPoll, ExecRereadsTheEnvironment) {
@@ -302,9 +367,9 @@ TEST_F(ProcessTrackerAfterAPoll, ExitAndZombieAreSeen) {
   ASSERT_NE(snap.find(30), nullptr);
   EXPECT_TRUE(snap.find(30)->zombie());
   EXPECT_TRUE(snap.find(30)->commandLine.words().empty());
-  EXPECT_EQ(fs.keptOpen(), 4 + 2)
-      << "four cmdlines and two environs: those of the process that is gone are closed, and the "
-         "zombie's environ";
+  EXPECT_EQ(fs.keptOpen(), 4 + 4 + 2)
+      << "four schedstats, four cmdlines and two environs: those of the process that is gone are "
+         "closed, and the zombie's environ";
 }
 
 TEST(ProcessTracker, ChildrenOfAProcessThatDiedGetTheirNewParent) {
@@ -333,7 +398,8 @@ TEST(ProcessTracker, WithoutKeptFilesEveryPollRereadsByPath) {
   fs.refuseToKeep(false);
   for (core::Pid pid : {1, 2, 20, 30, 60}) fs.run(pid);
   (void)tracker.capture();
-  EXPECT_EQ(fs.keptOpen(), 5) << "kept again once descriptors are back, by those that ran";
+  EXPECT_EQ(fs.keptOpen(), 5 + 5)
+      << "a schedstat and a cmdline kept again once descriptors are back, by those that ran";
 }
 
 TEST_F(ProcessTrackerAfterAPoll, NewProcessesAreReadInFull) {

@@ -154,15 +154,19 @@ void ProcessTracker::remove(core::Pid pid) {
 ProcessTracker::Probe ProcessTracker::probe(core::Pid pid, Entry& entry) {
   const Run run = runSince(pid, entry);
   if (run == Run::Gone) return Probe::Gone;
-  const bool recheck = std::exchange(entry.recheck, run == Run::Some);
-  if (run == Run::None && !recheck) return Probe::Same;
-  if (!entry.cmdline) return Probe::Changed;
+  const bool secondLook = std::exchange(entry.recheck, run == Run::Some) && run == Run::None;
+  if (run == Run::None && !secondLook) return Probe::Same;
+  // What kept files cannot tell takes a read by path: for a run, not for a second look, which a
+  // read asks for and which would otherwise come back at every poll.
+  const Probe untold = secondLook ? Probe::Same : Probe::Changed;
+  if (!entry.cmdline) return untold;
   auto read = entry.cmdline->readFromStart(std::span(buffer_).first(kCmdlineMaxBytes));
   if (!read) return gone(read.error()) ? Probe::Gone : Probe::Changed;
   const std::string_view bytes(buffer_.data(), *read);
   if (!entry.hasMemory) return bytes.empty() ? Probe::Same : Probe::Changed;
   if (bytes.empty()) return Probe::Changed;  // its memory is gone: exiting
   if (hashOf(bytes) != entry.cmdlineHash) return Probe::Changed;
+  if (!entry.environ) return untold;
   return imageKept(entry) ? Probe::Same : Probe::Changed;  // an exec that kept every argv byte
 }
 
@@ -172,14 +176,27 @@ ProcessTracker::Probe ProcessTracker::probe(core::Pid pid, Entry& entry) {
 // the CPU time of all its threads, another thread's run. The kept schedstat is the process's own:
 // it fails once the process is gone, even when its pid is reused.
 ProcessTracker::Run ProcessTracker::runSince(core::Pid pid, Entry& entry) {
-  if (!entry.schedstat) return Run::Some;
-  const auto counts = readCounts(*entry.schedstat);
-  if (!counts) return gone(counts.error()) ? Run::Gone : Run::Some;
-  const auto cpuTime = entry.threads > 1 ? fs_.cpuTime(pid) : std::nullopt;
-  const bool ran = *counts != entry.counts || cpuTime != entry.cpuTime;
-  entry.counts = *counts;
+  if (!fs_.countsRuns()) return Run::Some;
+  os::RunCounts counts;
+  if (entry.schedstat) {
+    const auto read = readCounts(*entry.schedstat);
+    if (!read) return gone(read.error()) ? Run::Gone : Run::Some;
+    counts = *read;
+  }
+  const auto cpuTime = needsCpuClock(entry) ? fs_.cpuTime(pid) : std::nullopt;
+  // Without a kept schedstat nothing ties the clock to the process: 0 (nothing counted yet) is
+  // every new process's, a reused pid's too.
+  if (!entry.schedstat && (!cpuTime || *cpuTime == 0)) return Run::Some;
+  const bool ran = counts != entry.counts || cpuTime != entry.cpuTime;
+  entry.counts = counts;
   entry.cpuTime = cpuTime;
   return ran ? Run::Some : Run::None;
+}
+
+// Another thread's run shows only in the CPU clock of the whole process; without a kept schedstat
+// (no descriptor left), the CPU clock is all there is, and it misses a run charged nothing.
+bool ProcessTracker::needsCpuClock(const Entry& entry) {
+  return entry.threads > 1 || !entry.schedstat;
 }
 
 core::Result<os::RunCounts> ProcessTracker::readCounts(os::KeptFile& schedstat) {
@@ -215,15 +232,16 @@ std::optional<ProcessTracker::Read> ProcessTracker::read(core::Pid pid, Entry* k
   Entry& entry = *fresh.entry;
   entry.seen = entry.readAt = poll_;
   entry.threads = stat->threads;
-  if (fs_.countsRuns()) entry.schedstat = keep(dir, "schedstat");
-  if (entry.schedstat) {
-    const auto counts = readCounts(*entry.schedstat);
+  if (fs_.countsRuns()) {
+    entry.schedstat = keep(dir, "schedstat");
+    const auto counts = entry.schedstat ? readCounts(*entry.schedstat)
+                                        : core::Result<os::RunCounts>(os::RunCounts{});
     if (counts) {
       entry.counts = *counts;
-      if (entry.threads > 1) entry.cpuTime = fs_.cpuTime(pid);
     } else {
       entry.schedstat.reset();
     }
+    if (needsCpuClock(entry)) entry.cpuTime = fs_.cpuTime(pid);
   }
   entry.recheck = true;  // it may be running now
   Process& p = fresh.process;

@@ -113,6 +113,7 @@ class ProcessTracker {
   ProcessTracker(os::ProcFs& fs, CaptureOptions options, bool keepFiles);
   Probe probe(core::Pid pid, Entry& entry);
   Run runSince(core::Pid pid, Entry& entry);
+  static bool needsCpuClock(const Entry& entry);
   core::Result<os::RunCounts> readCounts(os::KeptFile& schedstat);
   std::optional<Read> read(core::Pid pid, Entry* known);
   void readImage(os::ProcessFiles& dir, Read& fresh);

@@ -322,13 +322,17 @@ TEST(ProcessTracker, ProcessWithAnEmptyEnvironmentIsCheckedByItsStat) {
   FakeProcFs fs;
   FakeProcess bare = makeProcess(40, 1, {"/bin/true"});
   bare.env.clear();
-  fs.add(bare);
+  fs.add(makeProcess(1, 0, {"/sbin/init"})).add(bare);
   ProcessTracker tracker(fs);
   (void)tracker.capture();
   const int reads = fs.reads();
   fs.run(40);
   (void)tracker.capture();
   EXPECT_EQ(fs.reads() - reads, 1) << "stat";
+  (void)tracker.capture();  // checks again what it read
+  const int quiet = fs.reads();
+  (void)tracker.capture();
+  EXPECT_EQ(fs.reads(), quiet) << "not read again while it does not run";
   execUnder(fs, 40, "after_exec");
   EXPECT_EQ(taskOf(tracker.capture(), 40), "after_exec");
 }
@@ -344,12 +348,15 @@ TEST_F(ProcessTrackerAfterAPoll, ReusedPidIsReadAsANewProcess) {
   EXPECT_TRUE(snap.find(30)->namespaceInit()) << "status read again";
 }
 
-// A CPU time of 0 is the same for every process that has not been counted yet.
-TEST(ProcessTracker, ReusedPidOfProcessesNotYetCountedIsReadAsANewProcess) {
+// Without kept files (no descriptor left) only the CPU clock tells who ran, and a CPU time of 0 is
+// the same for every process that has not been counted yet.
+TEST(ProcessTracker, WithoutKeptFilesAReusedPidOfProcessesNotYetCountedIsReadAsANewProcess) {
   FakeProcFs fs;
   node(fs);
+  fs.refuseToKeep(true);
   fs.uncounted(30);
   ProcessTracker tracker(fs);
+  (void)tracker.capture();
   (void)tracker.capture();
   reusePid30(fs, "reused");
   fs.uncounted(30);
@@ -385,13 +392,18 @@ TEST(ProcessTracker, ChildrenOfAProcessThatDiedGetTheirNewParent) {
   EXPECT_EQ(snap.find(41)->ppid, 1);
 }
 
-TEST(ProcessTracker, WithoutKeptFilesEveryPollRereadsByPath) {
+// No descriptor left: the CPU clock alone tells who ran (a run charged nothing goes unseen there).
+TEST(ProcessTracker, WithoutKeptFilesWhatRanIsRereadByPath) {
   FakeProcFs fs;
   node(fs);
   fs.refuseToKeep(true);
   ProcessTracker tracker(fs);
   (void)tracker.capture();
   EXPECT_EQ(fs.keptOpen(), 0);
+  (void)tracker.capture();
+  const int quiet = fs.reads();
+  (void)tracker.capture();
+  EXPECT_EQ(fs.reads(), quiet) << "nothing ran: nothing read";
   fs.process(20).argv = {"airflow worker -- LocalExecutor: next"};
   auto snap = tracker.capture();
   EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);

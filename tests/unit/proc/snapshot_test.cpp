@@ -183,13 +183,26 @@ void reusePid30(FakeProcFs& fs, const std::string& task) {
   fs.add(next);
 }
 
+// Polls twice: the first poll reads every process, the second checks again what the first read.
+void settle(ProcessTracker& tracker) {
+  (void)tracker.capture();
+  (void)tracker.capture();
+}
+
+const std::vector<std::string> kIdleTitle{"airflow worker -- LocalExecutor: <idle>"};
+
+// Retitles `worker` (the process as its run left it) to kIdleTitle; the title the next poll shows.
+std::vector<std::string> titleAfterRetitle(ProcessTracker& tracker, FakeProcess& worker) {
+  worker.argv = kIdleTitle;
+  return tracker.capture().find(worker.pid)->commandLine.words();
+}
+
 // node() after the tracker's first poll, and the next, which checks again what the first read.
 class ProcessTrackerAfterAPoll : public ::testing::Test {
  protected:
   ProcessTrackerAfterAPoll() {
     node(fs);
-    (void)tracker.capture();
-    (void)tracker.capture();
+    settle(tracker);
   }
   FakeProcFs fs;
   ProcessTracker tracker{fs};
@@ -244,18 +257,13 @@ TEST_F(ProcessTrackerAfterAPoll, RetitleInPlaceIsSeenNextPollWithoutRereadingThe
 }
 
 TEST_F(ProcessTrackerAfterAPoll, RetitleByAProcessStillRunningIsSeenByTheNextPoll) {
-  fs.processRunningOn(20).argv = {"airflow worker -- LocalExecutor: <idle>"};
-  auto snap = tracker.capture();
-  EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv)
-      << "the poll waits until the run is counted";
+  EXPECT_EQ(titleAfterRetitle(tracker, fs.processRunningOn(20)), kIdleTitle);
 }
 
 // Seen on a VM (the real-process retitle test failed 1 in ~400 runs under load for it): the
 // scheduler charged a short run 0 ns, so the CPU time alone says the process did not run.
 TEST_F(ProcessTrackerAfterAPoll, RetitleInARunChargedNoCpuTimeIsSeenByTheNextPoll) {
-  fs.processInAnUnchargedRun(20).argv = {"airflow worker -- LocalExecutor: <idle>"};
-  auto snap = tracker.capture();
-  EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
+  EXPECT_EQ(titleAfterRetitle(tracker, fs.processInAnUnchargedRun(20)), kIdleTitle);
 }
 
 // The last poll saw the run start and read the title before it changed; the rest of the run, which
@@ -263,15 +271,11 @@ TEST_F(ProcessTrackerAfterAPoll, RetitleInARunChargedNoCpuTimeIsSeenByTheNextPol
 TEST_F(ProcessTrackerAfterAPoll, RetitleLaterInARunTheLastPollSawStartIsSeenByTheNextPoll) {
   (void)fs.processInAnUnchargedRun(20);
   (void)tracker.capture();
-  fs.processStillInItsRun(20).argv = {"airflow worker -- LocalExecutor: <idle>"};
-  auto snap = tracker.capture();
-  EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
+  EXPECT_EQ(titleAfterRetitle(tracker, fs.processStillInItsRun(20)), kIdleTitle);
 }
 
 TEST_F(ProcessTrackerAfterAPoll, RetitleInALongRunWithNoSwitchIsSeenByTheNextPoll) {
-  fs.processInALongRun(20).argv = {"airflow worker -- LocalExecutor: <idle>"};
-  auto snap = tracker.capture();
-  EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
+  EXPECT_EQ(titleAfterRetitle(tracker, fs.processInALongRun(20)), kIdleTitle);
 }
 
 // The counts of schedstat are of the first thread: another thread's run shows in the CPU time of
@@ -281,11 +285,8 @@ TEST(ProcessTracker, RetitleByAnotherThreadIsSeenByTheNextPoll) {
   node(fs);
   fs.process(20).threads = 2;
   ProcessTracker tracker(fs);
-  (void)tracker.capture();
-  (void)tracker.capture();
-  fs.processInAnotherThread(20).argv = {"airflow worker -- LocalExecutor: <idle>"};
-  auto snap = tracker.capture();
-  EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
+  settle(tracker);
+  EXPECT_EQ(titleAfterRetitle(tracker, fs.processInAnotherThread(20)), kIdleTitle);
 }
 
 TEST(ProcessTracker, WhereRunsAreNotCountedEveryPollChecksEveryCommandLine) {
@@ -293,16 +294,13 @@ TEST(ProcessTracker, WhereRunsAreNotCountedEveryPollChecksEveryCommandLine) {
   node(fs);
   fs.countRuns(false);
   ProcessTracker tracker(fs);
-  (void)tracker.capture();
-  (void)tracker.capture();
+  settle(tracker);
   const int kept = fs.keptReads();
   (void)tracker.capture();
   EXPECT_EQ(fs.keptReads() - kept, 5 + 3)
       << "with nothing changed: every kept cmdline, and the environ of the three with memory";
   EXPECT_EQ(fs.keptOpen(), 5 + 3) << "no schedstat kept";
-  fs.processStillInItsRun(20).argv = {"airflow worker -- LocalExecutor: <idle>"};
-  auto snap = tracker.capture();
-  EXPECT_EQ(snap.find(20)->commandLine.words(), fs.process(20).argv);
+  EXPECT_EQ(titleAfterRetitle(tracker, fs.processStillInItsRun(20)), kIdleTitle);
 }
 
 TEST_F(ProcessTrackerAfterAPoll, ExecRereadsTheEnvironment) {
@@ -356,8 +354,7 @@ TEST(ProcessTracker, WithoutKeptFilesAReusedPidOfProcessesNotYetCountedIsReadAsA
   fs.refuseToKeep(true);
   fs.uncounted(30);
   ProcessTracker tracker(fs);
-  (void)tracker.capture();
-  (void)tracker.capture();
+  settle(tracker);
   reusePid30(fs, "reused");
   fs.uncounted(30);
   auto snap = tracker.capture();

@@ -47,7 +47,8 @@ struct ProcessTracker::Entry {
   std::unique_ptr<os::KeptFile> environ;
   uint64_t envStart = 0;  // stat fields 50-51 at the last read
   uint64_t envEnd = 0;
-  std::unique_ptr<os::KeptFile> schedstat;  // null: runs are not told, every poll re-reads
+  // Null: none kept (the CPU clock alone tells a run), or runs are not counted (every poll checks).
+  std::unique_ptr<os::KeptFile> schedstat;
   // When last probed or read: the first thread's counts, and with more threads than one at the
   // last read, the CPU time of all.
   os::RunCounts counts;

@@ -34,6 +34,7 @@ AGENT = os.path.join(os.environ.get("REAPER_BINARY_DIR", "build"), "bin", "airfl
 POLL, GRACE = 0.5, 1.0
 DEADLINE = POLL + GRACE + 2.0
 START_TIMEOUT = 240  # a task's first processes, on 2 busy cores
+CLEAR_TIMEOUT = 40  # a cleared running TI leaving running
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 BASH_LEFTOVERS = {"e2e-child", "e2e-escapee", "e2e-daemon", "e2e-ignores-term"}
 
@@ -367,19 +368,28 @@ class RealAirflowTest(unittest.TestCase):
         log(f"cleared TI: clear replied {json.dumps(reply)[:300]}; state now {state}")
         left_at = cleared_at
         if state == "running" and wait_for(
-                lambda: self.ti_state("cleared", "leftovers") != "running", 4 * DEADLINE):
-            # Airflow 3.3 moved the cleared TI to restarting over a second after the clear
-            # replied (seen on a busy machine): the agent can only act from then on.
+                lambda: self.ti_state("cleared", "leftovers") != "running", CLEAR_TIMEOUT):
+            # Airflow 3.3 moved the cleared TI to restarting up to 20 s after the clear replied
+            # (seen on a busy machine): the agent can only act from then on.
             left_at = time.monotonic()
             state = self.ti_state("cleared", "leftovers")
             log(f"cleared TI: state now {state}")
         if state == "running":
             # Airflow 2.10's REST clear of a running TI by dag_run_id left it running (observed):
-            # the agent must then keep it.
+            # the agent must then keep it, for as long as Airflow reports try 1 running.
             log(f"Airflow {self.d.version} did not clear the running TI: it must be kept")
-            self.assert_untouched(cleared, "a TI Airflow still reports running")
+            dead = [p for p in cleared.values() if not procs.alive(p)]
+            ti = self.d.task_instance(self.DAGS["cleared"], self.runs["cleared"], "leftovers")
+            if dead and (ti["state"], ti["try_number"]) == ("running", 1):
+                self.assert_untouched(cleared, "a TI Airflow still reports running")
             return
         self.assert_dies("cleared", left_at, cleared)
+        ti = self.d.task_instance(self.DAGS["cleared"], self.runs["cleared"], "leftovers")
+        if (ti["state"], ti["try_number"]) == ("failed", 1):
+            # Airflow 2.10 marks the cleared TI's job restarting and may leave the TI running: its
+            # zombie check then fails the TI (seen on a busy machine). No try 2 comes.
+            log(f"Airflow {self.d.version} failed the cleared TI: no next try")
+            return
         # The cleared TI runs again as try 2, which the agent keeps.
         self.wait_started("cleared", "leftovers/-1/2")
         second = self.members("cleared", "leftovers/-1/2")

@@ -43,6 +43,20 @@ bool execLaidOut(pid_t pid) {
   return false;
 }
 
+// Waits (up to a second) for the process to sleep (state S in its stat).
+bool asleep(pid_t pid) {
+  for (int tries = 0; tries < 1000; ++tries) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    const std::string text((std::istreambuf_iterator<char>(stat)),
+                           std::istreambuf_iterator<char>());
+    const size_t close = text.rfind(')');
+    if (close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'S')
+      return true;
+    ::usleep(1000);
+  }
+  return false;
+}
+
 // Waits (up to a second) for the process's environment to hold `variable` (NAME=value).
 bool environHas(pid_t pid, const std::string& variable) {
   for (int tries = 0; tries < 1000; ++tries) {
@@ -199,7 +213,12 @@ TEST(ProcessTracker, KeptSchedstatCountsEveryRunUntilTheProcessIsGone) {
   };
   const auto before = counts();
   ASSERT_TRUE(before);
-  for (int step = 0; step < 20; ++step) ASSERT_TRUE(child->run(0));
+  ASSERT_TRUE(asleep(child->pid()));
+  for (int step = 0; step < 20; ++step) {
+    // Only once the child blocks in its read: a step written before would find it still running.
+    ASSERT_TRUE(child->run(0));
+    ASSERT_TRUE(asleep(child->pid()));
+  }
   const auto after = counts();
   ASSERT_TRUE(after);
   EXPECT_GE(after->switches - before->switches, 20u)

@@ -235,12 +235,13 @@ std::optional<ProcessTracker::Read> ProcessTracker::read(core::Pid pid, Entry* k
   entry.threads = stat->threads;
   if (fs_.countsRuns()) {
     entry.schedstat = keep(dir, "schedstat");
-    const auto counts = entry.schedstat ? readCounts(*entry.schedstat)
-                                        : core::Result<os::RunCounts>(os::RunCounts{});
-    if (counts) {
-      entry.counts = *counts;
-    } else {
-      entry.schedstat.reset();
+    if (entry.schedstat) {
+      const auto counts = readCounts(*entry.schedstat);
+      if (counts) {
+        entry.counts = *counts;
+      } else {
+        entry.schedstat.reset();
+      }
     }
     if (needsCpuClock(entry)) entry.cpuTime = fs_.cpuTime(pid);
   }

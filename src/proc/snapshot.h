@@ -62,15 +62,18 @@ class ProcessSnapshot {
 //
 // A poll lists the proc root. A pid it has not seen is read in full (stat, status, cmdline,
 // environ, cgroup) through one open /proc/<pid> directory, so that every file is of the same
-// process; its cmdline is kept open, and so is its environ, through which the environment was
-// read. A known process is checked in cheap steps:
-//   1. its CPU time (the per-process CPU clock, one syscall, no file): unchanged, it has not run
-//      since the last poll, and a process that has not run has not retitled, exec'd, exited or
-//      changed its session: nothing more is read. Most processes of a node sleep through a poll.
-//      The kernel counts a run when the process leaves its CPU or at the CPU's next tick, so a poll
-//      first waits out that tick (ProcFs::settleCpuTime), or a process that woke, exec'd and runs
-//      on would look as if it had not run. A CPU time of 0 (nothing counted yet) proves nothing:
-//      it is also what a reused pid's new process reads before its first tick.
+// process; its schedstat and cmdline are kept open, and so is its environ, through which the
+// environment was read. A known process is checked in cheap steps:
+//   1. one pread of its kept schedstat: its first thread's switch count and charged CPU time,
+//      and for a process with more threads at its last read, the CPU clock of all of them. None
+//      moved: it has not run since the last poll, and a process that has not run has not
+//      retitled, exec'd, exited or changed its session: nothing more is read. Most processes of a
+//      node sleep through a poll. The switch count is what tells a short run: the scheduler may
+//      charge one no CPU time at all (seen on a VM). The CPU clock counts a run when the thread
+//      leaves its CPU or at the CPU's next tick, so a poll first waits out that tick
+//      (ProcFs::settleCpuTime). A process read, or found to have run, is checked by step 2 at the
+//      next poll too: the rest of a run seen under way may retitle, charged nothing. The kept
+//      schedstat is the process's own: a reused pid reads ESRCH on it.
 //   2. otherwise one pread of the kept cmdline:
 //      - the same bytes: one byte of the kept environ tells the rest. That file is bound to the
 //        memory it was opened for and reads nothing once the process exec'd: then it is read
@@ -88,9 +91,11 @@ class ProcessSnapshot {
 // A process's parent changes only when the parent exits, so the children of a process that died
 // or turned zombie (and of any parent it does not know) get their stat read again.
 // Without a kept cmdline (no descriptor left) step 2 re-reads by path, and without a kept environ
-// (none left, or an empty environment) a process that ran gets its stat read; without the CPU clock
-// (a proc root of another PID namespace, or a kernel that may stop a running CPU's tick: nohz_full)
-// every process takes step 2.
+// (none left, or an empty environment) a process that ran gets its stat read; a second look reads
+// nothing by path. Without a kept schedstat (no descriptor left) step 1 is the CPU clock alone,
+// where a CPU time of 0 (nothing counted yet, as for a reused pid's new process) proves nothing.
+// Where runs cannot be counted (a proc root of another PID namespace, a kernel that may stop a
+// running CPU's tick: nohz_full, or one without switch counts) every process takes step 2.
 // What this cannot see: an exec that keeps the argv bytes exactly and, with address-space layout
 // randomisation off, the environment's size, by a process whose environ could not be kept; memory
 // rewritten by another process (a debugger); a change of session or process group without an exec
